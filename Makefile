@@ -1,0 +1,31 @@
+# `make run` and `make test` set up .venv themselves (again whenever pyproject.toml changes).
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: run test weights lint clean
+
+run: $(STAMP)
+	$(VENV)/bin/mnistpad
+
+test: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python -m pytest
+
+# Rebuild the bundled default weights with the project's own trainer.
+weights: $(STAMP)
+	$(VENV)/bin/mnistpad train --preset fast --seed 0 --out assets/weights/default.npz
+
+lint: $(STAMP)
+	$(VENV)/bin/python -m pip install --quiet 'ruff>=0.6'
+	$(VENV)/bin/ruff check mnistpad tests bench
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "mnistpad needs Python 3.11 or newer; set PYTHON=/path/to/python3.11"; exit 1; }
+	@$(VENV)/bin/python -c '' 2>/dev/null || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache

@@ -1,0 +1,302 @@
+"""The `mnistpad` command: gui (the default), train, eval and predict.
+
+Bad input of any kind ends the command with status 2 and one line on standard error naming the
+file or option and the reason. Qt is imported only to open the window, and QImage lazily to decode
+image files for `predict`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .data import DataError, Dataset, bundled_mnist_dir, load_dataset
+from .preprocess import ink_from_picture, mnist_style
+from .train import PRESETS, ConfigError, EpochEnd, Finished, Progress, TrainConfig, preset, train
+from .weights import WeightFileError, build_meta, load_weights, save_weights
+
+MAX_PICTURE_PIXELS = 100_000_000  # refuse pictures whose header claims more, before decoding
+WORK_SIDE = 1024  # larger pictures are decoded scaled down to this longer side
+
+
+class UsageError(Exception):
+    """Bad input: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not argparse's usage block
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (UsageError, DataError, WeightFileError, ConfigError) as error:
+        print(f"mnistpad {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="mnistpad", description="Train a linear MNIST classifier and read digits."
+    )
+    parser.add_argument("--version", action="version", version=f"mnistpad {__version__}")
+    parser.set_defaults(run=_gui, command="gui", weights=None)
+    commands = parser.add_subparsers(title="commands", parser_class=_Parser)
+
+    gui = commands.add_parser("gui", help="open the window (the default)")
+    gui.add_argument(
+        "weights", nargs="?", type=Path, help="weight file to open instead of the default"
+    )
+    gui.set_defaults(run=_gui, command="gui")
+
+    run = commands.add_parser("train", help="train a model and report its accuracy")
+    run.add_argument(
+        "--preset", choices=sorted(PRESETS), default="fast", help="protocol (default: fast)"
+    )
+    run.add_argument("--epochs", type=int, help="passes over the 50,000 training images")
+    run.add_argument("--lr", type=float, help="SGD step size")
+    run.add_argument("--batch-size", type=int, help="examples per step (1: per-example SGD)")
+    run.add_argument("--seed", type=int, help="seed for the initial weights and shuffling")
+    run.add_argument(
+        "--data", type=Path, help="folder of MNIST-format IDX files (default: bundled)"
+    )
+    run.add_argument("--out", type=Path, help="write the trained weights to this .npz file")
+    run.add_argument(
+        "--json", action="store_true", help="end with one JSON line on standard output"
+    )
+    run.set_defaults(run=_train, command="train")
+
+    evaluate = commands.add_parser("eval", help="dev and test accuracy of a weight file")
+    evaluate.add_argument("weights", type=Path, help="weight file (.npz)")
+    evaluate.add_argument(
+        "--data", type=Path, help="folder of MNIST-format IDX files (default: bundled)"
+    )
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.set_defaults(run=_eval, command="eval")
+
+    predict = commands.add_parser("predict", help="classify image files of handwritten digits")
+    predict.add_argument("weights", type=Path, help="weight file (.npz)")
+    predict.add_argument("images", type=Path, nargs="+", help="PNG, JPEG, BMP, ... files")
+    predict.add_argument("--json", action="store_true", help="one JSON object per image")
+    predict.set_defaults(run=_predict, command="predict")
+    return parser
+
+
+def _gui(args: argparse.Namespace) -> int:
+    try:
+        from .gui.app import run_app
+    except ImportError as error:
+        raise UsageError(f"the window cannot start: {error}") from None
+    return run_app(weights=args.weights)
+
+
+def _train(args: argparse.Namespace) -> int:
+    overrides = {
+        name: value
+        for name, value in (
+            ("epochs", args.epochs),
+            ("lr", args.lr),
+            ("batch_size", args.batch_size),
+            ("seed", args.seed),
+        )
+        if value is not None
+    }
+    config = preset(args.preset, **overrides)
+    if args.out is not None and not args.out.parent.is_dir():
+        raise UsageError(f"{args.out}: the folder {args.out.parent} does not exist")
+    dataset = load_dataset(args.data)
+    log = sys.stderr if args.json else sys.stdout
+    stop = threading.Event()
+    previous = signal.signal(
+        signal.SIGINT, lambda *_: stop.set() if not stop.is_set() else _interrupt()
+    )
+    try:
+        finished = _run_training(dataset, config, stop, log)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    weights = None
+    if args.out is not None:
+        weights = str(save_weights(args.out, finished.model, training_meta(dataset, finished)))
+    status = "stopped" if finished.stopped else "diverged" if finished.diverged else "done"
+    print(
+        f"{status}: kept epoch {finished.kept_epoch} of {len(finished.history)}; train "
+        f"{finished.train_accuracy:.2%}, dev {finished.dev_accuracy:.2%}, test "
+        f"{finished.test_accuracy:.2%}; {finished.seconds:.1f} s"
+        + (f"; weights written to {weights}" if weights else ""),
+        file=log,
+    )
+    if finished.diverged:
+        print(f"mnistpad train: {finished.diverged}", file=sys.stderr)
+    if args.json:
+        result = {
+            "preset": config.preset,
+            "epochs": len(finished.history),
+            "best_epoch": finished.best_epoch,
+            "kept_epoch": finished.kept_epoch,
+            "train_accuracy": finished.train_accuracy,
+            "dev_accuracy": finished.dev_accuracy,
+            "test_accuracy": finished.test_accuracy,
+            "seconds": round(finished.seconds, 3),
+            "weights": weights,
+            "stopped": finished.stopped,
+            "diverged": finished.diverged or None,
+            "config": config.as_dict(),
+        }
+        print(json.dumps(result))
+    return 1 if finished.diverged else 130 if finished.stopped else 0
+
+
+def _interrupt() -> None:
+    raise KeyboardInterrupt
+
+
+def _run_training(dataset: Dataset, config: TrainConfig, stop: threading.Event, log) -> Finished:
+    bar = log.isatty()
+    for event in train(dataset, config, should_stop=stop.is_set):
+        if isinstance(event, Progress) and bar:
+            filled = round(30 * event.seen / event.total)
+            print(
+                f"\repoch {event.epoch:>3}/{config.epochs} [{'#' * filled}{'.' * (30 - filled)}] "
+                f"loss {event.loss:.4f}  acc {event.accuracy:.2%}",
+                end="",
+                file=log,
+                flush=True,
+            )
+        elif isinstance(event, EpochEnd):
+            s, start = event.stats, "\r" if bar else ""
+            print(
+                f"{start}epoch {s.epoch:>3}/{config.epochs}  loss {s.train_loss:.4f}  "
+                f"train {s.train_accuracy:.2%}  dev {s.dev_accuracy:.2%}  step {s.lr:<8.3g}  "
+                f"{'best' if event.is_best else '    '}  {s.seconds:6.1f} s" + " " * 10 * bar,
+                file=log,
+                flush=True,
+            )
+        elif isinstance(event, Finished):
+            if bar:
+                print(file=log)
+            return event
+    raise AssertionError("train() ended without a Finished event")
+
+
+def training_meta(dataset: Dataset, finished: Finished) -> dict:
+    """Weight-file metadata for the result of a training run."""
+    return build_meta(
+        dataset.classes,
+        training={**finished.config.as_dict(), "data": _data_name(dataset)},
+        metrics={
+            "train_accuracy": finished.train_accuracy,
+            "dev_accuracy": finished.dev_accuracy,
+            "test_accuracy": finished.test_accuracy,
+            "best_epoch": finished.best_epoch,
+            "kept_epoch": finished.kept_epoch,
+            "seconds": round(finished.seconds, 3),
+            "stopped": finished.stopped,
+            "diverged": finished.diverged,
+        },
+        history=[vars(stats) for stats in finished.history],
+    )
+
+
+def _data_name(dataset: Dataset) -> str:
+    return "bundled MNIST" if dataset.folder == bundled_mnist_dir() else str(dataset.folder)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    model = load_weights(args.weights).model
+    dataset = load_dataset(args.data)
+    if model.n_classes != len(dataset.classes):
+        raise UsageError(
+            f"{args.weights}: has {model.n_classes} classes, the data has {len(dataset.classes)}"
+        )
+    result = {
+        "weights": str(args.weights),
+        "dev_accuracy": model.accuracy(dataset.dev_images, dataset.dev_labels),
+        "test_accuracy": model.accuracy(dataset.test_images, dataset.test_labels),
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"{args.weights}: dev {result['dev_accuracy']:.2%}, test {result['test_accuracy']:.2%}"
+        )
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    weight_file = load_weights(args.weights)
+    failures = 0
+    for path in args.images:
+        try:
+            field = mnist_style(ink_from_picture(*read_picture(path)))
+            if field is None:
+                raise UsageError(f"{path}: no ink found (the picture is blank or has no contrast)")
+        except UsageError as error:
+            print(f"mnistpad predict: error: {error}", file=sys.stderr)
+            failures += 1
+            continue
+        probabilities = weight_file.model.probabilities(field.reshape(-1).astype(np.float32))
+        digit = int(probabilities.argmax())
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "image": str(path),
+                        "prediction": digit,
+                        "label": weight_file.classes[digit],
+                        "probabilities": [round(float(p), 6) for p in probabilities],
+                    }
+                )
+            )
+        else:
+            print(f"{path}: {weight_file.classes[digit]} ({probabilities[digit]:.1%})")
+    return 2 if failures else 0
+
+
+def read_picture(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Decode an image file with Qt into luminance and alpha, each (H, W) in [0, 1]."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QImage, QImageReader
+
+    if path.is_dir():
+        raise UsageError(f"{path}: is a folder, not an image")
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise UsageError(f"{path}: the file is empty")
+    reader = QImageReader(str(path))
+    reader.setAutoTransform(True)  # honour EXIF rotation of phone photos
+    if not reader.canRead():
+        raise UsageError(
+            f"{path}: not an image in a format mnistpad can read (PNG, JPEG, BMP, ...)"
+        )
+    size = reader.size()
+    if size.isValid():
+        if size.width() * size.height() > MAX_PICTURE_PIXELS:
+            raise UsageError(
+                f"{path}: the image claims {size.width()}x{size.height()} pixels, over the "
+                f"{MAX_PICTURE_PIXELS // 1_000_000}-megapixel limit"
+            )
+        if max(size.width(), size.height()) > WORK_SIDE:
+            reader.setScaledSize(
+                size.scaled(WORK_SIDE, WORK_SIDE, Qt.AspectRatioMode.KeepAspectRatio)
+            )
+    image = reader.read()
+    if image.isNull():
+        raise UsageError(f"{path}: cannot decode the image ({reader.errorString()})")
+    image = image.convertToFormat(QImage.Format.Format_RGBA8888)
+    height, width, stride = image.height(), image.width(), image.bytesPerLine()
+    pixels = np.frombuffer(image.constBits(), dtype=np.uint8, count=stride * height)
+    rgba = pixels.reshape(height, stride)[:, : width * 4].reshape(height, width, 4) / 255.0
+    luminance = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
+    return luminance, rgba[..., 3]

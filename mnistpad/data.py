@@ -1,0 +1,218 @@
+"""MNIST-family data: read IDX files (gzip or raw), validate them, and split 50k/10k/10k.
+
+The training file's first 50,000 images train the model, its last 10,000 are the dev set used for
+model selection, and the t10k file is the test set, as in the course report. Images come back as
+float32 rows of 784 pixels in [0, 1], labels as uint8.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_SIDE = 28
+DEV_SIZE = 10_000
+DIGITS = tuple(str(digit) for digit in range(10))
+FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions (count, rows, cols)
+LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension (count)
+MAX_IDX_BYTES = 1 << 30  # refuse to allocate more than this for one file's data
+
+
+class DataError(Exception):
+    """A data file or folder is missing, damaged or not what mnistpad expects."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = Path(path)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The three splits, each as images (N, 784) float32 in [0, 1] and labels (N,) uint8."""
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    dev_images: np.ndarray
+    dev_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    classes: tuple[str, ...]  # display name of each label value
+    folder: Path  # where the files were read from
+
+
+def assets_dir() -> Path:
+    """The folder of bundled assets: inside the package when installed, beside it in a checkout."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "assets", package.parent / "assets"):
+        if (candidate / "mnist").is_dir():
+            return candidate
+    raise DataError(package / "assets", "the bundled assets are missing; reinstall mnistpad")
+
+
+def bundled_mnist_dir() -> Path:
+    return assets_dir() / "mnist"
+
+
+def load_dataset(folder: Path | str | None = None, classes: tuple[str, ...] = DIGITS) -> Dataset:
+    """Read the four IDX files in `folder` (default: the bundled MNIST) and split them.
+
+    Files may be gzip-compressed (`NAME.gz`) or raw (`NAME`). A `SHA256SUMS` file in the folder is
+    honoured, and the bundled folder must have one. Raises DataError naming the bad file.
+    """
+    bundled = folder is None
+    root = bundled_mnist_dir() if bundled else Path(folder)
+    if not root.is_dir():
+        raise DataError(root, "not a folder" if root.exists() else "no such folder")
+    checksums = _read_checksums(root, required=bundled)
+    arrays = {key: _load_member(root, name, checksums) for key, name in FILES.items()}
+
+    for split in ("train", "test"):
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        if images.shape[0] != labels.shape[0]:
+            raise DataError(
+                _find(root, FILES[f"{split}_labels"]),
+                f"has {labels.shape[0]} labels but {FILES[f'{split}_images']} has "
+                f"{images.shape[0]} images",
+            )
+        if images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
+            raise DataError(
+                _find(root, FILES[f"{split}_images"]),
+                f"images are {images.shape[1]}x{images.shape[2]}, mnistpad needs "
+                f"{IMAGE_SIDE}x{IMAGE_SIDE}",
+            )
+        if labels.size and labels.max() >= len(classes):
+            raise DataError(
+                _find(root, FILES[f"{split}_labels"]),
+                f"label {labels.max()} is out of range (expected 0 to {len(classes) - 1})",
+            )
+    n_train = arrays["train_images"].shape[0] - DEV_SIZE
+    if n_train < 1 or arrays["test_images"].shape[0] < 1:
+        raise DataError(
+            root, f"too few images: need more than {DEV_SIZE} training images and a test set"
+        )
+
+    train_images = _to_float(arrays["train_images"])
+    test_images = _to_float(arrays["test_images"])
+    return Dataset(
+        train_images=train_images[:n_train],
+        train_labels=arrays["train_labels"][:n_train],
+        dev_images=train_images[n_train:],
+        dev_labels=arrays["train_labels"][n_train:],
+        test_images=test_images,
+        test_labels=arrays["test_labels"],
+        classes=tuple(classes),
+        folder=root,
+    )
+
+
+def read_idx(path: Path | str, expected_magic: int | None = None) -> np.ndarray:
+    """Read one IDX file of unsigned bytes (gzip or raw) into a uint8 array of its shape."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise DataError(path, f"cannot read: {error.strerror or error}") from None
+    return _parse_idx(path, data, expected_magic)
+
+
+def _parse_idx(path: Path, data: bytes, expected_magic: int | None) -> np.ndarray:
+    stream = (
+        gzip.GzipFile(fileobj=io.BytesIO(data)) if data[:2] == b"\x1f\x8b" else io.BytesIO(data)
+    )
+    try:
+        header = stream.read(4)
+        if len(header) < 4:
+            raise DataError(path, "too short to be an IDX file")
+        (magic,) = struct.unpack(">I", header)
+        n_dims = magic & 0xFF
+        if magic >> 8 != 0x08 or n_dims not in (1, 3):
+            raise DataError(
+                path, f"not an IDX file of images or labels (magic number 0x{magic:08x})"
+            )
+        if expected_magic is not None and magic != expected_magic:
+            kind = "images" if expected_magic == IMAGES_MAGIC else "labels"
+            raise DataError(
+                path, f"magic number 0x{magic:08x}, expected 0x{expected_magic:08x} ({kind})"
+            )
+        dims_bytes = stream.read(4 * n_dims)
+        if len(dims_bytes) < 4 * n_dims:
+            raise DataError(path, "truncated in its header")
+        shape = struct.unpack(f">{n_dims}I", dims_bytes)
+        size = int(np.prod(shape, dtype=np.int64))
+        if size > MAX_IDX_BYTES:
+            raise DataError(path, f"header declares {shape}, over {MAX_IDX_BYTES} bytes of data")
+        body = stream.read(size + 1)
+    except (OSError, EOFError, zlib.error) as error:
+        raise DataError(path, f"damaged gzip data ({error})") from None
+    if len(body) < size:
+        raise DataError(
+            path, f"truncated: header declares {shape}, {size} bytes, but only {len(body)} follow"
+        )
+    if len(body) > size:
+        raise DataError(
+            path, f"has unexpected bytes after the {size} declared by its header {shape}"
+        )
+    return np.frombuffer(body, dtype=np.uint8).reshape(shape)
+
+
+def _find(root: Path, name: str) -> Path:
+    """The file `name` in `root`, compressed or raw."""
+    for candidate in (root / f"{name}.gz", root / name):
+        if candidate.is_file():
+            return candidate
+    return root / f"{name}.gz"
+
+
+def _load_member(root: Path, name: str, checksums: dict[str, str]) -> np.ndarray:
+    path = _find(root, name)
+    if not path.exists():
+        raise DataError(path, f"missing (expected {name}.gz or {name} in {root})")
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise DataError(path, f"cannot read: {error.strerror or error}") from None
+    expected = checksums.get(path.name)
+    if expected is not None:
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != expected:
+            raise DataError(
+                path,
+                f"checksum mismatch (sha256 {actual[:12]}..., expected {expected[:12]}...): "
+                "the file is damaged",
+            )
+    magic = IMAGES_MAGIC if "images" in name else LABELS_MAGIC
+    return _parse_idx(path, data, magic)
+
+
+def _read_checksums(root: Path, required: bool) -> dict[str, str]:
+    path = root / "SHA256SUMS"
+    if not path.is_file():
+        if required:
+            raise DataError(
+                path, "missing: the bundled data cannot be verified; reinstall mnistpad"
+            )
+        return {}
+    sums = {}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        parts = line.split()
+        if len(parts) == 2 and len(parts[0]) == 64:
+            sums[parts[1].lstrip("*")] = parts[0].lower()
+    return sums
+
+
+def _to_float(images: np.ndarray) -> np.ndarray:
+    return images.reshape(images.shape[0], -1) / np.float32(255)  # float32, correctly rounded

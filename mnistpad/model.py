@@ -1,0 +1,88 @@
+"""The linear softmax classifier o = softmax(Wx + b): initialisation, loss, gradient, prediction.
+
+x is an image as a row of 784 pixels in [0, 1]; batches are (N, 784). W is (classes, 784) and b is
+(classes,), both float32. The loss is the negative log-likelihood of the gold class, computed from
+the logits with log-sum-exp so that large logits neither overflow nor produce NaN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+N_PIXELS = 784
+N_CLASSES = 10
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """log softmax over the last axis, shifted by the maximum so exp never overflows."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Probabilities over the last axis; each row sums to 1."""
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per-example loss -z[gold] + log sum_j exp(z[j]) for logits (N, C) and labels (N,)."""
+    return -log_softmax(logits)[np.arange(len(labels)), labels]
+
+
+@dataclass
+class LinearModel:
+    """Weights W (classes, 784) and bias b (classes,) of o = softmax(Wx + b)."""
+
+    W: np.ndarray
+    b: np.ndarray
+
+    @classmethod
+    def glorot(
+        cls, rng: np.random.Generator, n_in: int = N_PIXELS, n_out: int = N_CLASSES
+    ) -> LinearModel:
+        """W ~ U[-sqrt(6/(n_in+n_out)), +sqrt(6/(n_in+n_out))], b = 0 (Glorot and Bengio, 2010)."""
+        limit = np.sqrt(6.0 / (n_in + n_out))
+        W = rng.uniform(-limit, limit, size=(n_out, n_in)).astype(np.float32)
+        return cls(W=W, b=np.zeros(n_out, dtype=np.float32))
+
+    @property
+    def n_classes(self) -> int:
+        return self.W.shape[0]
+
+    def copy(self) -> LinearModel:
+        return LinearModel(W=self.W.copy(), b=self.b.copy())
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        """(N, 784) -> (N, classes); a single image (784,) gives (classes,)."""
+        return images @ self.W.T + self.b
+
+    def probabilities(self, images: np.ndarray) -> np.ndarray:
+        return softmax(self.logits(images))
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        return self.logits(images).argmax(axis=-1)
+
+    def loss(self, images: np.ndarray, labels: np.ndarray) -> float:
+        """Mean negative log-likelihood of the gold labels."""
+        return float(cross_entropy(self.logits(images), labels).mean())
+
+    def accuracy(self, images: np.ndarray, labels: np.ndarray) -> float:
+        return float((self.predict(images) == labels).mean())
+
+    def gradients(
+        self, images: np.ndarray, labels: np.ndarray
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        """Mean loss and its gradient wrt W (classes, 784) and b (classes,) over a batch.
+
+        The gradient of the loss wrt the logits is softmax(z) - onehot(gold); the chain rule through
+        z = Wx + b gives dW = g x^T and db = g, averaged over the batch.
+        """
+        logits = self.logits(images)
+        loss = float(cross_entropy(logits, labels).mean())
+        g = softmax(logits)  # (N, C)
+        g[np.arange(len(labels)), labels] -= 1
+        g /= len(labels)
+        return loss, g.T @ images, g.sum(axis=0)

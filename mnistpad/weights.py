@@ -1,0 +1,235 @@
+"""The weight file: an .npz that numpy alone can read, saved atomically and loaded fully validated.
+
+Arrays: `W` float32 (classes, 784), `b` float32 (classes,), and `meta`, a 0-d unicode array holding
+JSON: the format name and version, class names, input settings, training configuration, metrics
+and per-epoch curves. Loading never unpickles, never trusts a declared size before checking it,
+and turns every problem into one WeightFileError that names the file and the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import secrets
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .model import N_PIXELS, LinearModel
+
+FORMAT_NAME = "mnistpad-weights"
+FORMAT_VERSION = 1
+MAX_CLASSES = 256
+MAX_META_BYTES = 4 << 20  # JSON metadata larger than this is refused unread
+INPUT_SETTINGS = {"height": 28, "width": 28, "scale": "pixel / 255", "preprocessing": "mnist"}
+
+
+class WeightFileError(Exception):
+    """A weight file cannot be read or written; the message names the file and the reason."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = Path(path)
+        self.reason = reason
+
+
+@dataclass
+class WeightFile:
+    """A loaded weight file: the model and its metadata."""
+
+    model: LinearModel
+    meta: dict
+
+    @property
+    def classes(self) -> list[str]:
+        return self.meta["classes"]
+
+    @property
+    def metrics(self) -> dict:
+        return self.meta.get("metrics", {})
+
+    @property
+    def history(self) -> list[dict]:
+        return self.meta.get("history", [])
+
+
+def build_meta(
+    classes: list[str] | tuple[str, ...],
+    training: dict | None = None,
+    metrics: dict | None = None,
+    history: list[dict] | None = None,
+) -> dict:
+    """The metadata of a new weight file."""
+    return {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "mnistpad_version": __version__,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "classes": list(classes),
+        "input": dict(INPUT_SETTINGS),
+        "training": training or {},
+        "metrics": metrics or {},
+        "history": history or [],
+    }
+
+
+def save_weights(path: Path | str, model: LinearModel, meta: dict) -> Path:
+    """Write the file atomically: a temporary file in the same folder, then os.replace."""
+    path = Path(path)
+    W, b = np.asarray(model.W, dtype=np.float32), np.asarray(model.b, dtype=np.float32)
+    _check_arrays(path, W, b, meta.get("classes", []))
+    text = json.dumps(meta, allow_nan=False)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:  # mode 0o666 lets the umask decide the permissions, as for any new file
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as error:
+        raise WeightFileError(
+            path, f"cannot write in {path.parent}: {error.strerror or error}"
+        ) from None
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            np.savez(stream, W=W, b=b, meta=np.array(text))
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException as error:
+        Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise WeightFileError(path, f"cannot write: {error.strerror or error}") from None
+        raise
+    return path
+
+
+def load_weights(path: Path | str) -> WeightFile:
+    """Read and validate a weight file; raise WeightFileError on any problem."""
+    path = Path(path)
+    if path.is_dir():
+        raise WeightFileError(path, "is a folder, not a weight file")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            arrays = _read_members(path, archive)
+    except WeightFileError:
+        raise
+    except FileNotFoundError:
+        raise WeightFileError(path, "no such file") from None
+    except OSError as error:
+        raise WeightFileError(path, f"cannot read: {error.strerror or error}") from None
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        EOFError,
+        ValueError,
+        NotImplementedError,
+    ) as error:
+        raise WeightFileError(path, f"not a valid .npz weight file ({error})") from None
+    meta = _parse_meta(path, arrays["meta"])
+    _check_arrays(path, arrays["W"], arrays["b"], meta["classes"])
+    return WeightFile(LinearModel(W=arrays["W"], b=arrays["b"]), meta)
+
+
+def _read_members(path: Path, archive: zipfile.ZipFile) -> dict[str, np.ndarray]:
+    names = archive.namelist()
+    expected = ["W.npy", "b.npy", "meta.npy"]
+    if sorted(names) != sorted(expected):
+        missing = sorted(set(expected) - set(names))
+        extra = sorted(set(names) - set(expected))
+        detail = "; ".join(
+            part
+            for part in (
+                f"missing {', '.join(missing)}" if missing else "",
+                f"unexpected {', '.join(extra)}" if extra else "",
+                "duplicate entries" if not missing and not extra else "",
+            )
+            if part
+        )
+        raise WeightFileError(path, f"not an mnistpad weight file ({detail})")
+    limits = {
+        "W.npy": MAX_CLASSES * N_PIXELS * 4,
+        "b.npy": MAX_CLASSES * 4,
+        "meta.npy": MAX_META_BYTES,
+    }
+    arrays = {}
+    for name in expected:
+        info = archive.getinfo(name)
+        if info.file_size > limits[name] + 4096:
+            raise WeightFileError(path, f"{name[:-4]} is {info.file_size:,} bytes, too large")
+        with archive.open(info) as member:
+            arrays[name[:-4]] = _read_npy(path, name[:-4], member, limits[name])
+    return arrays
+
+
+def _read_npy(path: Path, key: str, member, max_bytes: int) -> np.ndarray:
+    """Read one .npy member, checking its header before trusting any size it declares."""
+    version = np.lib.format.read_magic(member)
+    read_header = {
+        (1, 0): np.lib.format.read_array_header_1_0,
+        (2, 0): np.lib.format.read_array_header_2_0,
+    }
+    if version not in read_header:
+        raise WeightFileError(path, f"{key} has an unsupported .npy version {version}")
+    shape, fortran_order, dtype = read_header[version](member)
+    if dtype.hasobject:
+        raise WeightFileError(path, f"{key} holds Python objects; refused (they could run code)")
+    if dtype.kind not in "fU" or (key == "meta") != (dtype.kind == "U"):
+        raise WeightFileError(
+            path,
+            f"{key} has dtype {dtype}, expected {'unicode text' if key == 'meta' else 'float32'}",
+        )
+    count = math.prod(shape)
+    if count * dtype.itemsize > max_bytes:
+        raise WeightFileError(path, f"{key} declares shape {shape} of {dtype}, too large")
+    data = member.read(count * dtype.itemsize + 1)
+    if len(data) != count * dtype.itemsize:
+        raise WeightFileError(path, f"{key} is truncated or has trailing bytes")
+    array = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
+    return np.array(array, dtype=dtype.newbyteorder("="), order="C")  # native, owned, writable
+
+
+def _parse_meta(path: Path, array: np.ndarray) -> dict:
+    if array.shape != ():
+        raise WeightFileError(path, f"meta must be a single string, not shape {array.shape}")
+    try:
+        meta = json.loads(str(array))
+    except ValueError as error:
+        raise WeightFileError(path, f"meta is not valid JSON ({error})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise WeightFileError(path, "not an mnistpad weight file (meta does not name the format)")
+    version = meta.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise WeightFileError(path, f"invalid format version {version!r}")
+    if version > FORMAT_VERSION:
+        raise WeightFileError(
+            path,
+            f"written by a newer mnistpad (format version {version}, "
+            f"{meta.get('mnistpad_version', 'unknown')}); this one reads version "
+            f"{FORMAT_VERSION}: upgrade mnistpad",
+        )
+    classes = meta.get("classes")
+    if not (isinstance(classes, list) and all(isinstance(name, str) for name in classes)):
+        raise WeightFileError(path, "meta.classes must be a list of class names")
+    for key, kind in (("training", dict), ("metrics", dict), ("history", list), ("input", dict)):
+        if not isinstance(meta.get(key, kind()), kind):
+            raise WeightFileError(
+                path, f"meta.{key} must be a JSON {'object' if kind is dict else 'array'}"
+            )
+    if not all(isinstance(row, dict) for row in meta.get("history", [])):
+        raise WeightFileError(path, "meta.history must hold one object per epoch")
+    return meta
+
+
+def _check_arrays(path: Path, W: np.ndarray, b: np.ndarray, classes: list[str]) -> None:
+    n = len(classes)
+    if not 2 <= n <= MAX_CLASSES:
+        raise WeightFileError(path, f"needs 2 to {MAX_CLASSES} class names, has {n}")
+    for key, array, shape in (("W", W, (n, N_PIXELS)), ("b", b, (n,))):
+        if array.dtype != np.float32:
+            raise WeightFileError(path, f"{key} has dtype {array.dtype}, expected float32")
+        if array.shape != shape:
+            raise WeightFileError(path, f"{key} has shape {array.shape}, expected {shape}")
+        if not np.isfinite(array).all():
+            raise WeightFileError(path, f"{key} contains NaN or infinite values")

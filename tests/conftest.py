@@ -1,0 +1,43 @@
+"""Shared fixtures: the real bundled MNIST (loaded once) and small synthetic datasets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mnistpad.data import DIGITS, Dataset, load_dataset
+
+
+@pytest.fixture(scope="session")
+def mnist() -> Dataset:
+    return load_dataset()
+
+
+def synthetic_dataset(n_train: int = 600, seed: int = 0, dtype=np.float32) -> Dataset:
+    """Ten separable blobs of 784 pixels: small enough for unit tests, learnable in an epoch."""
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(0, 1, size=(10, 784))
+
+    def sample(n: int) -> tuple[np.ndarray, np.ndarray]:
+        labels = rng.integers(0, 10, size=n).astype(np.uint8)
+        images = np.clip(centres[labels] + rng.normal(0, 0.3, size=(n, 784)), 0, 1).astype(dtype)
+        return images, labels
+
+    train_images, train_labels = sample(n_train)
+    dev_images, dev_labels = sample(200)
+    test_images, test_labels = sample(200)
+    return Dataset(
+        train_images,
+        train_labels,
+        dev_images,
+        dev_labels,
+        test_images,
+        test_labels,
+        classes=DIGITS,
+        folder=None,
+    )
+
+
+@pytest.fixture
+def tiny() -> Dataset:
+    return synthetic_dataset()

@@ -1,0 +1,193 @@
+"""The `mnistpad` command, run as a user runs it: a separate process, real files, real MNIST."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mnistpad.data import assets_dir
+
+DEFAULT_WEIGHTS = assets_dir() / "weights" / "default.npz"
+
+
+def mnistpad(*args, check_status: int | None = 0) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", "mnistpad", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    if check_status is not None:
+        assert result.returncode == check_status, result.stderr
+    return result
+
+
+def assert_one_line_error(result, *fragments) -> None:
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert str(fragment) in lines[0]
+
+
+def test_train_json_then_eval_reports_the_same_test_accuracy(tmp_path):
+    out = tmp_path / "model.npz"
+    trained = mnistpad(
+        "train", "--preset", "fast", "--epochs", "2", "--seed", "1", "--out", out, "--json"
+    )
+    result = json.loads(trained.stdout.strip().splitlines()[-1])
+    for key in (
+        "preset",
+        "epochs",
+        "best_epoch",
+        "train_accuracy",
+        "dev_accuracy",
+        "test_accuracy",
+        "seconds",
+    ):
+        assert key in result
+    assert result["preset"] == "fast" and result["epochs"] == 2 and result["weights"] == str(out)
+    assert result["test_accuracy"] > 0.85
+    assert "epoch   2/2" in trained.stderr  # progress goes to stderr, so stdout stays JSON
+    evaluated = json.loads(mnistpad("eval", out, "--json").stdout)
+    assert evaluated["test_accuracy"] == result["test_accuracy"]
+    assert evaluated["dev_accuracy"] == result["dev_accuracy"]
+
+
+def test_train_prints_one_line_per_epoch_without_json():
+    result = mnistpad("train", "--preset", "fast", "--epochs", "3", "--batch-size", "500")
+    lines = result.stdout.strip().splitlines()
+    assert [line.split()[1] for line in lines[:3]] == ["1/3", "2/3", "3/3"]
+    assert lines[-1].startswith("done: kept epoch")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (("train", "--epochs", "0"), ("epochs",)),
+        (("train", "--epochs", "many"), ("--epochs", "many")),
+        (("train", "--lr", "-1"), ("step size",)),
+        (("train", "--lr", "nan"), ("step size",)),
+        (("train", "--batch-size", "0"), ("batch size",)),
+        (("train", "--seed", "-5"), ("seed",)),
+        (("train", "--preset", "turbo"), ("turbo",)),
+        (("train", "--data", "/nonexistent/mnist"), ("/nonexistent/mnist", "no such folder")),
+        (("train", "--out", "/nonexistent/dir/w.npz"), ("/nonexistent/dir",)),
+        (("eval", "/nonexistent.npz"), ("/nonexistent.npz", "no such file")),
+        (("predict", DEFAULT_WEIGHTS, "/nonexistent.png"), ("/nonexistent.png", "no such file")),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(args, fragments):
+    assert_one_line_error(mnistpad(*args, check_status=None), *fragments)
+
+
+def test_a_corrupt_weight_file_is_named(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    assert_one_line_error(mnistpad("eval", bad, check_status=None), bad, "not a valid")
+    assert_one_line_error(mnistpad("predict", bad, DEFAULT_WEIGHTS, check_status=None), bad)
+
+
+def save_picture(path: Path, rgba: np.ndarray) -> None:
+    """Write an (H, W, 4) uint8 picture with Qt, in the format the file name says."""
+    from PySide6.QtGui import QImage
+
+    height, width, _ = rgba.shape
+    data = np.ascontiguousarray(rgba).tobytes()
+    image = QImage(data, width, height, width * 4, QImage.Format.Format_RGBA8888)
+    assert image.copy().save(str(path)), path
+
+
+def rgba(
+    luminance: np.ndarray, alpha: np.ndarray | None = None, tint=(1.0, 1.0, 1.0)
+) -> np.ndarray:
+    channels = [np.round(255 * luminance * t) for t in tint]
+    channels.append(np.full_like(luminance, 255) if alpha is None else np.round(255 * alpha))
+    return np.stack(channels, axis=-1).astype(np.uint8)
+
+
+def test_predict_reads_pictures_of_every_kind(tmp_path, mnist):
+    images = mnist.test_images[:40].reshape(-1, 28, 28)
+    labels = mnist.test_labels[:40]
+    files = []
+    for i, image in enumerate(images):
+        big = np.kron(image, np.ones((9, 9)))
+        big = np.pad(big, ((20 + i, 60), (80, 10 + 2 * i)))  # off-centre, varying sizes
+        kind = i % 4
+        if kind == 0:  # dark ink on white paper, PNG
+            path, picture = tmp_path / f"{i}.png", rgba(1 - big)
+        elif kind == 1:  # light ink on dark paper, JPEG
+            path, picture = tmp_path / f"{i}.jpg", rgba(0.1 + 0.8 * big)
+        elif kind == 2:  # blue ink on a transparent background, PNG
+            path, picture = (
+                tmp_path / f"{i}.png",
+                rgba(np.zeros_like(big), alpha=big, tint=(0.1, 0.2, 0.8)),
+            )
+        else:  # grey pencil on cream paper, BMP
+            path, picture = tmp_path / f"{i}.bmp", rgba(0.85 - 0.5 * big, tint=(1.0, 0.97, 0.9))
+        save_picture(path, picture)
+        files.append(path)
+    result = mnistpad("predict", DEFAULT_WEIGHTS, *files, "--json")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["image"] for row in rows] == [str(path) for path in files]
+    for row in rows:
+        assert len(row["probabilities"]) == 10 and abs(sum(row["probabilities"]) - 1) < 1e-4
+        assert row["prediction"] == int(np.argmax(row["probabilities"]))
+    predictions = np.array([row["prediction"] for row in rows])
+    assert (predictions == labels).mean() >= 0.85
+    for kind in range(4):  # every kind of picture is read, not just most of them
+        assert (predictions[kind::4] == labels[kind::4]).mean() >= 0.7
+
+
+def test_predict_refuses_blank_and_broken_pictures_but_reads_the_rest(tmp_path, mnist):
+    blank, empty, text, good = (
+        tmp_path / name for name in ("blank.png", "empty.png", "notes.png", "good.png")
+    )
+    save_picture(blank, rgba(np.ones((50, 50))))
+    empty.write_bytes(b"")
+    text.write_text("this is not a picture")
+    save_picture(good, rgba(1 - np.kron(mnist.test_images[0].reshape(28, 28), np.ones((5, 5)))))
+    result = mnistpad("predict", DEFAULT_WEIGHTS, blank, empty, text, good, check_status=2)
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 3 and "Traceback" not in result.stderr
+    assert str(blank) in errors[0] and "no ink" in errors[0]
+    assert str(empty) in errors[1] and "empty" in errors[1]
+    assert str(text) in errors[2] and "not an image" in errors[2]
+    assert (
+        result.stdout.strip()
+        == f"{good}: {mnist.test_labels[0]} " + result.stdout.strip().split(" ", 2)[2]
+    )
+
+
+def test_predict_refuses_a_picture_claiming_a_huge_size_before_decoding(tmp_path):
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)  # 10 gigapixels, greyscale
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 100))
+    )
+    assert_one_line_error(
+        mnistpad("predict", DEFAULT_WEIGHTS, huge, check_status=None), huge, "megapixel"
+    )
+
+
+def test_version_and_help():
+    assert mnistpad("--version").stdout.startswith("mnistpad ")
+    help_text = mnistpad("--help").stdout
+    for command in ("gui", "train", "eval", "predict"):
+        assert command in help_text

@@ -1,0 +1,114 @@
+"""MNIST-style preprocessing of drawings and pictures, checked against MNIST's own digits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mnistpad.data import assets_dir
+from mnistpad.preprocess import ink_from_picture, mnist_style, stroke_width
+from mnistpad.weights import load_weights
+
+N = 400  # test digits per check
+
+
+@pytest.fixture(scope="module")
+def default_model():
+    return load_weights(assets_dir() / "weights" / "default.npz").model
+
+
+def digits(mnist, n=N):
+    return mnist.test_images[:n].reshape(-1, 28, 28), mnist.test_labels[:n]
+
+
+def accuracy_after(model, pictures, labels) -> float:
+    fields = np.stack([mnist_style(picture).reshape(-1) for picture in pictures])
+    return model.accuracy(fields, labels)
+
+
+def test_mnist_digits_come_out_as_they_went_in(mnist):
+    images, _ = digits(mnist)
+    out = np.stack([mnist_style(image) for image in images])
+    assert out.shape == (N, 28, 28) and out.dtype == np.float32
+    # MNIST was made this way: nothing moves (the darkest grey becomes full ink, one level up at
+    # most), except that the few hairline digits get thicker
+    unchanged = np.abs(out - images).max(axis=(1, 2)) <= 1 / 255 + 1e-6
+    assert unchanged.mean() > 0.9
+    assert all(stroke_width(image) < 1.8 for image in images[~unchanged])
+
+
+def test_large_and_off_centre_digits_read_as_well_as_the_originals(mnist, default_model):
+    images, labels = digits(mnist)
+    baseline = default_model.accuracy(images.reshape(N, -1), labels)
+    big = [np.kron(image, np.ones((10, 10))) for image in images]  # a 280x280 drawing
+    corner = [np.pad(np.kron(image, np.ones((4, 4))), ((5, 300), (250, 3))) for image in images]
+    assert accuracy_after(default_model, big, labels) >= baseline - 0.01
+    assert accuracy_after(default_model, corner, labels) >= baseline - 0.01
+
+
+def test_hairline_strokes_are_thickened_to_mnist_width(mnist, default_model):
+    images, labels = digits(mnist)
+    hairline = [(np.kron(image, np.ones((10, 10))) > 0.95).astype(float) for image in images]
+    widths = [stroke_width(mnist_style(picture)) for picture in hairline]
+    assert 1.7 <= np.median(widths) <= 2.5  # MNIST's own median is 2.0
+    assert accuracy_after(default_model, hairline, labels) >= 0.82  # 0.75 without thickening
+
+
+def test_a_tall_thin_stroke_keeps_its_aspect_ratio_and_is_centred():
+    bar = np.zeros((400, 300))
+    bar[50:250, 100:120] = 1  # 200 x 20 pixels
+    field = mnist_style(bar)
+    rows, cols = np.flatnonzero(field.any(axis=1)), np.flatnonzero(field.any(axis=0))
+    assert rows[-1] - rows[0] + 1 == 20
+    assert cols[-1] - cols[0] + 1 <= 4
+    mass = field.sum()
+    assert abs((field.sum(axis=1) @ np.arange(28)) / mass - 14) <= 0.5
+    assert abs((field.sum(axis=0) @ np.arange(28)) / mass - 14) <= 0.5
+
+
+def test_blank_or_nearly_blank_input_gives_no_digit():
+    assert mnist_style(np.zeros((280, 280))) is None
+    assert mnist_style(np.full((50, 50), 0.05)) is None
+    assert mnist_style(np.full((50, 50), np.nan)) is None
+    with pytest.raises(ValueError, match="2-D"):
+        mnist_style(np.zeros((2, 3, 4)))
+
+
+def test_a_single_dot_is_still_a_valid_input():
+    dot = np.zeros((100, 100))
+    dot[40, 60] = 1
+    field = mnist_style(dot)
+    assert field is not None and field.max() == 1 and np.isfinite(field).all()
+
+
+def picture_of(image: np.ndarray, dark_on_light: bool) -> np.ndarray:
+    """Luminance of a scanned-looking picture of an MNIST digit."""
+    big = np.kron(image, np.ones((6, 6)))
+    return 0.9 - 0.8 * big if dark_on_light else 0.1 + 0.8 * big
+
+
+def test_ink_is_found_whichever_way_round_the_colours_are(mnist):
+    images, _ = digits(mnist, 20)
+    for image in images:
+        dark = mnist_style(ink_from_picture(picture_of(image, dark_on_light=True)))
+        light = mnist_style(ink_from_picture(picture_of(image, dark_on_light=False)))
+        assert np.abs(dark - light).max() < 1e-9
+        assert np.abs(dark - mnist_style(np.kron(image, np.ones((6, 6))))).mean() < 0.002
+
+
+def test_transparent_pictures_use_the_strokes_not_the_hidden_colour(mnist):
+    image = digits(mnist, 1)[0][0]
+    big = np.kron(image, np.ones((6, 6)))
+    expected = mnist_style(big)
+    black_on_transparent = ink_from_picture(np.zeros_like(big), alpha=big)
+    white_on_transparent = ink_from_picture(np.ones_like(big), alpha=big)
+    for ink in (black_on_transparent, white_on_transparent):
+        assert np.abs(mnist_style(ink) - expected).mean() < 0.02
+
+
+def test_paper_noise_does_not_count_as_ink(mnist):
+    image = digits(mnist, 1)[0][0]
+    picture = picture_of(image, dark_on_light=True)
+    noisy = picture + np.random.default_rng(0).normal(0, 0.03, picture.shape)
+    assert np.abs(mnist_style(ink_from_picture(noisy)) - image).mean() < 0.04
+    assert mnist_style(ink_from_picture(np.full((40, 40), 0.8))) is None

@@ -1,0 +1,214 @@
+"""The weight file: round trip, atomic saves, and one clear error for every bad file."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mnistpad.data import DIGITS, assets_dir
+from mnistpad.model import LinearModel
+from mnistpad.weights import (
+    FORMAT_VERSION,
+    WeightFileError,
+    build_meta,
+    load_weights,
+    save_weights,
+)
+
+
+def a_model(seed: int = 0) -> LinearModel:
+    return LinearModel.glorot(np.random.default_rng(seed))
+
+
+def a_meta() -> dict:
+    return build_meta(
+        DIGITS,
+        training={"preset": "fast", "epochs": 2},
+        metrics={"dev_accuracy": 0.93, "test_accuracy": 0.925},
+        history=[{"epoch": 1, "dev_accuracy": 0.91}, {"epoch": 2, "dev_accuracy": 0.93}],
+    )
+
+
+def test_round_trip_keeps_weights_and_metadata(tmp_path):
+    model, meta = a_model(), a_meta()
+    path = save_weights(tmp_path / "w.npz", model, meta)
+    loaded = load_weights(path)
+    assert loaded.model.W.dtype == np.float32 and np.array_equal(loaded.model.W, model.W)
+    assert np.array_equal(loaded.model.b, model.b)
+    assert loaded.meta == json.loads(json.dumps(meta))
+    assert loaded.classes == list(DIGITS) and loaded.metrics["test_accuracy"] == 0.925
+    assert [row["epoch"] for row in loaded.history] == [1, 2]
+
+
+def test_the_file_is_a_plain_npz_that_numpy_reads_without_pickle(tmp_path):
+    path = save_weights(tmp_path / "w.npz", a_model(), a_meta())
+    with np.load(path, allow_pickle=False) as npz:
+        assert sorted(npz.files) == ["W", "b", "meta"]
+        assert npz["W"].shape == (10, 784) and npz["b"].dtype == np.float32
+        meta = json.loads(str(npz["meta"]))
+    assert meta["format"] == "mnistpad-weights" and meta["version"] == FORMAT_VERSION
+
+
+def test_bundled_default_weights_load_and_record_how_they_were_made():
+    loaded = load_weights(assets_dir() / "weights" / "default.npz")
+    assert loaded.meta["training"]["preset"] in ("naive", "optimized", "fast")
+    assert loaded.metrics["test_accuracy"] >= 0.92
+    assert len(loaded.history) == loaded.meta["training"]["epochs"]
+
+
+def test_saving_replaces_atomically_and_leaves_no_temporary_files(tmp_path, monkeypatch):
+    path = save_weights(tmp_path / "w.npz", a_model(0), a_meta())
+    before = path.read_bytes()
+
+    def failing_savez(stream, **arrays):
+        stream.write(b"PK half a file")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", failing_savez)
+    with pytest.raises(WeightFileError, match="No space left"):
+        save_weights(path, a_model(1), a_meta())
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.npz"]
+
+
+def test_saving_into_a_missing_or_read_only_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(WeightFileError, match="cannot write"):
+        save_weights(tmp_path / "missing" / "w.npz", a_model(), a_meta())
+    if os.geteuid() != 0:  # root ignores permissions
+        folder = tmp_path / "ro"
+        folder.mkdir()
+        folder.chmod(0o500)
+        with pytest.raises(WeightFileError, match="cannot write"):
+            save_weights(folder / "w.npz", a_model(), a_meta())
+
+
+def test_new_files_get_the_usual_permissions(tmp_path):
+    path = save_weights(tmp_path / "w.npz", a_model(), a_meta())
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def npz_bytes(**arrays) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def good_arrays() -> dict:
+    model = a_model()
+    return {"W": model.W, "b": model.b, "meta": np.array(json.dumps(a_meta()))}
+
+
+def bad_file(tmp_path: Path, content: bytes) -> Path:
+    path = tmp_path / "bad.npz"
+    path.write_bytes(content)
+    return path
+
+
+def meta_with(**changes) -> np.ndarray:
+    return np.array(json.dumps(a_meta() | changes))
+
+
+BAD_FILES = {
+    "empty file": (b"", "not a valid .npz"),
+    "random bytes": (
+        bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8)),
+        "not a valid",
+    ),
+    "truncated": (npz_bytes(**good_arrays())[:20_000], "not a valid"),
+    "zip of something else": (None, "missing"),
+    "missing key": (npz_bytes(W=a_model().W, meta=good_arrays()["meta"]), "missing b.npy"),
+    "extra key": (npz_bytes(**good_arrays(), extra=np.zeros(3)), "unexpected extra.npy"),
+    "wrong shape": (npz_bytes(**(good_arrays() | {"W": np.zeros((10, 700), np.float32)})), "shape"),
+    "wrong dtype": (npz_bytes(**(good_arrays() | {"W": np.zeros((10, 784))})), "float32"),
+    "integer weights": (npz_bytes(**(good_arrays() | {"b": np.zeros(10, np.int32)})), "dtype"),
+    "NaN": (npz_bytes(**(good_arrays() | {"b": np.full(10, np.nan, np.float32)})), "NaN"),
+    "infinity": (
+        npz_bytes(**(good_arrays() | {"W": np.full((10, 784), np.inf, np.float32)})),
+        "NaN or inf",
+    ),
+    "pickled object": (
+        npz_bytes(**(good_arrays() | {"meta": np.array([{"x": 1}], dtype=object)})),
+        "objects",
+    ),
+    "meta not JSON": (npz_bytes(**(good_arrays() | {"meta": np.array("{oops")})), "not valid JSON"),
+    "meta of another format": (
+        npz_bytes(**(good_arrays() | {"meta": meta_with(format="keras")})),
+        "format",
+    ),
+    "newer version": (
+        npz_bytes(**(good_arrays() | {"meta": meta_with(version=FORMAT_VERSION + 1)})),
+        "newer",
+    ),
+    "bad version": (npz_bytes(**(good_arrays() | {"meta": meta_with(version="one")})), "version"),
+    "class count mismatch": (
+        npz_bytes(**(good_arrays() | {"meta": meta_with(classes=["a", "b"])})),
+        "shape",
+    ),
+    "history not a list": (
+        npz_bytes(**(good_arrays() | {"meta": meta_with(history=3)})),
+        "history",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_every_bad_file_gives_one_clear_error(tmp_path, case):
+    content, reason = BAD_FILES[case]
+    if content is None:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("readme.txt", "hello")
+        content = buffer.getvalue()
+    path = bad_file(tmp_path, content)
+    with pytest.raises(WeightFileError) as caught:
+        load_weights(path)
+    assert caught.value.path == path and reason in caught.value.reason
+    assert str(path) in str(caught.value)
+
+
+def test_a_pickle_is_never_unpickled(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    content = npz_bytes(**(good_arrays() | {"meta": np.array([Evil()], dtype=object)}))
+    with pytest.raises(WeightFileError):
+        load_weights(bad_file(tmp_path, content))
+    assert not marker.exists()
+
+
+def test_a_header_declaring_an_enormous_array_is_refused_before_allocating(tmp_path):
+    header = np.lib.format.header_data_from_array_1_0(np.zeros((1, 1), np.float32))
+    header["shape"] = (10, 10**12)
+    stream = io.BytesIO()
+    np.lib.format.write_array_header_1_0(stream, header)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("W.npy", stream.getvalue() + b"\0" * 64)
+        archive.writestr("b.npy", npz_member(np.zeros(10, np.float32)))
+        archive.writestr("meta.npy", npz_member(good_arrays()["meta"]))
+    with pytest.raises(WeightFileError, match="too large"):
+        load_weights(bad_file(tmp_path, buffer.getvalue()))
+
+
+def npz_member(array: np.ndarray) -> bytes:
+    stream = io.BytesIO()
+    np.lib.format.write_array(stream, array)
+    return stream.getvalue()
+
+
+def test_a_folder_or_a_missing_path_is_a_clear_error(tmp_path):
+    with pytest.raises(WeightFileError, match="folder"):
+        load_weights(tmp_path)
+    with pytest.raises(WeightFileError, match="no such file"):
+        load_weights(tmp_path / "nope.npz")
