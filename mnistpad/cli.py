@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .data import DataError, Dataset, bundled_mnist_dir, load_dataset
+from .data import DataError, Dataset, load_dataset
 from .preprocess import ink_from_picture, mnist_style
 from .train import PRESETS, ConfigError, EpochEnd, Finished, Progress, TrainConfig, preset, train
-from .weights import WeightFileError, build_meta, load_weights, save_weights
+from .weights import WeightFileError, load_weights, run_meta, save_weights
 
 MAX_PICTURE_PIXELS = 100_000_000  # refuse pictures whose header claims more, before decoding
 WORK_SIDE = 1024  # larger pictures are decoded scaled down to this longer side
@@ -127,7 +127,8 @@ def _train(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, previous)
     weights = None
     if args.out is not None:
-        weights = str(save_weights(args.out, finished.model, training_meta(dataset, finished)))
+        meta = run_meta(finished, dataset.classes, dataset.name)
+        weights = str(save_weights(args.out, finished.model, meta))
     status = "stopped" if finished.stopped else "diverged" if finished.diverged else "done"
     print(
         f"{status}: kept epoch {finished.kept_epoch} of {len(finished.history)}; train "
@@ -187,29 +188,6 @@ def _run_training(dataset: Dataset, config: TrainConfig, stop: threading.Event, 
                 print(file=log)
             return event
     raise AssertionError("train() ended without a Finished event")
-
-
-def training_meta(dataset: Dataset, finished: Finished) -> dict:
-    """Weight-file metadata for the result of a training run."""
-    return build_meta(
-        dataset.classes,
-        training={**finished.config.as_dict(), "data": _data_name(dataset)},
-        metrics={
-            "train_accuracy": finished.train_accuracy,
-            "dev_accuracy": finished.dev_accuracy,
-            "test_accuracy": finished.test_accuracy,
-            "best_epoch": finished.best_epoch,
-            "kept_epoch": finished.kept_epoch,
-            "seconds": round(finished.seconds, 3),
-            "stopped": finished.stopped,
-            "diverged": finished.diverged,
-        },
-        history=[vars(stats) for stats in finished.history],
-    )
-
-
-def _data_name(dataset: Dataset) -> str:
-    return "bundled MNIST" if dataset.folder == bundled_mnist_dir() else str(dataset.folder)
 
 
 def _eval(args: argparse.Namespace) -> int:

@@ -51,7 +51,14 @@ class Dataset:
     test_images: np.ndarray
     test_labels: np.ndarray
     classes: tuple[str, ...]  # display name of each label value
-    folder: Path  # where the files were read from
+    folder: Path | None  # where the files were read from
+
+    @property
+    def name(self) -> str:
+        """ "bundled MNIST", or the folder the files were read from."""
+        if self.folder is None:
+            return "data in memory"
+        return "bundled MNIST" if self.folder == bundled_mnist_dir() else str(self.folder)
 
 
 def assets_dir() -> Path:

@@ -197,9 +197,14 @@ def train(
             )
             break
         stats = EpochStats(
-            epoch=epoch, train_loss=train_loss, train_accuracy=train_accuracy, dev_loss=dev_loss,
-            dev_accuracy=dev_accuracy, lr=lr, seconds=clock(),
-        )  # fmt: skip
+            epoch=epoch,
+            train_loss=train_loss,
+            train_accuracy=train_accuracy,
+            dev_loss=dev_loss,
+            dev_accuracy=dev_accuracy,
+            lr=lr,
+            seconds=clock(),
+        )
         history.append(stats)
         last_good, last_good_epoch = model.copy(), epoch
         if dev_accuracy > best_dev:
@@ -264,9 +269,15 @@ def _epoch(model, images, labels, order, epoch, lr, config, should_stop, clock):
         seen += done
         if seen:
             yield Progress(
-                epoch=epoch, seen=seen, total=n, loss=loss_sum / seen, accuracy=correct / seen,
-                lr=lr, seconds=clock(), model=model.copy(),
-            )  # fmt: skip
+                epoch=epoch,
+                seen=seen,
+                total=n,
+                loss=loss_sum / seen,
+                accuracy=correct / seen,
+                lr=lr,
+                seconds=clock(),
+                model=model.copy(),
+            )
         if done < len(rows):
             return "stopped"
     return ""

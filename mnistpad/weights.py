@@ -21,6 +21,7 @@ import numpy as np
 
 from . import __version__
 from .model import N_PIXELS, LinearModel
+from .train import Finished
 
 FORMAT_NAME = "mnistpad-weights"
 FORMAT_VERSION = 1
@@ -76,6 +77,25 @@ def build_meta(
         "metrics": metrics or {},
         "history": history or [],
     }
+
+
+def run_meta(finished: Finished, classes: list[str] | tuple[str, ...], data: str) -> dict:
+    """The metadata of a training run's kept weights: its settings, metrics and curves."""
+    return build_meta(
+        classes,
+        training={**finished.config.as_dict(), "data": data},
+        metrics={
+            "train_accuracy": finished.train_accuracy,
+            "dev_accuracy": finished.dev_accuracy,
+            "test_accuracy": finished.test_accuracy,
+            "best_epoch": finished.best_epoch,
+            "kept_epoch": finished.kept_epoch,
+            "seconds": round(finished.seconds, 3),
+            "stopped": finished.stopped,
+            "diverged": finished.diverged,
+        },
+        history=[vars(stats) for stats in finished.history],
+    )
 
 
 def save_weights(path: Path | str, model: LinearModel, meta: dict) -> Path:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
 from mnistpad.data import DIGITS, Dataset, load_dataset
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # the tests never need a display
 
 
 @pytest.fixture(scope="session")

@@ -191,3 +191,24 @@ def test_version_and_help():
     help_text = mnistpad("--help").stdout
     for command in ("gui", "train", "eval", "predict"):
         assert command in help_text
+
+
+def test_the_app_starts_with_the_default_weights_and_quits_on_ctrl_c(tmp_path):
+    import signal
+    import time
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path)}
+    app = subprocess.Popen(
+        [sys.executable, "-m", "mnistpad"],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(4)  # started, showing its window
+    assert app.poll() is None, app.communicate()
+    app.send_signal(signal.SIGINT)
+    _, errors = app.communicate(timeout=30)
+    assert app.returncode == 0, errors
+    assert "Traceback" not in errors
+    assert (tmp_path / "mnistpad" / "mnistpad.conf").exists()  # it saved its window settings

@@ -1,0 +1,1 @@
+"""The desktop app: the only part of mnistpad that imports Qt (PySide6) and pyqtgraph."""

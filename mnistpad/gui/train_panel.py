@@ -1,0 +1,180 @@
+"""The training controls: preset, settings, Train / Stop, progress and what the run has found."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..train import MAX_EPOCHS, PRESETS, ConfigError, TrainConfig
+
+PRESET_HELP = {
+    "naive": "The report's first run: step 0.01, one example per step, in file order;\n"
+    "keeps the last epoch's weights.",
+    "optimized": "The report's second run: one example per step, shuffled every epoch; keeps\n"
+    "the best-dev weights and halves the step when dev accuracy stops improving.",
+    "fast": "The optimized policy with mini-batches: a good model in a couple of seconds.",
+}
+
+
+class TrainPanel(QGroupBox):
+    """Settings for a run, the Train and Stop buttons, and the run's progress."""
+
+    train_requested = Signal(object)  # a validated TrainConfig
+    stop_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Train", parent)
+        self.preset = QComboBox()
+        for name in PRESETS:
+            self.preset.addItem(name)
+            self.preset.setItemData(self.preset.count() - 1, PRESET_HELP[name], 3)  # ToolTipRole
+        help_text = "\n\n".join(f"{name}: {text}" for name, text in PRESET_HELP.items())
+        self.preset.setToolTip(f"Start from one of these protocols:\n\n{help_text}")
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, MAX_EPOCHS)
+        self.epochs.setToolTip("Passes over the 50,000 training images.")
+        self.lr = QDoubleSpinBox()
+        self.lr.setDecimals(5)
+        self.lr.setRange(0.00001, 1000.0)
+        self.lr.setSingleStep(0.01)
+        self.lr.setToolTip("SGD step size. With mini-batches it scales the batch's mean gradient.")
+        self.batch_size = QSpinBox()
+        self.batch_size.setRange(1, 50_000)
+        self.batch_size.setToolTip("Examples per step: 1 is the report's per-example SGD.")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setToolTip(
+            "Seeds the initial weights and the shuffling: the same seed gives\nthe same result."
+        )
+        self.shuffle = QCheckBox("shuffle every epoch")
+        self.shuffle.setToolTip(
+            "Visit the training images in a new random order every epoch\n"
+            "(otherwise in file order)."
+        )
+        self.keep_best = QCheckBox("keep the best dev epoch")
+        self.keep_best.setToolTip(
+            "At the end, keep the weights of the epoch with the best dev\n"
+            "accuracy (otherwise the last epoch's)."
+        )
+        self.halve = QCheckBox("halve the step on a plateau")
+        self.halve.setToolTip(
+            "Halve the step size after an epoch that does not improve the best\ndev accuracy."
+        )
+
+        self.train_button = QPushButton("Train")
+        self.train_button.setToolTip("Train a new model from scratch with these settings (Ctrl+T).")
+        self.train_button.setDefault(True)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip(
+            "Stop training now and keep the weights the policy says to\n"
+            "keep: the best dev epoch's or the latest (Esc)."
+        )
+        self.stop_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("ready")
+        self.progress.setToolTip("Progress of the run and the time it still needs.")
+        self.status = QLabel(" ")
+        self.status.setWordWrap(True)
+        self.status.setToolTip(
+            "The current step size, the best dev epoch so far and, at the end,\n"
+            "the test accuracy of the kept weights."
+        )
+
+        form = QFormLayout()
+        form.addRow("Preset", self.preset)
+        form.addRow("Epochs", self.epochs)
+        form.addRow("Step size", self.lr)
+        form.addRow("Batch size", self.batch_size)
+        form.addRow("Seed", self.seed)
+        checks = QVBoxLayout()
+        for box in (self.shuffle, self.keep_best, self.halve):
+            checks.addWidget(box)
+        form.addRow("Policy", checks)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.train_button)
+        buttons.addWidget(self.stop_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+
+        self.preset.currentTextChanged.connect(lambda name: self.set_config(PRESETS[name]))
+        self.train_button.clicked.connect(self._on_train)
+        self.stop_button.clicked.connect(self.stop_requested)
+        self.set_config(PRESETS["fast"])
+
+    def config(self) -> TrainConfig:
+        """The settings shown, as a validated configuration (raises ConfigError)."""
+        return TrainConfig(
+            preset=self.preset.currentText(),
+            epochs=self.epochs.value(),
+            lr=self.lr.value(),
+            batch_size=self.batch_size.value(),
+            shuffle=self.shuffle.isChecked(),
+            keep_best=self.keep_best.isChecked(),
+            halve_on_plateau=self.halve.isChecked(),
+            seed=self.seed.value(),
+        ).validate()
+
+    def set_config(self, config: TrainConfig) -> None:
+        if config.preset in PRESETS and self.preset.currentText() != config.preset:
+            self.preset.blockSignals(True)
+            self.preset.setCurrentText(config.preset)
+            self.preset.blockSignals(False)
+        self.epochs.setValue(config.epochs)
+        self.lr.setValue(config.lr)
+        self.batch_size.setValue(config.batch_size)
+        self.seed.setValue(min(config.seed, self.seed.maximum()))
+        self.shuffle.setChecked(config.shuffle)
+        self.keep_best.setChecked(config.keep_best)
+        self.halve.setChecked(config.halve_on_plateau)
+
+    def set_running(self, running: bool) -> None:
+        for widget in (
+            self.preset,
+            self.epochs,
+            self.lr,
+            self.batch_size,
+            self.seed,
+            self.shuffle,
+            self.keep_best,
+            self.halve,
+            self.train_button,
+        ):
+            widget.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+        if running:
+            self.progress.setValue(0)
+            self.progress.setFormat("starting...")
+            self.status.setText("Starting...")
+
+    def show_progress(self, fraction: float, text: str) -> None:
+        self.progress.setValue(round(1000 * min(max(fraction, 0.0), 1.0)))
+        self.progress.setFormat(text)
+
+    def _on_train(self) -> None:
+        try:
+            config = self.config()
+        except ConfigError as error:
+            self.status.setText(f"Cannot train: {error}.")
+            return
+        self.train_requested.emit(replace(config))

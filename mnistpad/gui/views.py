@@ -1,0 +1,289 @@
+"""What the window shows: the model's 28x28 input, its probabilities, and the training curves."""
+
+from __future__ import annotations
+
+from html import escape
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPalette, QPen
+from PySide6.QtWidgets import QGroupBox, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from .canvas import SquareWidget
+
+# Colours that read well on light and dark backgrounds alike (Tableau 10).
+BLUE, ORANGE, GREEN, RED, PURPLE, GREY = (
+    "#4e79a7",
+    "#f28e2b",
+    "#59a14f",
+    "#e15759",
+    "#b07aa1",
+    "#9c9c9c",
+)
+
+
+def configure_pyqtgraph(palette: QPalette) -> None:
+    """Plots follow the window's palette, light or dark; call before creating any plot."""
+    pg.setConfigOptions(
+        antialias=True,
+        background=palette.color(QPalette.ColorRole.Base),
+        foreground=palette.color(QPalette.ColorRole.Text),
+        imageAxisOrder="row-major",
+    )
+
+
+def _curve(plot: pg.PlotItem, colour: str, name: str, symbol: str | None = None):
+    """A thin line for running values, or a thicker one with markers for epoch-end values."""
+    if symbol is None:
+        return plot.plot(pen=pg.mkPen(colour, width=1), name=name, connect="finite")
+    return plot.plot(
+        pen=pg.mkPen(colour, width=2),
+        symbol=symbol,
+        symbolSize=6,
+        symbolBrush=colour,
+        symbolPen=None,
+        name=name,
+    )
+
+
+class DigitPreview(SquareWidget):
+    """The 28x28 image the model receives, drawn as large pixels, white ink on black like MNIST."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.image: np.ndarray | None = None
+        self.setMinimumSize(112, 112)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.setToolTip(
+            "Exactly what the model receives: your drawing cropped, scaled to 20x20 pixels and\n"
+            "centred by its centre of mass in a 28x28 field, as MNIST's digits were made."
+        )
+
+    def set_image(self, image: np.ndarray | None) -> None:
+        self.image = None if image is None else np.asarray(image, dtype=np.float32).reshape(28, 28)
+        self.update()
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        square = self.square()
+        painter.fillRect(square, Qt.GlobalColor.black)
+        if self.image is not None:
+            grey = np.ascontiguousarray(np.round(self.image * 255).astype(np.uint8))
+            picture = QImage(grey.data, 28, 28, 28, QImage.Format.Format_Grayscale8)
+            painter.drawImage(square, picture)  # nearest-neighbour: each input pixel stays a square
+        else:
+            painter.setPen(QColor(GREY))
+            painter.drawText(square, Qt.AlignmentFlag.AlignCenter, "28 x 28\ninput")
+        painter.setPen(QPen(self.palette().color(QPalette.ColorRole.Mid), 1))
+        painter.drawRect(square.adjusted(0, 0, -1, -1))
+        painter.end()
+
+
+class ProbabilityChart(pg.PlotWidget):
+    """Ten bars, one per class, the predicted one highlighted and its probability written on it."""
+
+    def __init__(self, classes: list[str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumHeight(160)
+        self.setMenuEnabled(False)
+        self.setMouseEnabled(x=False, y=False)
+        self.hideButtons()
+        plot = self.getPlotItem()
+        plot.setLabel("left", "probability (%)")
+        plot.setLabel("bottom", "class")
+        plot.setYRange(0, 112, padding=0)  # room above a full bar for its label
+        plot.getAxis("left").setTicks([[(value, str(value)) for value in range(0, 101, 20)]])
+        plot.showGrid(y=True, alpha=0.25)
+        self.bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=0.7, brush=BLUE)
+        plot.addItem(self.bars)
+        self.value_label = pg.TextItem(anchor=(0.5, 1.0))
+        self.value_label.setFont(QFont(self.font().family(), 10, QFont.Weight.Bold))
+        plot.addItem(self.value_label)
+        self.hint = pg.TextItem(
+            "Draw a digit to see\nwhat the model thinks",
+            color=self.palette().color(QPalette.ColorRole.PlaceholderText),
+            anchor=(0.5, 0.5),
+        )
+        plot.addItem(self.hint)
+        self.set_classes(classes)
+        self.setToolTip("The model's probability for each class; the highest is its prediction.")
+
+    def set_classes(self, classes: list[str]) -> None:
+        self.classes = list(classes)
+        n = len(self.classes)
+        axis = self.getPlotItem().getAxis("bottom")
+        axis.setTicks([list(enumerate(self.classes))])
+        self.getPlotItem().setXRange(-0.6, n - 0.4, padding=0)
+        self.hint.setPos((n - 1) / 2, 50)
+        self.set_probabilities(None)
+
+    def set_probabilities(self, probabilities: np.ndarray | None) -> None:
+        """Show the probabilities, or nothing (and a hint) when there is no drawing."""
+        n = len(self.classes)
+        if probabilities is None:
+            self.bars.setOpts(x=np.arange(n), height=np.zeros(n), brushes=[BLUE] * n)
+            self.value_label.setText("")
+            self.hint.setVisible(True)
+            return
+        percent = 100 * np.asarray(probabilities, dtype=float)
+        best = int(percent.argmax())
+        brushes = [ORANGE if index == best else BLUE for index in range(n)]
+        self.bars.setOpts(x=np.arange(n), height=percent, brushes=brushes)
+        self.value_label.setText(f"{percent[best]:.1f}%")
+        self.value_label.setColor(self.palette().color(QPalette.ColorRole.Text))
+        self.value_label.setPos(best, percent[best] + 1)
+        self.hint.setVisible(False)
+
+
+class TrainingPlots(QWidget):
+    """Loss and accuracy against epochs: running values within each epoch, and epoch-end points."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.loss_plot = pg.PlotWidget()
+        self.accuracy_plot = pg.PlotWidget()
+        loss, accuracy = self.loss_plot.getPlotItem(), self.accuracy_plot.getPlotItem()
+        loss.setTitle("Loss")
+        loss.setLabel("left", "cross-entropy (nats)")
+        loss.setLabel("bottom", "epoch")
+        accuracy.setTitle("Accuracy")
+        accuracy.setLabel("left", "accuracy (%)")
+        accuracy.setLabel("bottom", "epoch")
+        accuracy.setXLink(loss)
+        for plot, corner in ((loss, (-10, 10)), (accuracy, (-10, -10))):
+            plot.showGrid(x=True, y=True, alpha=0.2)
+            plot.addLegend(offset=corner, labelTextSize="9pt")  # where the curves rarely are
+            for name in ("left", "bottom"):
+                plot.getAxis(name).enableAutoSIPrefix(False)
+        self.curves = {
+            "running_loss": _curve(loss, GREY, "training (running)"),
+            "train_loss": _curve(loss, BLUE, "training", symbol="o"),
+            "dev_loss": _curve(loss, ORANGE, "dev", symbol="s"),
+            "running_accuracy": _curve(accuracy, GREY, "training (running)"),
+            "train_accuracy": _curve(accuracy, BLUE, "training", symbol="o"),
+            "dev_accuracy": _curve(accuracy, ORANGE, "dev", symbol="s"),
+        }
+        self.best_line = pg.InfiniteLine(
+            angle=90,
+            movable=False,
+            pen=pg.mkPen(GREEN, width=1, style=Qt.PenStyle.DashLine),
+            label="best dev",
+            labelOpts={"position": 0.5, "color": GREEN},
+        )
+        self.best_line.setVisible(False)
+        accuracy.addItem(self.best_line)
+        self.loss_plot.setToolTip(
+            "Mean cross-entropy. Grey: the examples of the current epoch as they were trained on;\n"
+            "points: the whole training and dev sets at the end of each epoch."
+        )
+        self.accuracy_plot.setToolTip(
+            "Share of images classified right. Grey: running, within the epoch; points: the whole\n"
+            "training and dev sets at each epoch's end. The dashed line marks the best dev epoch."
+        )
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.loss_plot)
+        layout.addWidget(self.accuracy_plot)
+        self.clear()
+
+    def clear(self, epochs: int | None = None) -> None:
+        """Forget all points; with `epochs`, fix the epoch axis for a run of that length, so the
+        curves grow into a still frame (and the axes need not be redrawn at every point)."""
+        plot = self.loss_plot.getPlotItem()
+        if epochs:
+            plot.setXRange(0, epochs, padding=0.04)
+        else:
+            plot.enableAutoRange(axis="x")
+        self.running: list[tuple[float, float, float]] = []  # (epoch position, loss, accuracy)
+        self.epochs: list[dict] = []
+        self.best_epoch = 0
+        self.redraw()
+
+    def add_running(self, position: float, loss: float, accuracy: float) -> None:
+        if not np.isfinite(loss):
+            return
+        if self.running and int(np.ceil(position)) != int(np.ceil(self.running[-1][0])):
+            self.running.append((np.nan, np.nan, np.nan))  # a new epoch: break the line
+        self.running.append((position, loss, accuracy))
+
+    def add_epoch(self, stats: dict, best_epoch: int) -> None:
+        if np.isfinite(stats["train_loss"]) and np.isfinite(stats["dev_loss"]):
+            self.epochs.append(stats)
+        self.best_epoch = best_epoch
+
+    def set_history(self, history: list[dict], best_epoch: int) -> None:
+        """Show a finished run's per-epoch curves (from a weight file)."""
+        self.clear()
+        for stats in history:
+            self.add_epoch(stats, best_epoch)
+        self.redraw()
+
+    def redraw(self) -> None:
+        running = np.array(self.running, dtype=float).reshape(-1, 3)
+        self.curves["running_loss"].setData(running[:, 0], running[:, 1])
+        self.curves["running_accuracy"].setData(running[:, 0], 100 * running[:, 2])
+        keys = ("epoch", "train_loss", "dev_loss", "train_accuracy", "dev_accuracy")
+        rows = [[row.get(key, np.nan) for key in keys] for row in self.epochs]
+        table = np.array(rows, dtype=float).reshape(-1, len(keys))
+        epoch = table[:, 0]
+        self.curves["train_loss"].setData(epoch, table[:, 1])
+        self.curves["dev_loss"].setData(epoch, table[:, 2])
+        self.curves["train_accuracy"].setData(epoch, 100 * table[:, 3])
+        self.curves["dev_accuracy"].setData(epoch, 100 * table[:, 4])
+        self.best_line.setVisible(self.best_epoch > 0)
+        self.best_line.setValue(self.best_epoch)
+
+
+class WeightsInfo(QGroupBox):
+    """Where the weights in use come from, how they were trained and how well they do."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Weights in use", parent)
+        self.text = QLabel()
+        self.text.setWordWrap(True)
+        self.text.setTextFormat(Qt.TextFormat.RichText)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.setToolTip(
+            "The weights that classify your drawing, with the settings and results\n"
+            "recorded in their file."
+        )
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.text)
+
+    def show_weights(self, source: str, meta: dict) -> None:
+        training, metrics = meta.get("training", {}), meta.get("metrics", {})
+        rows = [("From", escape(source))]
+        if training:
+            get = training.get
+            settings = (
+                f"{get('preset', '?')} preset, {get('epochs', '?')} epoch"
+                f"{'' if get('epochs') == 1 else 's'}, batch "
+                f"{get('batch_size', '?')}, step {get('lr', '?')}, seed {get('seed', '?')}"
+            )
+            rows.append(("Trained", escape(settings)))
+        if metrics.get("kept_epoch"):
+            rows.append(
+                (
+                    "Kept",
+                    f"epoch {metrics['kept_epoch']} (best dev: {metrics.get('best_epoch', '?')})",
+                )
+            )
+        accuracy = [
+            f"{name} {metrics[key]:.2%}"
+            for name, key in (
+                ("train", "train_accuracy"),
+                ("dev", "dev_accuracy"),
+                ("test", "test_accuracy"),
+            )
+            if isinstance(metrics.get(key), float)
+        ]
+        if accuracy:
+            rows.append(("Accuracy", ", ".join(accuracy)))
+        if meta.get("created"):
+            rows.append(("Created", escape(str(meta["created"]).replace("T", " "))))
+        self.text.setText(
+            "<table cellspacing='3'>"
+            + "".join(f"<tr><td><b>{name}</b></td><td>{value}</td></tr>" for name, value in rows)
+            + "</table>"
+        )

@@ -1,0 +1,605 @@
+"""The main window: draw on the left, train in the middle, watch the curves on the right."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Slot
+from PySide6.QtGui import QAction, QFont, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSlider,
+    QSplitter,
+    QStyle,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..data import Dataset, assets_dir
+from ..model import LinearModel
+from ..preprocess import mnist_style
+from ..train import ConfigError, EpochEnd, Finished, Progress, TrainConfig
+from ..weights import WeightFileError, load_weights, run_meta, save_weights
+from .canvas import DrawingCanvas
+from .train_panel import TrainPanel
+from .views import (
+    DigitPreview,
+    ProbabilityChart,
+    TrainingPlots,
+    WeightsInfo,
+    configure_pyqtgraph,
+)
+from .worker import TrainingWorker
+
+DEFAULT_WEIGHTS = assets_dir() / "weights" / "default.npz"
+REDRAW_MS = 100  # plots and live predictions refresh at most 10 times a second
+EPOCH_COLUMNS = ("epoch", "train loss", "train acc.", "dev loss", "dev acc.", "step", "time")
+
+
+class MainWindow(QMainWindow):
+    """mnistpad's window. `weights` opens a weight file instead of the bundled default."""
+
+    def __init__(self, weights: Path | None = None, data_folder: Path | None = None) -> None:
+        super().__init__()
+        configure_pyqtgraph(QApplication.palette())
+        self.settings = QSettings()
+        self.data_folder = data_folder
+        self.dataset: Dataset | None = None
+        self.model: LinearModel | None = None  # the weights in use
+        self.meta: dict = {}
+        self.source = ""  # where the weights in use came from, for the status bar
+        self.unsaved = False  # weights trained in this session and not saved yet
+        self.worker: TrainingWorker | None = None
+        self.training = False
+        self.live_model: LinearModel | None = None  # the weights being trained, while training
+        self.current_input: np.ndarray | None = None  # the preprocessed drawing, (28, 28)
+        self.last_progress: Progress | None = None
+        self.dirty = False
+
+        self.setWindowTitle("mnistpad")
+        self.setAcceptDrops(True)
+        self._build_widgets()
+        self._build_actions()
+        self._restore_settings()
+        self.redraw_timer = QTimer(self)
+        self.redraw_timer.setInterval(REDRAW_MS)
+        self.redraw_timer.timeout.connect(self._redraw)
+        self.redraw_timer.start()
+
+        if not (weights and self.open_weights(weights)) and not self.open_weights(DEFAULT_WEIGHTS):
+            self._show_weights_status()
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def _build_widgets(self) -> None:
+        self.canvas = DrawingCanvas()
+        self.canvas.changed.connect(self.classify_drawing)
+        self.pen_width = QSlider(Qt.Orientation.Horizontal)
+        self.pen_width.setRange(6, 48)
+        self.pen_width.setToolTip("Pen width for new strokes.")
+        self.pen_width.valueChanged.connect(self.canvas.set_pen_width)
+        self.undo_button = QPushButton("Undo")
+        self.undo_button.setToolTip("Remove the last stroke (Ctrl+Z).")
+        self.undo_button.clicked.connect(self.canvas.undo)
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setToolTip("Clear the canvas (Delete).")
+        self.clear_button.clicked.connect(self.canvas.clear)
+        tools = QHBoxLayout()
+        tools.addWidget(QLabel("Pen"))
+        tools.addWidget(self.pen_width, 1)
+        tools.addWidget(self.undo_button)
+        tools.addWidget(self.clear_button)
+
+        self.preview = DigitPreview()
+        self.prediction = QLabel("-")
+        self.prediction.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        font = QFont(self.font())
+        font.setPointSizeF(font.pointSizeF() * 2.6)
+        font.setBold(True)
+        self.prediction.setFont(font)
+        self.prediction.setToolTip("The model's prediction for your drawing and how sure it is.")
+        self.confidence = QLabel("draw a digit")
+        self.confidence.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        left_column = QVBoxLayout()
+        left_column.addWidget(self.preview)
+        left_column.addWidget(self.prediction)
+        left_column.addWidget(self.confidence)
+        left_column.addStretch(1)
+        self.chart = ProbabilityChart([str(digit) for digit in range(10)])
+        reading = QHBoxLayout()
+        reading.addLayout(left_column)
+        reading.addWidget(self.chart, 1)
+
+        draw_pane = QWidget()
+        draw = QVBoxLayout(draw_pane)
+        draw.addWidget(self.canvas, 3)
+        draw.addLayout(tools)
+        draw.addLayout(reading, 2)
+
+        self.panel = TrainPanel()
+        self.panel.train_requested.connect(self.start_training)
+        self.panel.stop_requested.connect(self.stop_training)
+        self.info = WeightsInfo()
+        middle = QWidget()
+        middle_layout = QVBoxLayout(middle)
+        middle_layout.setContentsMargins(0, 0, 0, 0)
+        middle_layout.addWidget(self.panel)
+        middle_layout.addWidget(self.info)
+        middle_layout.addStretch(1)
+        self.plots = TrainingPlots()
+        self.table = QTableWidget(0, len(EPOCH_COLUMNS))
+        self.table.setHorizontalHeaderLabels(EPOCH_COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setToolTip(
+            "Every epoch's numbers: loss and accuracy on the training and dev\n"
+            "sets, the step size used, and the time since the start."
+        )
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.plots, "Curves")
+        self.tabs.addTab(self.table, "Epochs")
+        self.tabs.setTabToolTip(0, "Loss and accuracy per epoch")
+        self.tabs.setTabToolTip(1, "The same numbers as a table")
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(draw_pane)
+        self.splitter.addWidget(middle)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 0)
+        self.splitter.setStretchFactor(2, 4)
+        self.splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(self.splitter)
+        self.weights_label = QLabel()
+        self.statusBar().addPermanentWidget(self.weights_label, 1)
+
+    def _build_actions(self) -> None:
+        style = self.style()
+        icon = style.standardIcon
+        P = QStyle.StandardPixmap
+
+        def action(text, slot, shortcut=None, tip="", pixmap=None) -> QAction:
+            act = QAction(text, self)
+            if pixmap is not None:
+                act.setIcon(icon(pixmap))
+            act.triggered.connect(slot)
+            if shortcut is not None:
+                act.setShortcut(QKeySequence(shortcut))
+            act.setToolTip(tip or text)
+            act.setStatusTip(tip or text)
+            self.addAction(act)
+            return act
+
+        self.open_action = action(
+            "&Open weights...",
+            self.open_weights_dialog,
+            QKeySequence.StandardKey.Open,
+            "Open a weight file (.npz); you can also drop one on the window",
+            P.SP_DialogOpenButton,
+        )
+        self.save_action = action(
+            "&Save weights...",
+            self.save_weights_dialog,
+            QKeySequence.StandardKey.Save,
+            "Save the weights in use, with their curves and settings",
+            P.SP_DialogSaveButton,
+        )
+        self.default_action = action(
+            "Use the &default weights",
+            self.use_default_weights,
+            None,
+            "Go back to the bundled weights",
+        )
+        quit_action = action("&Quit", self.close, QKeySequence.StandardKey.Quit, "Quit mnistpad")
+        self.train_action = action(
+            "&Train",
+            self.panel.train_button.click,
+            "Ctrl+T",
+            "Train a new model with the panel's settings",
+            P.SP_MediaPlay,
+        )
+        self.stop_action = action(
+            "S&top", self.stop_training, "Esc", "Stop training", P.SP_MediaStop
+        )
+        self.stop_action.setEnabled(False)
+        undo_action = action(
+            "&Undo stroke",
+            self.canvas.undo,
+            QKeySequence.StandardKey.Undo,
+            "Remove the last stroke",
+            P.SP_ArrowBack,
+        )
+        clear_action = action(
+            "&Clear canvas",
+            self.canvas.clear,
+            QKeySequence.StandardKey.Delete,
+            "Clear the canvas",
+            P.SP_DialogResetButton,
+        )
+
+        menus = self.menuBar()
+        file_menu = menus.addMenu("&File")
+        for item in (self.open_action, self.save_action, self.default_action, None, quit_action):
+            file_menu.addSeparator() if item is None else file_menu.addAction(item)
+        edit_menu = menus.addMenu("&Edit")
+        edit_menu.addAction(undo_action)
+        edit_menu.addAction(clear_action)
+        train_menu = menus.addMenu("T&raining")
+        train_menu.addAction(self.train_action)
+        train_menu.addAction(self.stop_action)
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("main-toolbar")
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for item in (
+            self.open_action,
+            self.save_action,
+            None,
+            self.train_action,
+            self.stop_action,
+            None,
+            undo_action,
+            clear_action,
+        ):
+            toolbar.addSeparator() if item is None else toolbar.addAction(item)
+
+    # -- drawing and classifying -------------------------------------------------------------
+
+    @Slot()
+    def classify_drawing(self) -> None:
+        """Preprocess the drawing and show what the model makes of it; called on every change."""
+        self.current_input = None if self.canvas.is_empty() else mnist_style(self.canvas.ink())
+        self.preview.set_image(self.current_input)
+        self.show_prediction()
+
+    def show_prediction(self) -> None:
+        model = self.live_model if self.training and self.live_model is not None else self.model
+        if self.current_input is None or model is None:
+            self.chart.set_probabilities(None)
+            self.prediction.setText("-")
+            self.confidence.setText("draw a digit")
+            return
+        probabilities = model.probabilities(self.current_input.reshape(-1))
+        best = int(probabilities.argmax())
+        self.chart.set_probabilities(probabilities)
+        self.prediction.setText(self.chart.classes[best])
+        self.confidence.setText(f"{probabilities[best]:.1%} sure")
+
+    # -- training ----------------------------------------------------------------------------
+
+    @Slot(object)
+    def start_training(self, config: TrainConfig) -> None:
+        if self.training:
+            return
+        if self.worker is not None:  # the previous run's thread may still be winding down
+            self.worker.join()
+        self.training = True
+        self.run_started = time.monotonic()
+        self.last_progress = None
+        self.plots.clear(epochs=config.epochs)
+        self.table.setRowCount(0)
+        self.panel.set_running(True)
+        self._set_actions_for_training(True)
+        worker = TrainingWorker(config, self.dataset, self.data_folder)
+        worker.data_loaded.connect(self._on_data_loaded)
+        worker.progress.connect(self._on_progress)
+        worker.epoch_end.connect(self._on_epoch_end)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        self.worker = worker
+        worker.start()
+        self.statusBar().showMessage(f"Training with the {config.preset} preset...")
+
+    @Slot()
+    def stop_training(self) -> None:
+        if self.training and self.worker is not None:
+            self.worker.request_stop()
+            self.panel.show_progress(self.panel.progress.value() / 1000, "stopping...")
+
+    @Slot(object)
+    def _on_data_loaded(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    @Slot(object)
+    def _on_progress(self, event: Progress) -> None:
+        if not self._from_current_run():
+            return
+        self.last_progress = event
+        self.live_model = event.model
+        self.plots.add_running(
+            event.epoch - 1 + event.seen / event.total, event.loss, event.accuracy
+        )
+        self.dirty = True
+
+    @Slot(object)
+    def _on_epoch_end(self, event: EpochEnd) -> None:
+        if not self._from_current_run():
+            return
+        stats = vars(event.stats)
+        self.plots.add_epoch(stats, event.best_epoch)
+        self._add_table_row(stats)
+        best = next(s for s in self.plots.epochs if s["epoch"] == event.best_epoch)
+        self.panel.status.setText(
+            f"Step size {event.stats.lr:.4g}.  Best dev accuracy so far: "
+            f"{best['dev_accuracy']:.2%} (epoch {event.best_epoch})."
+        )
+        self.live_model = event.model
+        self.dirty = True
+
+    @Slot(object)
+    def _on_finished(self, result: Finished) -> None:
+        if self._from_current_run():
+            self._finish_run(result)
+
+    def _from_current_run(self) -> bool:
+        """Whether a worker signal being handled belongs to the run in progress (a stopped run's
+        last queued signals can arrive after the window has moved on)."""
+        return self.training and self.sender() is self.worker
+
+    def _finish_run(self, result: Finished) -> None:
+        self.training = False
+        self.live_model = None
+        self.model = result.model
+        dataset = self.worker.dataset
+        self.meta = run_meta(result, list(dataset.classes), dataset.name)
+        self.source = "trained in this session, not saved"
+        self.unsaved = True
+        self.panel.set_running(False)
+        self._set_actions_for_training(False)
+        ending = "Stopped" if result.stopped else "Diverged" if result.diverged else "Done"
+        kept = f"epoch {result.kept_epoch}" if result.kept_epoch else "the latest weights"
+        self.panel.show_progress(
+            1.0 if not result.stopped else self.panel.progress.value() / 1000,
+            f"{ending.lower()} in {result.seconds:.1f} s",
+        )
+        self.panel.status.setText(
+            f"{ending}: kept {kept}.  Test accuracy {result.test_accuracy:.2%}, "
+            f"dev {result.dev_accuracy:.2%}."
+        )
+        self._show_weights_status()
+        self.statusBar().showMessage(f"Training {ending.lower()}.", 5000)
+        self.dirty = True
+        self._redraw()
+        if result.diverged:
+            QMessageBox.warning(
+                self,
+                "Training diverged",
+                f"{result.diverged[0].upper()}{result.diverged[1:]}.\n\nThe weights in use are the "
+                f"last finite ones ({kept}).",
+            )
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        if not self._from_current_run():
+            return
+        self.training = False
+        self.live_model = None
+        self.panel.set_running(False)
+        self._set_actions_for_training(False)
+        self.panel.show_progress(0, "failed")
+        self.panel.status.setText(" ")
+        self.show_prediction()
+        QMessageBox.critical(
+            self, "Training failed", f"{message}\n\nThe weights in use are unchanged."
+        )
+
+    def _set_actions_for_training(self, running: bool) -> None:
+        self.train_action.setEnabled(not running)
+        self.stop_action.setEnabled(running)
+        self.open_action.setEnabled(not running)
+        self.default_action.setEnabled(not running)
+        self.save_action.setEnabled(not running)
+
+    def _add_table_row(self, stats: dict) -> None:
+        row = self.table.rowCount()
+        self.table.insertRow(row)
+        values = (
+            f"{stats.get('epoch', '')}",
+            f"{stats.get('train_loss', float('nan')):.4f}",
+            f"{stats.get('train_accuracy', float('nan')):.2%}",
+            f"{stats.get('dev_loss', float('nan')):.4f}",
+            f"{stats.get('dev_accuracy', float('nan')):.2%}",
+            f"{stats.get('lr', float('nan')):.4g}",
+            f"{stats.get('seconds', float('nan')):.1f} s",
+        )
+        for column, text in enumerate(values):
+            item = QTableWidgetItem(text)
+            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.table.setItem(row, column, item)
+
+    @Slot()
+    def _redraw(self) -> None:
+        """Throttled refresh of the plots, the progress bar and the live prediction."""
+        if not self.dirty:
+            return
+        self.dirty = False
+        self.plots.redraw()
+        if self.training and self.last_progress is not None:
+            event = self.last_progress
+            epochs = self.worker.config.epochs
+            done = (event.epoch - 1 + event.seen / event.total) / epochs
+            elapsed = time.monotonic() - self.run_started
+            left = elapsed * (1 - done) / done if done > 0 else 0
+            self.panel.show_progress(done, f"epoch {event.epoch}/{epochs} - {_duration(left)} left")
+        self.show_prediction()
+
+    # -- weight files ------------------------------------------------------------------------
+
+    def open_weights(self, path: Path | str) -> bool:
+        """Load a weight file and use it; on failure say why and keep the weights in use."""
+        path = Path(path)
+        try:
+            loaded = load_weights(path)
+        except WeightFileError as error:
+            QMessageBox.critical(
+                self,
+                "Cannot open weights",
+                f"{error.path}\n\n{error.reason[0].upper()}{error.reason[1:]}."
+                "\n\nThe weights in use are unchanged.",
+            )
+            return False
+        self.model, self.meta = loaded.model, loaded.meta
+        self.source = (
+            "bundled default" if path.resolve() == DEFAULT_WEIGHTS.resolve() else str(path)
+        )
+        self.unsaved = False
+        self.chart.set_classes(loaded.classes)
+        metrics = loaded.metrics
+        self.plots.set_history(loaded.history, int(metrics.get("best_epoch", 0) or 0))
+        self.table.setRowCount(0)
+        for stats in loaded.history:
+            self._add_table_row(stats)
+        try:
+            self.panel.set_config(TrainConfig.from_dict(loaded.meta.get("training", {})))
+        except (ConfigError, TypeError):
+            pass  # a file without (valid) settings leaves the panel as it was
+        self.panel.progress.setFormat("ready")
+        self.panel.status.setText(" ")
+        if path.resolve() != DEFAULT_WEIGHTS.resolve():
+            self.settings.setValue("last_folder", str(path.parent))
+        self._show_weights_status()
+        self.classify_drawing()
+        return True
+
+    @Slot()
+    def open_weights_dialog(self) -> None:
+        if self.training or not self._confirm_discard():
+            return
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open weights", self._last_folder(), "mnistpad weights (*.npz);;All files (*)"
+        )
+        if path:
+            self.open_weights(path)
+
+    @Slot()
+    def use_default_weights(self) -> None:
+        if not self.training and self._confirm_discard():
+            self.open_weights(DEFAULT_WEIGHTS)
+
+    @Slot()
+    def save_weights_dialog(self) -> bool:
+        """Ask where to save the weights in use; True when they were saved."""
+        if self.model is None or self.training:
+            return False
+        suggested = str(Path(self._last_folder()) / "mnistpad-weights.npz")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save weights", suggested, "mnistpad weights (*.npz)"
+        )
+        if not path:
+            return False
+        path = Path(path) if path.endswith(".npz") else Path(f"{path}.npz")
+        try:
+            save_weights(path, self.model, self.meta)
+        except WeightFileError as error:
+            QMessageBox.critical(self, "Cannot save weights", f"{error}\n\nNothing was changed.")
+            return False
+        self.unsaved = False
+        self.source = str(path)
+        self.settings.setValue("last_folder", str(path.parent))
+        self._show_weights_status()
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        return True
+
+    def _confirm_discard(self) -> bool:
+        """With unsaved trained weights, offer to save them; False means cancel."""
+        if not self.unsaved:
+            return True
+        answer = QMessageBox.question(
+            self,
+            "Save the trained weights?",
+            "The weights you trained in this session are not saved. Save them first?",
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save,
+        )
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save_weights_dialog()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def _show_weights_status(self) -> None:
+        if self.model is None:
+            self.weights_label.setText("No weights loaded: train a model or open a weight file.")
+            return
+        accuracy = self.meta.get("metrics", {}).get("test_accuracy")
+        known = isinstance(accuracy, float)
+        accuracy_text = f"test accuracy {accuracy:.2%}" if known else "test accuracy unknown"
+        self.weights_label.setText(f"Weights: {self.source}  -  {accuracy_text}")
+        self.info.show_weights(self.source, self.meta)
+        name = Path(self.source).name if "/" in self.source else self.source
+        self.setWindowTitle(f"mnistpad - {name}{' *' if self.unsaved else ''}")
+
+    def _last_folder(self) -> str:
+        folder = self.settings.value("last_folder", "", type=str)
+        if folder and Path(folder).is_dir():
+            return folder
+        return QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+
+    # -- drag and drop -------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event) -> None:
+        urls = event.mimeData().urls()
+        if len(urls) == 1 and urls[0].isLocalFile() and urls[0].toLocalFile().endswith(".npz"):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        path = event.mimeData().urls()[0].toLocalFile()
+        event.acceptProposedAction()
+        if self.training:
+            self.statusBar().showMessage("Stop training before opening another weight file.", 5000)
+        elif self._confirm_discard():
+            self.open_weights(path)
+
+    # -- settings and closing ------------------------------------------------------------------
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("geometry")
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1280, 800)
+        state = self.settings.value("window_state")
+        if state is not None:
+            self.restoreState(state)
+        splitter = self.settings.value("splitter")
+        if splitter is None or not self.splitter.restoreState(splitter):
+            self.splitter.setSizes([440, 270, 570])
+        self.pen_width.setValue(int(self.settings.value("pen_width", 22)))
+
+    def _save_settings(self) -> None:
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("window_state", self.saveState())
+        self.settings.setValue("splitter", self.splitter.saveState())
+        self.settings.setValue("pen_width", self.pen_width.value())
+        self.settings.sync()
+
+    def shutdown_training(self) -> None:
+        """Stop a run and wait for its thread; its kept weights become the ones in use."""
+        if self.worker is None:
+            return
+        self.worker.join()
+        if self.training and self.worker.result is not None:
+            self._finish_run(self.worker.result)
+        self.training = False
+
+    def closeEvent(self, event) -> None:
+        self.shutdown_training()
+        if not self._confirm_discard():
+            event.ignore()
+            return
+        self.redraw_timer.stop()
+        self._save_settings()
+        event.accept()
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds} s"

@@ -1,0 +1,319 @@
+"""The window, driven as a person would: real widgets, synthetic mouse events, real MNIST.
+
+Only the modal dialogs (file choosers and message boxes) are replaced, as pytest-qt advises,
+because nobody is there to click them.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QObject, QPointF, QSettings, Qt, QTimer, QUrl
+from PySide6.QtCore import Signal as QtSignal
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+import mnistpad.gui.worker as worker_module
+from mnistpad.gui.canvas import send_stroke
+from mnistpad.gui.window import DEFAULT_WEIGHTS, MainWindow
+from mnistpad.weights import load_weights
+
+
+@pytest.fixture
+def dialogs(monkeypatch):
+    """Record message boxes instead of showing them; answers can be set per test."""
+    shown = {"critical": [], "warning": [], "question": []}
+    answers = {"question": QMessageBox.StandardButton.Discard, "save": "", "open": ""}
+
+    def record(kind):
+        def show(parent, title, text, *args, **kwargs):
+            shown[kind].append((title, text))
+            return answers.get(kind, QMessageBox.StandardButton.Ok)
+
+        return show
+
+    for kind in shown:
+        monkeypatch.setattr(QMessageBox, kind, record(kind))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (answers["save"], ""))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (answers["open"], ""))
+    return shown, answers
+
+
+@pytest.fixture
+def settings_dir(tmp_path, qapp):
+    """Keep the tests' QSettings in a temporary folder."""
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(
+        QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings")
+    )
+    qapp.setOrganizationName("mnistpad-tests")
+    return tmp_path / "settings"
+
+
+@pytest.fixture
+def window(qtbot, dialogs, settings_dir, mnist):
+    win = MainWindow()
+    win.dataset = mnist  # the bundled data, already read once for the whole session
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.shutdown_training()
+    win.unsaved = False
+
+
+def line(start, end, steps=20):
+    return [
+        tuple(np.array(start) + (np.array(end) - np.array(start)) * t)
+        for t in np.linspace(0, 1, steps)
+    ]
+
+
+def circle(centre=(0.5, 0.5), radius=(0.22, 0.32), steps=40):
+    angles = np.linspace(0, 2 * np.pi, steps)
+    return [(centre[0] + radius[0] * np.sin(a), centre[1] - radius[1] * np.cos(a)) for a in angles]
+
+
+def shown_probabilities(win) -> np.ndarray:
+    return np.asarray(win.chart.bars.opts["height"], dtype=float) / 100
+
+
+# -- drawing ---------------------------------------------------------------------------------
+
+
+def test_an_empty_canvas_shows_no_prediction(window):
+    assert window.preview.image is None
+    assert shown_probabilities(window).sum() == 0
+    assert window.prediction.text() == "-"
+    assert window.chart.hint.isVisible()
+
+
+def test_drawing_updates_the_preview_and_probabilities_during_the_stroke(window):
+    send_stroke(window.canvas, line((0.5, 0.15), (0.5, 0.85))[:8], release=False)
+    assert window.preview.image is not None  # before the mouse is released
+    middle = shown_probabilities(window)
+    send_stroke(window.canvas, line((0.5, 0.15), (0.5, 0.85)))
+    assert window.preview.image.shape == (28, 28) and window.preview.image.max() == 1.0
+    probabilities = shown_probabilities(window)
+    assert probabilities.sum() == pytest.approx(1.0, abs=1e-4)
+    assert not np.allclose(middle, 0)
+    assert not window.chart.hint.isVisible()
+
+
+@pytest.mark.parametrize(
+    ("label", "strokes"), [("1", [line((0.5, 0.12), (0.5, 0.88))]), ("0", [circle()])]
+)
+def test_simple_drawings_are_read_right(window, label, strokes):
+    for stroke in strokes:
+        send_stroke(window.canvas, stroke)
+    assert window.prediction.text() == label
+    assert int(np.argmax(shown_probabilities(window))) == int(label)
+    assert window.confidence.text().endswith("% sure")
+
+
+def test_the_preview_is_the_mnist_style_input_centred_in_28x28(window):
+    send_stroke(window.canvas, line((0.1, 0.1), (0.3, 0.3)))  # a small stroke in a corner
+    image = window.preview.image
+    rows, cols = np.flatnonzero(image.any(axis=1)), np.flatnonzero(image.any(axis=0))
+    assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 == 20  # scaled up into the 20-pixel box
+    mass = image.sum()
+    assert abs((image.sum(axis=1) @ np.arange(28)) / mass - 14) < 1
+    assert abs((image.sum(axis=0) @ np.arange(28)) / mass - 14) < 1
+
+
+def test_clear_and_undo(window, qtbot):
+    send_stroke(window.canvas, line((0.5, 0.15), (0.5, 0.85)))
+    one_stroke = window.preview.image.copy()
+    send_stroke(window.canvas, line((0.3, 0.3), (0.7, 0.3)))
+    assert not np.array_equal(window.preview.image, one_stroke)
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert len(window.canvas.strokes) == 1
+    np.testing.assert_array_equal(window.preview.image, one_stroke)
+    window.clear_button.click()
+    assert window.canvas.is_empty() and window.preview.image is None
+    assert shown_probabilities(window).sum() == 0 and window.prediction.text() == "-"
+
+
+def test_drawings_keep_their_shape_when_the_window_is_resized(window, qtbot):
+    send_stroke(window.canvas, circle())
+    before = window.preview.image.copy()
+    window.resize(window.width() + 300, window.height() + 100)
+    qtbot.wait(50)
+    window.classify_drawing()
+    np.testing.assert_array_equal(window.preview.image, before)
+
+
+# -- training --------------------------------------------------------------------------------
+
+
+def start(window, qtbot, preset, **settings):
+    window.panel.preset.setCurrentText(preset)
+    for name, value in settings.items():
+        getattr(window.panel, name).setValue(value)
+    qtbot.mouseClick(window.panel.train_button, Qt.MouseButton.LeftButton)
+    assert window.training
+
+
+def wait_until_done(window, qtbot, timeout=120_000):
+    qtbot.waitUntil(lambda: not window.training, timeout=timeout)
+
+
+def test_training_runs_off_the_gui_thread_and_ends_with_the_new_weights_in_use(
+    window, qtbot, monkeypatch
+):
+    threads = set()
+    real_train = worker_module.train
+
+    def spy(*args, **kwargs):
+        threads.add(threading.get_ident())
+        yield from real_train(*args, **kwargs)
+
+    monkeypatch.setattr(worker_module, "train", spy)
+    send_stroke(window.canvas, circle())
+    before_probabilities = shown_probabilities(window)
+    default_W = window.model.W.copy()
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(10)
+    start(window, qtbot, "fast", epochs=2)
+    wait_until_done(window, qtbot)
+    timer.stop()
+    assert threads and threading.get_ident() not in threads
+    assert len(ticks) > 10  # the GUI thread kept running its event loop during training
+    assert len(window.plots.running) > 10 and len(window.plots.epochs) == 2
+    assert window.table.rowCount() == 2
+    assert not np.array_equal(window.model.W, default_W)
+    assert window.unsaved and "trained in this session" in window.weights_label.text()
+    assert "Test accuracy" in window.panel.status.text()
+    result = window.worker.result
+    assert result.test_accuracy > 0.85 and window.panel.config().epochs == 2
+    assert not np.allclose(shown_probabilities(window), before_probabilities)  # re-classified
+    assert window.panel.train_button.isEnabled() and not window.panel.stop_button.isEnabled()
+
+
+def test_stop_ends_a_slow_run_promptly_and_a_second_run_works(window, qtbot):
+    start(window, qtbot, "naive", epochs=20)
+    qtbot.waitUntil(lambda: window.last_progress is not None, timeout=30_000)
+    window.panel.stop_button.click()
+    qtbot.waitUntil(lambda: not window.training, timeout=1_000)  # within a second
+    assert window.worker.result.stopped
+    assert "Stopped" in window.panel.status.text()
+    assert np.isfinite(window.model.W).all()
+    start(window, qtbot, "fast", epochs=1)
+    wait_until_done(window, qtbot)
+    assert not window.worker.result.stopped and len(window.plots.epochs) == 1
+
+
+def test_save_then_load_round_trips_weights_curves_and_settings(window, qtbot, dialogs, tmp_path):
+    shown, answers = dialogs
+    start(window, qtbot, "fast", epochs=2, seed=5)
+    wait_until_done(window, qtbot)
+    trained_W = window.model.W.copy()
+    answers["save"] = str(tmp_path / "mine")  # the .npz suffix is added
+    window.save_action.trigger()
+    saved = tmp_path / "mine.npz"
+    assert saved.exists() and not window.unsaved and str(saved) in window.weights_label.text()
+    assert np.array_equal(load_weights(saved).model.W, trained_W)
+
+    window.use_default_weights()
+    assert window.panel.config().seed == 0 and len(window.plots.epochs) == 20
+    answers["open"] = str(saved)
+    window.open_action.trigger()
+    assert np.array_equal(window.model.W, trained_W)
+    assert len(window.plots.epochs) == 2 and window.table.rowCount() == 2
+    config = window.panel.config()
+    assert (config.preset, config.epochs, config.seed, config.batch_size) == ("fast", 2, 5, 64)
+    assert shown["critical"] == []
+
+
+def test_a_corrupt_file_shows_an_error_and_keeps_the_weights(window, dialogs, tmp_path):
+    shown, answers = dialogs
+    bad = tmp_path / "broken.npz"
+    bad.write_bytes(b"PK\x03\x04 this is not a weight file")
+    model_before = window.model
+    answers["open"] = str(bad)
+    window.open_action.trigger()
+    assert window.model is model_before
+    assert len(shown["critical"]) == 1 and str(bad) in shown["critical"][0][1]
+    assert "unchanged" in shown["critical"][0][1]
+
+
+def test_dropping_a_weight_file_on_the_window_opens_it(window, tmp_path):
+    copy = tmp_path / "dropped.npz"
+    copy.write_bytes(DEFAULT_WEIGHTS.read_bytes())
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(copy))])
+    event = QDropEvent(
+        QPointF(100, 100),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    window.dropEvent(event)
+    assert str(copy) in window.weights_label.text()
+
+
+def test_closing_while_training_stops_and_joins_the_worker(window, qtbot, dialogs):
+    shown, answers = dialogs
+    start(window, qtbot, "naive")
+    qtbot.waitUntil(lambda: window.last_progress is not None, timeout=30_000)
+    worker = window.worker
+    answers["question"] = QMessageBox.StandardButton.Discard
+    assert window.close()
+    assert not worker.is_running()
+    assert not window.isVisible()
+    assert len(shown["question"]) == 1  # the stopped run's weights were offered for saving
+
+
+def test_quitting_with_unsaved_weights_can_be_cancelled(window, qtbot, dialogs):
+    shown, answers = dialogs
+    start(window, qtbot, "fast", epochs=1)
+    wait_until_done(window, qtbot)
+    answers["question"] = QMessageBox.StandardButton.Cancel
+    assert not window.close()
+    assert window.isVisible() and window.unsaved
+    assert [title for title, _ in shown["question"]] == ["Save the trained weights?"]
+    answers["question"] = QMessageBox.StandardButton.Discard
+    assert window.close()
+
+
+def test_window_size_and_splitter_are_remembered(qtbot, dialogs, settings_dir, mnist):
+    first = MainWindow()
+    qtbot.addWidget(first)
+    first.show()
+    first.resize(760, 540)  # within the offscreen platform's 800x600 screen
+    first.splitter.setSizes([300, 230, 230])
+    qtbot.wait(20)
+    size, sizes = first.size(), first.splitter.sizes()
+    assert size.width() == 760
+    first.close()
+    second = MainWindow()
+    qtbot.addWidget(second)
+    second.show()
+    qtbot.wait(20)
+    assert second.size() == size
+    assert second.splitter.sizes() == sizes
+
+
+# -- the Qt binding itself -------------------------------------------------------------------
+
+
+class _Emitter(QObject):
+    signal = QtSignal(object)
+
+
+def test_emitting_signals_keeps_reference_counts_intact(qapp):
+    """PySide6 6.12.0 dropped a reference to True on every emission, which crashes Python 3.11
+    after a few thousand signals; a broken binding must fail here, not in a person's session."""
+    emitter, received = _Emitter(), []
+    emitter.signal.connect(received.append)
+    before = sys.getrefcount(True), sys.getrefcount(None)
+    for index in range(500):
+        emitter.signal.emit(index)
+    assert len(received) == 500
+    assert (sys.getrefcount(True), sys.getrefcount(None)) >= before
