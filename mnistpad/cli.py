@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -269,7 +271,8 @@ def read_picture(path: Path) -> tuple[np.ndarray, np.ndarray]:
             reader.setScaledSize(
                 size.scaled(WORK_SIDE, WORK_SIDE, Qt.AspectRatioMode.KeepAspectRatio)
             )
-    image = reader.read()
+    with _stderr_silenced():  # decoders such as libpng print their own chatter; ours comes next
+        image = reader.read()
     if image.isNull():
         raise UsageError(f"{path}: cannot decode the image ({reader.errorString()})")
     image = image.convertToFormat(QImage.Format.Format_RGBA8888)
@@ -278,3 +281,17 @@ def read_picture(path: Path) -> tuple[np.ndarray, np.ndarray]:
     rgba = pixels.reshape(height, stride)[:, : width * 4].reshape(height, width, 4) / 255.0
     luminance = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
     return luminance, rgba[..., 3]
+
+
+@contextmanager
+def _stderr_silenced():
+    """Send file descriptor 2 to /dev/null for a moment, C libraries' writes included."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

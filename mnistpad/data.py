@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import math
 import struct
 import zlib
 from dataclasses import dataclass
@@ -159,7 +160,7 @@ def _parse_idx(path: Path, data: bytes, expected_magic: int | None) -> np.ndarra
         if len(dims_bytes) < 4 * n_dims:
             raise DataError(path, "truncated in its header")
         shape = struct.unpack(f">{n_dims}I", dims_bytes)
-        size = int(np.prod(shape, dtype=np.int64))
+        size = math.prod(shape)  # Python integers: a hostile header cannot overflow them
         if size > MAX_IDX_BYTES:
             raise DataError(path, f"header declares {shape}, over {MAX_IDX_BYTES} bytes of data")
         body = stream.read(size + 1)

@@ -29,8 +29,9 @@ BLOCK = (
     64  # examples per exact per-example SGD block (an implementation detail, not a hyperparameter)
 )
 PROGRESS_POINTS = 20  # Progress events per epoch
-MAX_EPOCHS = 10_000
-MAX_SEED = 2**63 - 1
+MAX_EPOCHS = 1_000
+MAX_SEED = 2**31 - 1  # what a spin box can hold
+MAX_LR = 1000.0
 
 
 class ConfigError(ValueError):
@@ -57,10 +58,17 @@ class TrainConfig:
         _check_int("epochs", self.epochs, 1, MAX_EPOCHS)
         _check_int("batch size", self.batch_size, 1, n_train or 1_000_000)
         _check_int("seed", self.seed, 0, MAX_SEED)
+        for name in ("shuffle", "keep_best", "halve_on_plateau"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name.replace('_', ' ')} must be true or false")
+        if not isinstance(self.preset, str):
+            raise ConfigError(f"preset must be a name, not {self.preset!r}")
         if isinstance(self.lr, bool) or not isinstance(self.lr, int | float):
             raise ConfigError(f"step size must be a number, not {self.lr!r}")
-        if not (math.isfinite(self.lr) and 0 < self.lr <= 1000):
-            raise ConfigError(f"step size must be a positive number up to 1000, not {self.lr}")
+        if not (math.isfinite(self.lr) and 0 < self.lr <= MAX_LR):
+            raise ConfigError(
+                f"step size must be a positive number up to {MAX_LR:g}, not {self.lr}"
+            )
         return self
 
     def as_dict(self) -> dict:

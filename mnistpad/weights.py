@@ -8,6 +8,7 @@ and turns every problem into one WeightFileError that names the file and the rea
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -28,6 +29,18 @@ FORMAT_VERSION = 1
 MAX_CLASSES = 256
 MAX_META_BYTES = 4 << 20  # JSON metadata larger than this is refused unread
 INPUT_SETTINGS = {"height": 28, "width": 28, "scale": "pixel / 255", "preprocessing": "mnist"}
+MAX_CLASS_NAME = 100  # characters
+# Metadata fields that the app plots or shows, checked when a file is loaded.
+NUMBER_FIELDS = {
+    "train_loss",
+    "train_accuracy",
+    "dev_loss",
+    "dev_accuracy",
+    "test_accuracy",
+    "lr",
+    "seconds",
+}
+COUNT_FIELDS = {"epoch", "best_epoch", "kept_epoch"}
 
 
 class WeightFileError(Exception):
@@ -130,6 +143,8 @@ def load_weights(path: Path | str) -> WeightFile:
     path = Path(path)
     if path.is_dir():
         raise WeightFileError(path, "is a folder, not a weight file")
+    if path.exists() and not path.is_file():
+        raise WeightFileError(path, "is not a regular file")
     try:
         with zipfile.ZipFile(path) as archive:
             arrays = _read_members(path, archive)
@@ -138,14 +153,10 @@ def load_weights(path: Path | str) -> WeightFile:
     except FileNotFoundError:
         raise WeightFileError(path, "no such file") from None
     except OSError as error:
+        if error.errno == errno.EINVAL:  # a seek to a nonsensical offset read from the file
+            raise WeightFileError(path, "not a valid .npz weight file (damaged zip)") from None
         raise WeightFileError(path, f"cannot read: {error.strerror or error}") from None
-    except (
-        zipfile.BadZipFile,
-        zipfile.LargeZipFile,
-        EOFError,
-        ValueError,
-        NotImplementedError,
-    ) as error:
+    except Exception as error:  # zipfile and numpy's header parser fail in many ways on damage
         raise WeightFileError(path, f"not a valid .npz weight file ({error})") from None
     meta = _parse_meta(path, arrays["meta"])
     _check_arrays(path, arrays["W"], arrays["b"], meta["classes"])
@@ -213,9 +224,12 @@ def _read_npy(path: Path, key: str, member, max_bytes: int) -> np.ndarray:
 def _parse_meta(path: Path, array: np.ndarray) -> dict:
     if array.shape != ():
         raise WeightFileError(path, f"meta must be a single string, not shape {array.shape}")
+    code_points = array.reshape(1).view(np.uint32)
+    if ((code_points >= 0x110000) | ((code_points >= 0xD800) & (code_points < 0xE000))).any():
+        raise WeightFileError(path, "meta is not valid text")
     try:
         meta = json.loads(str(array))
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise WeightFileError(path, f"meta is not valid JSON ({error})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
         raise WeightFileError(path, "not an mnistpad weight file (meta does not name the format)")
@@ -230,16 +244,39 @@ def _parse_meta(path: Path, array: np.ndarray) -> dict:
             f"{FORMAT_VERSION}: upgrade mnistpad",
         )
     classes = meta.get("classes")
-    if not (isinstance(classes, list) and all(isinstance(name, str) for name in classes)):
-        raise WeightFileError(path, "meta.classes must be a list of class names")
+    if not (
+        isinstance(classes, list)
+        and all(isinstance(name, str) and 0 < len(name) <= MAX_CLASS_NAME for name in classes)
+    ):
+        raise WeightFileError(path, "meta.classes must be a list of short class names")
     for key, kind in (("training", dict), ("metrics", dict), ("history", list), ("input", dict)):
         if not isinstance(meta.get(key, kind()), kind):
             raise WeightFileError(
                 path, f"meta.{key} must be a JSON {'object' if kind is dict else 'array'}"
             )
-    if not all(isinstance(row, dict) for row in meta.get("history", [])):
-        raise WeightFileError(path, "meta.history must hold one object per epoch")
+    if meta.get("input", INPUT_SETTINGS) != INPUT_SETTINGS:
+        raise WeightFileError(
+            path, f"expects input prepared as {meta['input']}, which this mnistpad cannot do"
+        )
+    _check_numbers(path, "meta.metrics", meta.get("metrics", {}))
+    for index, row in enumerate(meta.get("history", []), start=1):
+        if not isinstance(row, dict):
+            raise WeightFileError(path, "meta.history must hold one object per epoch")
+        _check_numbers(path, f"meta.history entry {index}", row)
     return meta
+
+
+def _check_numbers(path: Path, where: str, values: dict) -> None:
+    """The numbers the app plots and shows must be finite numbers; epochs whole and not negative."""
+    for key, value in values.items():
+        if key in NUMBER_FIELDS and not _is_number(value):
+            raise WeightFileError(path, f"{where}: {key} is {value!r}, not a finite number")
+        if key in COUNT_FIELDS and not (_is_number(value) and value == int(value) and value >= 0):
+            raise WeightFileError(path, f"{where}: {key} is {value!r}, not an epoch number")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _check_arrays(path: Path, W: np.ndarray, b: np.ndarray, classes: list[str]) -> None:

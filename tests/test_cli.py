@@ -167,6 +167,13 @@ def test_predict_refuses_blank_and_broken_pictures_but_reads_the_rest(tmp_path, 
     )
 
 
+def test_predict_reports_a_truncated_picture(tmp_path, mnist):
+    whole, cut = tmp_path / "whole.png", tmp_path / "cut.png"
+    save_picture(whole, rgba(1 - np.kron(mnist.test_images[1].reshape(28, 28), np.ones((8, 8)))))
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    assert_one_line_error(mnistpad("predict", DEFAULT_WEIGHTS, cut, check_status=None), cut)
+
+
 def test_predict_refuses_a_picture_claiming_a_huge_size_before_decoding(tmp_path):
     import struct
     import zlib

@@ -317,3 +317,123 @@ def test_emitting_signals_keeps_reference_counts_intact(qapp):
         emitter.signal.emit(index)
     assert len(received) == 500
     assert (sys.getrefcount(True), sys.getrefcount(None)) >= before
+
+
+# -- reliability -------------------------------------------------------------------------------
+
+
+def test_the_panel_cannot_hold_a_setting_that_training_would_refuse(window):
+    from mnistpad.train import MAX_EPOCHS, MAX_LR, MAX_SEED
+
+    panel = window.panel
+    assert (panel.epochs.minimum(), panel.epochs.maximum()) == (1, MAX_EPOCHS)
+    assert panel.lr.minimum() > 0 and panel.lr.maximum() == MAX_LR
+    assert (panel.batch_size.minimum(), panel.seed.minimum(), panel.seed.maximum()) == (
+        1,
+        0,
+        MAX_SEED,
+    )
+    for spin, text in ((panel.epochs, "-5"), (panel.lr, "abc"), (panel.batch_size, "0")):
+        before = spin.value()
+        spin.lineEdit().setText(text)
+        spin.interpretText()
+        assert spin.value() == before or spin.minimum() <= spin.value() <= spin.maximum()
+    panel.config()  # whatever was typed, the panel's settings validate
+
+
+def test_a_setting_the_data_cannot_support_is_refused_with_a_message(window, qtbot, dialogs, tiny):
+    shown, _ = dialogs
+    window.dataset = tiny  # 600 training images
+    model_before = window.model
+    start(window, qtbot, "fast", batch_size=1000)
+    wait_until_done(window, qtbot)
+    assert len(shown["critical"]) == 1 and "batch size" in shown["critical"][0][1]
+    assert window.model is model_before and window.panel.train_button.isEnabled()
+
+
+def test_a_diverging_run_stops_with_a_message_and_finite_weights(window, qtbot, dialogs):
+    from conftest import synthetic_dataset
+
+    shown, _ = dialogs
+    exploding = synthetic_dataset()
+    exploding.train_images[:] *= 1e30
+    exploding.train_labels[:] = np.random.default_rng(0).integers(
+        0, 10, len(exploding.train_labels)
+    )
+    window.dataset = exploding
+    start(window, qtbot, "fast", epochs=3, lr=1000.0)
+    wait_until_done(window, qtbot)
+    assert window.worker.result.diverged
+    assert len(shown["warning"]) == 1 and "diverged" in shown["warning"][0][1]
+    assert np.isfinite(window.model.W).all() and np.isfinite(window.model.b).all()
+    for curve in window.plots.curves.values():
+        x, y = curve.getData()
+        if y is not None:
+            assert np.isfinite(y[np.isfinite(x)]).all()
+
+
+def test_a_failed_save_says_why_and_keeps_the_weights_unsaved(window, qtbot, dialogs, tmp_path):
+    shown, answers = dialogs
+    start(window, qtbot, "fast", epochs=1)
+    wait_until_done(window, qtbot)
+    answers["save"] = str(tmp_path / "no such folder" / "w.npz")
+    assert not window.save_weights_dialog()
+    assert len(shown["critical"]) == 1 and "cannot write" in shown["critical"][0][1]
+    assert window.unsaved
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4096 / 2**20
+
+
+def test_thirty_start_stop_cycles_leave_the_app_working_without_growing(window, qtbot):
+    for cycle in range(30):
+        start(window, qtbot, "fast", epochs=20)
+        qtbot.waitUntil(lambda: window.last_progress is not None, timeout=30_000)
+        window.panel.stop_button.click()
+        qtbot.waitUntil(lambda: not window.training, timeout=5_000)
+        assert window.worker.result.stopped
+        if cycle == 4:
+            baseline = rss_mb()
+    assert rss_mb() - baseline < 40
+    send_stroke(window.canvas, circle())
+    assert window.preview.image is not None and window.prediction.text() != "-"
+
+
+def test_closing_mid_training_joins_the_worker_within_a_second(window, qtbot, dialogs):
+    import time
+
+    start(window, qtbot, "optimized")
+    qtbot.waitUntil(lambda: window.last_progress is not None, timeout=30_000)
+    began = time.monotonic()
+    assert window.close()
+    assert time.monotonic() - began < 1.0
+    assert not window.worker.is_running()
+
+
+def test_a_missing_data_file_is_named_in_a_dialog_and_nothing_changes(
+    window, qtbot, dialogs, tmp_path
+):
+    shown, _ = dialogs
+    window.dataset, window.data_folder = None, tmp_path  # an empty folder
+    model_before = window.model
+    start(window, qtbot, "fast", epochs=1)
+    wait_until_done(window, qtbot)
+    assert len(shown["critical"]) == 1
+    message = shown["critical"][0][1]
+    assert "train-images-idx3-ubyte" in message and "missing" in message
+    assert window.model is model_before and not window.unsaved
+
+
+def test_starting_with_a_bad_weight_file_says_so_and_uses_the_default(
+    qtbot, dialogs, settings_dir, tmp_path
+):
+    shown, _ = dialogs
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip at all")
+    win = MainWindow(bad)
+    qtbot.addWidget(win)
+    assert len(shown["critical"]) == 1 and str(bad) in shown["critical"][0][1]
+    assert "default weights" in shown["critical"][0][1]
+    assert "bundled default" in win.weights_label.text()

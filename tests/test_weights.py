@@ -156,13 +156,33 @@ BAD_FILES = {
         npz_bytes(**(good_arrays() | {"meta": meta_with(history=3)})),
         "history",
     ),
+    "history with text for a number": (
+        npz_bytes(**(good_arrays() | {"meta": meta_with(history=[{"dev_accuracy": "x"}])})),
+        "dev_accuracy",
+    ),
+    "metrics with a fractional epoch": (
+        npz_bytes(**(good_arrays() | {"meta": meta_with(metrics={"best_epoch": 1.5})})),
+        "best_epoch",
+    ),
+    "unknown input preprocessing": (
+        npz_bytes(**(good_arrays() | {"meta": meta_with(input={"preprocessing": "hog"})})),
+        "cannot do",
+    ),
+    "deeply nested JSON": (
+        npz_bytes(**(good_arrays() | {"meta": np.array("[" * 100_000 + "]" * 100_000)})),
+        "not valid JSON",
+    ),
+    "meta with invalid characters": (b"", "not valid text"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(BAD_FILES))
 def test_every_bad_file_gives_one_clear_error(tmp_path, case):
     content, reason = BAD_FILES[case]
-    if content is None:
+    if case == "meta with invalid characters":
+        meta = np.frombuffer(np.array([0x7B, 0xD800, 0x7D], dtype="<u4").tobytes(), dtype="<U3")
+        content = npz_bytes(**(good_arrays() | {"meta": meta.reshape(())}))
+    elif content is None:
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as archive:
             archive.writestr("readme.txt", "hello")
@@ -205,6 +225,27 @@ def npz_member(array: np.ndarray) -> bytes:
     stream = io.BytesIO()
     np.lib.format.write_array(stream, array)
     return stream.getvalue()
+
+
+def test_a_pipe_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "pipe.npz"
+    os.mkfifo(fifo)
+    with pytest.raises(WeightFileError, match="not a regular file"):
+        load_weights(fifo)
+
+
+def test_a_read_only_folder_or_disk_gives_a_clear_message_and_no_stray_file(tmp_path, monkeypatch):
+    real_open = os.open
+
+    def refuse(path, flags, mode=0o777, **kwargs):
+        if flags & os.O_CREAT:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, mode, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse)
+    with pytest.raises(WeightFileError, match=r"cannot write in .*Permission denied"):
+        save_weights(tmp_path / "w.npz", a_model(), a_meta())
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_folder_or_a_missing_path_is_a_clear_error(tmp_path):

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..train import MAX_EPOCHS, PRESETS, ConfigError, TrainConfig
+from ..train import MAX_EPOCHS, MAX_LR, MAX_SEED, PRESETS, ConfigError, TrainConfig
 
 PRESET_HELP = {
     "naive": "The report's first run: step 0.01, one example per step, in file order;\n"
@@ -50,14 +50,14 @@ class TrainPanel(QGroupBox):
         self.epochs.setToolTip("Passes over the 50,000 training images.")
         self.lr = QDoubleSpinBox()
         self.lr.setDecimals(5)
-        self.lr.setRange(0.00001, 1000.0)
+        self.lr.setRange(0.00001, MAX_LR)
         self.lr.setSingleStep(0.01)
         self.lr.setToolTip("SGD step size. With mini-batches it scales the batch's mean gradient.")
         self.batch_size = QSpinBox()
         self.batch_size.setRange(1, 50_000)
         self.batch_size.setToolTip("Examples per step: 1 is the report's per-example SGD.")
         self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setRange(0, MAX_SEED)
         self.seed.setToolTip(
             "Seeds the initial weights and the shuffling: the same seed gives\nthe same result."
         )
@@ -143,7 +143,7 @@ class TrainPanel(QGroupBox):
         self.epochs.setValue(config.epochs)
         self.lr.setValue(config.lr)
         self.batch_size.setValue(config.batch_size)
-        self.seed.setValue(min(config.seed, self.seed.maximum()))
+        self.seed.setValue(config.seed)
         self.shuffle.setChecked(config.shuffle)
         self.keep_best.setChecked(config.keep_best)
         self.halve.setChecked(config.halve_on_plateau)

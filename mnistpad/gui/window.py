@@ -77,7 +77,8 @@ class MainWindow(QMainWindow):
         self.redraw_timer.timeout.connect(self._redraw)
         self.redraw_timer.start()
 
-        if not (weights and self.open_weights(weights)) and not self.open_weights(DEFAULT_WEIGHTS):
+        opened = weights and self.open_weights(weights, "mnistpad opens its default weights.")
+        if not opened and not self.open_weights(DEFAULT_WEIGHTS):
             self._show_weights_status()
 
     # -- layout ----------------------------------------------------------------------------
@@ -435,17 +436,17 @@ class MainWindow(QMainWindow):
 
     # -- weight files ------------------------------------------------------------------------
 
-    def open_weights(self, path: Path | str) -> bool:
-        """Load a weight file and use it; on failure say why and keep the weights in use."""
+    def open_weights(
+        self, path: Path | str, instead: str = "The weights in use are unchanged."
+    ) -> bool:
+        """Load a weight file and use it; on failure say why (and what happens instead)."""
         path = Path(path)
         try:
             loaded = load_weights(path)
         except WeightFileError as error:
+            reason = f"{error.reason[0].upper()}{error.reason[1:]}."
             QMessageBox.critical(
-                self,
-                "Cannot open weights",
-                f"{error.path}\n\n{error.reason[0].upper()}{error.reason[1:]}."
-                "\n\nThe weights in use are unchanged.",
+                self, "Cannot open weights", f"{error.path}\n\n{reason}\n\n{instead}"
             )
             return False
         self.model, self.meta = loaded.model, loaded.meta
