@@ -1,0 +1,192 @@
+"""Responsiveness of the real window: start-up, event-loop stalls while training, stroke latency.
+
+    .venv/bin/python bench/gui_latency.py [--json]           # offscreen unless DISPLAY is set
+    DISPLAY=:99 .venv/bin/python bench/gui_latency.py        # under Xvfb, as a person sees it
+
+- start-up: from launching a fresh Python process to the window being shown (median of 3);
+- stalls: the longest gap between ticks of a 5 ms timer while each preset trains 20 epochs and a
+  simulated person draws (a 0.5 s stroke of 60 mouse moves a second, then 0.5 s of rest), and
+  the training time then against the same training without a window, in the same run;
+- stroke latency: from a mouse-move event on the canvas to the probabilities being updated
+  (preprocessing, classification and the chart's new data), idle and while training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+if not os.environ.get("DISPLAY"):
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np
+from PySide6.QtCore import QEvent, QEventLoop, QPointF, Qt, QTimer
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
+
+from mnistpad.data import load_dataset
+from mnistpad.gui.app import make_application
+from mnistpad.gui.window import MainWindow
+from mnistpad.train import preset, train
+
+CHILD = "--startup-child"
+
+
+def startup_child() -> None:
+    """Run in a fresh process: show the window, print the wall-clock time it became visible."""
+    app = make_application()
+    window = MainWindow()
+    window.show()
+
+    def shown() -> None:
+        print(time.time(), flush=True)
+        app.quit()
+
+    QTimer.singleShot(0, shown)  # runs once the event loop has shown the window
+    app.exec()
+
+
+def startup_seconds() -> float:
+    times = []
+    for _ in range(3):
+        began = time.time()
+        out = subprocess.run(
+            [sys.executable, __file__, CHILD], capture_output=True, text=True, check=True
+        )
+        times.append(float(out.stdout.split()[-1]) - began)
+    return statistics.median(times)
+
+
+class Person:
+    """Draws circles on the canvas with real mouse events: 30 moves over 0.5 s, then 0.5 s rest."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self.window, self.step = window, 0
+        self.latencies: list[float] = []
+        self.timer = QTimer()
+        self.timer.setInterval(16)
+        self.timer.timeout.connect(self.tick)
+
+    def send(self, kind: QEvent.Type, x: float, y: float) -> None:
+        canvas = self.window.canvas
+        square = canvas.square()
+        position = QPointF(square.x() + x * square.width(), square.y() + y * square.height())
+        left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+        button = none if kind == QEvent.Type.MouseMove else left
+        buttons = none if kind == QEvent.Type.MouseButtonRelease else left
+        event = QMouseEvent(kind, position, canvas.mapToGlobal(position), button, buttons,
+                            Qt.KeyboardModifier.NoModifier)  # fmt: skip
+        began = time.perf_counter()
+        QApplication.sendEvent(canvas, event)  # handled synchronously: probabilities updated
+        if kind == QEvent.Type.MouseMove:
+            self.latencies.append(time.perf_counter() - began)
+
+    def tick(self) -> None:
+        phase = self.step % 60
+        self.step += 1
+        angle = phase / 30 * 2 * np.pi + self.step // 60
+        x, y = 0.5 + 0.3 * np.cos(angle), 0.5 + 0.35 * np.sin(angle)
+        if phase == 0:
+            if len(self.window.canvas.strokes) >= 4:
+                self.window.canvas.clear()
+            self.send(QEvent.Type.MouseButtonPress, x, y)
+        elif phase < 29:
+            self.send(QEvent.Type.MouseMove, x, y)
+        elif phase == 29:
+            self.send(QEvent.Type.MouseButtonRelease, x, y)
+
+
+def run_in_window(window: MainWindow, name: str, drawing: bool) -> dict:
+    ticks: list[float] = []
+    ticker = QTimer()
+    ticker.setInterval(5)
+    ticker.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    person = Person(window)
+    window.start_training(preset(name))
+    ticker.start()
+    if drawing:
+        person.timer.start()
+    loop = QEventLoop()  # not app.exec(): quitting the app would close the window
+    poll = QTimer()
+    poll.timeout.connect(lambda: None if window.training else loop.quit())
+    poll.start(20)
+    loop.exec()
+    poll.stop()
+    ticker.stop()
+    person.timer.stop()
+    gaps = np.diff(ticks) * 1000
+    return {
+        "training_seconds": window.worker.result.seconds,
+        "longest_stall_ms": float(gaps.max()),
+        "p99_gap_ms": float(np.percentile(gaps, 99)),
+        "stroke_latency_ms_median": 1000 * statistics.median(person.latencies)
+        if person.latencies
+        else None,
+    }
+
+
+def main() -> int:
+    if CHILD in sys.argv:
+        startup_child()
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    report = {"platform": os.environ.get("QT_QPA_PLATFORM") or f"display {os.environ['DISPLAY']}"}
+    report["startup_seconds"] = startup_seconds()
+
+    app = make_application()
+    window = MainWindow()
+    window.resize(1280, 800)
+    window.show()
+    app.processEvents()
+    window.dataset = load_dataset()
+
+    idle = Person(window)
+    for _ in range(300):
+        idle.tick()
+    report["stroke_latency_ms_idle"] = {
+        "median": 1000 * statistics.median(idle.latencies),
+        "p90": 1000 * float(np.percentile(idle.latencies, 90)),
+    }
+    report["presets"] = {}
+    for name in ("fast", "optimized", "naive"):
+        began = time.perf_counter()
+        for _ in train(window.dataset, preset(name)):
+            pass
+        without_window = time.perf_counter() - began
+        result = run_in_window(window, name, drawing=True)
+        result["seconds_without_window"] = without_window
+        result["slowdown"] = result["training_seconds"] / without_window
+        report["presets"][name] = result
+        if not args.json:
+            print(f"  measured {name}", file=sys.stderr, flush=True)
+    window.unsaved = False
+    window.close()
+
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"platform: {report['platform']}")
+    print(f"start-up to window shown: {report['startup_seconds']:.2f} s (median of 3)")
+    lat = report["stroke_latency_ms_idle"]
+    print(
+        f"stroke event to updated probabilities, idle: median {lat['median']:.1f} ms, p90 {lat['p90']:.1f} ms"
+    )
+    print("| preset | longest stall (ms) | p99 gap (ms) | stroke latency while training (ms) "
+          "| training with window (s) | without (s) | slowdown |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    for name, r in report["presets"].items():
+        print(f"| {name} | {r['longest_stall_ms']:.0f} | {r['p99_gap_ms']:.0f} | "
+              f"{r['stroke_latency_ms_median']:.1f} | {r['training_seconds']:.2f} | "
+              f"{r['seconds_without_window']:.2f} | {r['slowdown']:.2f}x |")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
