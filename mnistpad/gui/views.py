@@ -156,6 +156,9 @@ class TrainingPlots(QWidget):
             plot.addLegend(offset=corner, labelTextSize="9pt")  # where the curves rarely are
             for name in ("left", "bottom"):
                 plot.getAxis(name).enableAutoSIPrefix(False)
+                # Major ticks and grid lines only: the minor grid made each repaint 3 times as
+                # slow (25 ms instead of 8), which stalled the window while training.
+                plot.getAxis(name).setStyle(maxTickLevel=0)
         self.curves = {
             "running_loss": _curve(loss, GREY, "training (running)"),
             "train_loss": _curve(loss, BLUE, "training", symbol="o"),

@@ -43,7 +43,8 @@ from .views import (
 from .worker import TrainingWorker
 
 DEFAULT_WEIGHTS = assets_dir() / "weights" / "default.npz"
-REDRAW_MS = 100  # plots and live predictions refresh at most 10 times a second
+REDRAW_MS = 100  # the progress bar and the live prediction refresh at most 10 times a second
+PLOTS_EVERY_S = 0.25  # and the curves at most 4 times a second
 EPOCH_COLUMNS = ("epoch", "train loss", "train acc.", "dev loss", "dev acc.", "step", "time")
 
 
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
         self.current_input: np.ndarray | None = None  # the preprocessed drawing, (28, 28)
         self.last_progress: Progress | None = None
         self.dirty = False
+        self.plots_drawn = 0.0  # time.monotonic() of the last curves redraw
 
         self.setWindowTitle("mnistpad")
         self.setAcceptDrops(True)
@@ -424,7 +426,10 @@ class MainWindow(QMainWindow):
         if not self.dirty:
             return
         self.dirty = False
-        self.plots.redraw()
+        now = time.monotonic()
+        if not self.training or now - self.plots_drawn >= PLOTS_EVERY_S:
+            self.plots.redraw()  # the costliest repaint in the window: at most 4 times a second
+            self.plots_drawn = now
         if self.training and self.last_progress is not None:
             event = self.last_progress
             epochs = self.worker.config.epochs
