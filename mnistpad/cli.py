@@ -186,7 +186,7 @@ def _run_training(dataset: Dataset, config: TrainConfig, stop: threading.Event, 
                 flush=True,
             )
         elif isinstance(event, Finished):
-            if bar:
+            if bar and (event.stopped or event.diverged):  # a progress bar may be open
                 print(file=log)
             return event
     raise AssertionError("train() ended without a Finished event")
