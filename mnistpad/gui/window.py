@@ -349,16 +349,20 @@ class MainWindow(QMainWindow):
         last queued signals can arrive after the window has moved on)."""
         return self.training and self.sender() is self.worker
 
-    def _finish_run(self, result: Finished) -> None:
+    def _end_run(self) -> None:
+        """Back to the idle state after a run, whatever its outcome."""
         self.training = False
         self.live_model = None
+        self.panel.set_running(False)
+        self._set_actions_for_training(False)
+
+    def _finish_run(self, result: Finished) -> None:
+        self._end_run()
         self.model = result.model
         dataset = self.worker.dataset
         self.meta = run_meta(result, list(dataset.classes), dataset.name)
         self.source = "trained in this session, not saved"
         self.unsaved = True
-        self.panel.set_running(False)
-        self._set_actions_for_training(False)
         ending = "Stopped" if result.stopped else "Diverged" if result.diverged else "Done"
         kept = f"epoch {result.kept_epoch}" if result.kept_epoch else "the latest weights"
         self.panel.show_progress(
@@ -385,10 +389,7 @@ class MainWindow(QMainWindow):
     def _on_failed(self, message: str) -> None:
         if not self._from_current_run():
             return
-        self.training = False
-        self.live_model = None
-        self.panel.set_running(False)
-        self._set_actions_for_training(False)
+        self._end_run()
         self.panel.show_progress(0, "failed")
         self.panel.status.setText(" ")
         self.show_prediction()
@@ -594,7 +595,8 @@ class MainWindow(QMainWindow):
         self.worker.join()
         if self.training and self.worker.result is not None:
             self._finish_run(self.worker.result)
-        self.training = False
+        elif self.training:  # the run broke off before it had a result
+            self._end_run()
 
     def closeEvent(self, event) -> None:
         self.shutdown_training()
