@@ -437,3 +437,14 @@ def test_starting_with_a_bad_weight_file_says_so_and_uses_the_default(
     assert len(shown["critical"]) == 1 and str(bad) in shown["critical"][0][1]
     assert "default weights" in shown["critical"][0][1]
     assert "bundled default" in win.weights_label.text()
+
+
+def test_damaged_settings_are_ignored(qtbot, dialogs, settings_dir):
+    settings = QSettings()
+    settings.setValue("pen_width", "thick")
+    settings.setValue("geometry", b"garbage")
+    settings.setValue("splitter", "nonsense")
+    settings.sync()
+    win = MainWindow()
+    qtbot.addWidget(win)
+    assert win.pen_width.value() == 22 and win.width() > 0

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Slot
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QFont, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -570,16 +570,20 @@ class MainWindow(QMainWindow):
     # -- settings and closing ------------------------------------------------------------------
 
     def _restore_settings(self) -> None:
-        geometry = self.settings.value("geometry")
-        if geometry is None or not self.restoreGeometry(geometry):
+        """Restore what the last session saved; anything missing or damaged falls back."""
+        if not self._restore("geometry", self.restoreGeometry):
             self.resize(1280, 800)
-        state = self.settings.value("window_state")
-        if state is not None:
-            self.restoreState(state)
-        splitter = self.settings.value("splitter")
-        if splitter is None or not self.splitter.restoreState(splitter):
+        self._restore("window_state", self.restoreState)
+        if not self._restore("splitter", self.splitter.restoreState):
             self.splitter.setSizes([440, 270, 570])
-        self.pen_width.setValue(int(self.settings.value("pen_width", 22)))
+        try:
+            self.pen_width.setValue(int(self.settings.value("pen_width", 22)))
+        except (TypeError, ValueError):  # a hand-edited or damaged settings file
+            self.pen_width.setValue(22)
+
+    def _restore(self, key: str, restore) -> bool:
+        state = self.settings.value(key)
+        return isinstance(state, QByteArray | bytes) and restore(state)
 
     def _save_settings(self) -> None:
         self.settings.setValue("geometry", self.saveGeometry())
