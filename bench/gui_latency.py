@@ -25,12 +25,12 @@ if not os.environ.get("DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
-from PySide6.QtCore import QEvent, QEventLoop, QPointF, Qt, QTimer
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtCore import QEvent, QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
 from mnistpad.data import load_dataset
 from mnistpad.gui.app import make_application
+from mnistpad.gui.canvas import mouse_event
 from mnistpad.gui.window import MainWindow
 from mnistpad.train import preset, train
 
@@ -73,16 +73,9 @@ class Person:
         self.timer.timeout.connect(self.tick)
 
     def send(self, kind: QEvent.Type, x: float, y: float) -> None:
-        canvas = self.window.canvas
-        square = canvas.square()
-        position = QPointF(square.x() + x * square.width(), square.y() + y * square.height())
-        left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
-        button = none if kind == QEvent.Type.MouseMove else left
-        buttons = none if kind == QEvent.Type.MouseButtonRelease else left
-        event = QMouseEvent(kind, position, canvas.mapToGlobal(position), button, buttons,
-                            Qt.KeyboardModifier.NoModifier)  # fmt: skip
+        event = mouse_event(self.window.canvas, kind, x, y)
         began = time.perf_counter()
-        QApplication.sendEvent(canvas, event)  # handled synchronously: probabilities updated
+        QApplication.sendEvent(self.window.canvas, event)  # synchronous: probabilities updated
         if kind == QEvent.Type.MouseMove:
             self.latencies.append(time.perf_counter() - began)
 

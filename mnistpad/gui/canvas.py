@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from PySide6.QtCore import QEvent, QLineF, QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPen
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPalette, QPen
+from PySide6.QtWidgets import QApplication, QSizePolicy, QWidget
 
 SIDE = 280.0  # side of the drawing's coordinate square, and of the ink raster
 DEFAULT_WIDTH = 22.0  # pen width in those units: a digit across the canvas gets MNIST-like strokes
@@ -197,29 +197,30 @@ class DrawingCanvas(SquareWidget):
         painter.restore()
 
 
+def mouse_event(canvas: DrawingCanvas, kind: QEvent.Type, x: float, y: float) -> QMouseEvent:
+    """A left-button mouse event at (x, y), fractions (0-1) of the canvas's drawing square."""
+    square = canvas.square()
+    position = QPointF(square.x() + x * square.width(), square.y() + y * square.height())
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    button = none if kind == QEvent.Type.MouseMove else left
+    buttons = none if kind == QEvent.Type.MouseButtonRelease else left
+    return QMouseEvent(
+        kind,
+        position,
+        canvas.mapToGlobal(position),
+        button,
+        buttons,
+        Qt.KeyboardModifier.NoModifier,
+    )
+
+
 def send_stroke(
     canvas: DrawingCanvas, points: list[tuple[float, float]], release: bool = True
 ) -> None:
     """Draw one stroke through real mouse events: press, moves and (unless told not to) release.
     Points are fractions of the drawing square (0-1). Used by the screenshot script and tests."""
-    from PySide6.QtGui import QMouseEvent
-    from PySide6.QtWidgets import QApplication
-
-    square = canvas.square()
-    left = Qt.MouseButton.LeftButton
     kinds = [QEvent.Type.MouseButtonPress] + [QEvent.Type.MouseMove] * (len(points) - 1)
     if release:
         kinds[-1] = QEvent.Type.MouseButtonRelease
     for kind, (x, y) in zip(kinds, points, strict=True):
-        position = QPointF(square.x() + x * square.width(), square.y() + y * square.height())
-        button = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseMove else left
-        buttons = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseButtonRelease else left
-        event = QMouseEvent(
-            kind,
-            position,
-            canvas.mapToGlobal(position),
-            button,
-            buttons,
-            Qt.KeyboardModifier.NoModifier,
-        )
-        QApplication.sendEvent(canvas, event)
+        QApplication.sendEvent(canvas, mouse_event(canvas, kind, x, y))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -177,4 +175,4 @@ class TrainPanel(QGroupBox):
         except ConfigError as error:
             self.status.setText(f"Cannot train: {error}.")
             return
-        self.train_requested.emit(replace(config))
+        self.train_requested.emit(config)
