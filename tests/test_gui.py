@@ -6,8 +6,8 @@ because nobody is there to click them.
 
 from __future__ import annotations
 
+import os
 import sys
-import threading
 
 import numpy as np
 import pytest
@@ -16,7 +16,6 @@ from PySide6.QtCore import Signal as QtSignal
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-import mnistpad.gui.worker as worker_module
 from mnistpad.gui.canvas import send_stroke
 from mnistpad.gui.window import DEFAULT_WEIGHTS, MainWindow
 from mnistpad.weights import load_weights
@@ -161,17 +160,7 @@ def wait_until_done(window, qtbot, timeout=120_000):
     qtbot.waitUntil(lambda: not window.training, timeout=timeout)
 
 
-def test_training_runs_off_the_gui_thread_and_ends_with_the_new_weights_in_use(
-    window, qtbot, monkeypatch
-):
-    threads = set()
-    real_train = worker_module.train
-
-    def spy(*args, **kwargs):
-        threads.add(threading.get_ident())
-        yield from real_train(*args, **kwargs)
-
-    monkeypatch.setattr(worker_module, "train", spy)
+def test_training_runs_in_another_process_and_ends_with_the_new_weights_in_use(window, qtbot):
     send_stroke(window.canvas, circle())
     before_probabilities = shown_probabilities(window)
     default_W = window.model.W.copy()
@@ -182,7 +171,9 @@ def test_training_runs_off_the_gui_thread_and_ends_with_the_new_weights_in_use(
     start(window, qtbot, "fast", epochs=2)
     wait_until_done(window, qtbot)
     timer.stop()
-    assert threads and threading.get_ident() not in threads
+    qtbot.waitUntil(lambda: not window.worker.is_running(), timeout=5_000)
+    trainer = window.worker.process  # the child process that trained, and has ended cleanly
+    assert trainer.pid not in (None, os.getpid()) and trainer.exitcode == 0
     assert len(ticks) > 10  # the GUI thread kept running its event loop during training
     assert len(window.plots.running) > 10 and len(window.plots.epochs) == 2
     assert window.table.rowCount() == 2
@@ -392,11 +383,12 @@ def test_thirty_start_stop_cycles_leave_the_app_working_without_growing(window, 
         start(window, qtbot, "fast", epochs=20)
         qtbot.waitUntil(lambda: window.last_progress is not None, timeout=30_000)
         window.panel.stop_button.click()
-        qtbot.waitUntil(lambda: not window.training, timeout=5_000)
-        assert window.worker.result.stopped
+        qtbot.waitUntil(lambda: not window.worker.is_running(), timeout=5_000)
+        assert window.worker.result.stopped and not window.training
         if cycle == 4:
-            baseline = rss_mb()
+            baseline, files = rss_mb(), len(os.listdir("/proc/self/fd"))
     assert rss_mb() - baseline < 40
+    assert len(os.listdir("/proc/self/fd")) <= files  # each run's pipe to its process is closed
     send_stroke(window.canvas, circle())
     assert window.preview.image is not None and window.prediction.text() != "-"
 

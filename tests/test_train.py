@@ -31,28 +31,33 @@ def run(dataset, config, should_stop=None) -> tuple[list, Finished]:
     return events[:-1], events[-1]
 
 
-def reference_training(dataset, config: TrainConfig) -> tuple[LinearModel, int]:
-    """The obvious implementation of the protocols, one example at a time, in float64."""
+def reference_training(dataset, config: TrainConfig) -> tuple[LinearModel, int, list]:
+    """The obvious implementation of the protocols, one example at a time, in float64; also the
+    mean loss and accuracy of each epoch's examples, each just before its own update."""
     rng = np.random.default_rng(config.seed)
     model = LinearModel.glorot(rng)
     W, b = model.W.astype(np.float64), model.b.astype(np.float64)
     images, labels = dataset.train_images.astype(np.float64), dataset.train_labels
-    lr, best_dev, best, best_epoch = config.lr, -1.0, None, 0
+    lr, best_dev, best, best_epoch, seen = config.lr, -1.0, None, 0, []
     for epoch in range(1, config.epochs + 1):
         order = rng.permutation(len(labels)) if config.shuffle else np.arange(len(labels))
+        losses, hits = [], []
         for t in order:
             g = softmax(W @ images[t] + b)
+            losses.append(-np.log(g[labels[t]]))
+            hits.append(g.argmax() == labels[t])
             g[labels[t]] -= 1
             W -= lr * np.outer(g, images[t])
             b -= lr * g
+        seen.append((np.mean(losses), np.mean(hits)))
         dev = (np.argmax(dataset.dev_images @ W.T + b, axis=1) == dataset.dev_labels).mean()
         if dev > best_dev:
             best_dev, best, best_epoch = dev, (W.copy(), b.copy()), epoch
         elif config.halve_on_plateau:
             lr /= 2
     if config.keep_best:
-        return LinearModel(*best), best_epoch
-    return LinearModel(W, b), config.epochs
+        return LinearModel(*best), best_epoch, seen
+    return LinearModel(W, b), config.epochs, seen
 
 
 def test_blocked_per_example_sgd_equals_the_plain_loop_in_float64():
@@ -96,8 +101,13 @@ def test_presets_follow_the_reports_protocols(name):
     dataset = synthetic_dataset(n_train=300)
     config = preset(name, epochs=4, lr=0.002, seed=3)
     _, finished = run(dataset, config)
-    expected, kept_epoch = reference_training(dataset, config)
+    expected, kept_epoch, seen = reference_training(dataset, config)
     assert finished.kept_epoch == kept_epoch
+    # the training curves: each example's loss and prediction just before its own update
+    np.testing.assert_allclose(
+        [s.train_loss for s in finished.history], [loss for loss, _ in seen], rtol=1e-4
+    )
+    assert [s.train_accuracy for s in finished.history] == [a for _, a in seen]
     np.testing.assert_allclose(finished.model.W, expected.W, atol=2e-5)
     np.testing.assert_allclose(finished.model.b, expected.b, atol=2e-5)
 

@@ -137,7 +137,8 @@ class ProbabilityChart(pg.PlotWidget):
 
 
 class TrainingPlots(QWidget):
-    """Loss and accuracy against epochs: running values within each epoch, and epoch-end points."""
+    """Loss and accuracy against epochs: running training values within each epoch, and a point per
+    epoch for the epoch's training examples and for the dev set at its end."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -177,12 +178,13 @@ class TrainingPlots(QWidget):
         self.best_line.setVisible(False)
         accuracy.addItem(self.best_line)
         self.loss_plot.setToolTip(
-            "Mean cross-entropy. Grey: the examples of the current epoch as they were trained on;\n"
-            "points: the whole training and dev sets at the end of each epoch."
+            "Mean cross-entropy. Training: each example just before its own update, averaged over\n"
+            "the epoch so far (grey) and the whole epoch (points); dev: at each epoch's end."
         )
         self.accuracy_plot.setToolTip(
-            "Share of images classified right. Grey: running, within the epoch; points: the whole\n"
-            "training and dev sets at each epoch's end. The dashed line marks the best dev epoch."
+            "Share of images classified right. Training: each example just before its own update,\n"
+            "over the epoch so far (grey) and the whole epoch (points); dev: at each epoch's end.\n"
+            "The dashed line marks the best dev epoch."
         )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

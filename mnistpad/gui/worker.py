@@ -1,19 +1,20 @@
-"""Training off the GUI thread: a QObject worker in a QThread, speaking only through signals.
+"""Training off the GUI: a QObject worker in a QThread, speaking only through signals.
 
-The worker runs `mnistpad.train.train` and forwards its events, which are frozen dataclasses
-holding copies of the parameters, never arrays the trainer keeps changing. Stopping sets a flag
-that the trainer polls between steps.
+The worker's thread reads the data if the window has none yet, then runs the training itself in a
+child process (`mnistpad.train_process`) so the window never shares Python's interpreter lock with
+the trainer, and forwards the child's events as signals. The events are frozen dataclasses
+holding copies of the parameters. Stopping sets a flag that the trainer polls between steps.
 """
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from ..data import DataError, Dataset, load_dataset
-from ..train import ConfigError, EpochEnd, Finished, Progress, TrainConfig, train
+from ..train import ConfigError, EpochEnd, Finished, Progress, TrainConfig
+from ..train_process import TrainingProcess, TrainingProcessError
 
 
 class TrainingWorker(QObject):
@@ -33,7 +34,8 @@ class TrainingWorker(QObject):
         self.dataset = dataset
         self.data_folder = data_folder
         self.result: Finished | None = None
-        self._stop = threading.Event()
+        self.process: TrainingProcess | None = None
+        self._stop_requested = False
         self._thread = QThread()
         self._thread.setObjectName("mnistpad-training")
         self.moveToThread(self._thread)
@@ -44,15 +46,22 @@ class TrainingWorker(QObject):
 
     def request_stop(self) -> None:
         """Ask the run to end after its current step; safe to call from any thread."""
-        self._stop.set()
+        self._stop_requested = True
+        if self.process is not None:
+            self.process.request_stop()
 
     def is_running(self) -> bool:
         return self._thread.isRunning()
 
     def join(self, timeout_ms: int = 10_000) -> bool:
-        """Stop the run and wait for its thread to end; True when it has."""
+        """Stop the run and wait for its thread to end; True when it has. A child process that
+        does not answer the stop request in time is killed."""
         self.request_stop()
-        return self._thread.wait(timeout_ms)
+        if self._thread.wait(timeout_ms):
+            return True
+        if self.process is not None:
+            self.process.kill()
+        return self._thread.wait(2_000)
 
     @Slot()
     def run(self) -> None:
@@ -60,7 +69,11 @@ class TrainingWorker(QObject):
             if self.dataset is None:
                 self.dataset = load_dataset(self.data_folder)
                 self.data_loaded.emit(self.dataset)
-            for event in train(self.dataset, self.config, should_stop=self._stop.is_set):
+            self.config.validate(n_train=len(self.dataset.train_labels))  # before any process
+            self.process = TrainingProcess(self.dataset, self.config)
+            if self._stop_requested:  # asked before the process existed
+                self.process.request_stop()
+            for event in self.process.events():
                 if isinstance(event, Progress):
                     self.progress.emit(event)
                 elif isinstance(event, EpochEnd):
@@ -68,7 +81,7 @@ class TrainingWorker(QObject):
                 elif isinstance(event, Finished):
                     self.result = event
                     self.finished.emit(event)
-        except (DataError, ConfigError) as error:
+        except (DataError, ConfigError, TrainingProcessError) as error:
             self.failed.emit(str(error))
         except MemoryError:
             self.failed.emit("training ran out of memory")

@@ -1,0 +1,170 @@
+"""Training in a child process, for callers that must stay responsive (the window).
+
+Run in a thread of the window's process, training shares Python's interpreter lock with the event
+loop: every repaint and every stroke waits for the trainer and the trainer for them (measured:
+training 1.5x slower while a person draws, event-loop stalls over 50 ms). In its own process it
+runs at the CLI's speed, with the CLI's one BLAS thread (see `launch.py`), and the window keeps
+the other core.
+
+The child is a fresh interpreter (`python -m mnistpad.train_process`), never a fork of a process
+that runs Qt's threads. It reads one pickle from stdin, (dataset, config), writes each training
+event to stdout as a pickle, and ends with `Finished` or a message string saying what went wrong.
+Any byte on stdin afterwards is a stop request, and so is stdin closing: a child whose window has
+gone away stops at its next step.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import threading
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+
+from .data import Dataset
+from .launch import one_blas_thread
+from .train import ConfigError, Event, Finished, TrainConfig, train
+
+# Scheduling priority below the window's: on 2 cores it took the longest event-loop stall while
+# training from 25-71 ms to 22-33 ms (bench/gui_latency.py, 3 runs each), at the same speed.
+NICENESS = 5
+
+
+class TrainingProcessError(RuntimeError):
+    """The run could not start or broke off; the message is for the person."""
+
+
+class TrainingProcess:
+    """One run in a child process. Iterate `events()` from one thread; `request_stop()` and
+    `kill()` are safe from any other."""
+
+    def __init__(self, dataset: Dataset, config: TrainConfig) -> None:
+        self.dataset, self.config = dataset, config
+        self._child: subprocess.Popen | None = None
+        self._handed_over = False  # the work is written: stdin is free for a stop request
+        self._stop_wanted = False
+
+    @property
+    def pid(self) -> int | None:
+        return self._child.pid if self._child else None
+
+    @property
+    def exitcode(self) -> int | None:
+        return self._child.poll() if self._child else None
+
+    def events(self) -> Iterator[Event]:
+        """Start the child, hand it the work and yield its events up to and including `Finished`."""
+        package_parent = str(Path(__file__).resolve().parents[1])
+        path = os.pathsep.join(filter(None, (package_parent, os.environ.get("PYTHONPATH"))))
+        try:
+            self._child = subprocess.Popen(
+                [sys.executable, "-m", "mnistpad.train_process"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=one_blas_thread(dict(os.environ)) | {"PYTHONPATH": path},
+            )
+        except OSError as error:  # no memory or processes left
+            raise TrainingProcessError(f"could not start the training process: {error}") from error
+        try:
+            try:
+                pickle.dump((self.dataset, self.config), self._child.stdin, protocol=5)
+                self._child.stdin.flush()
+            except OSError:
+                pass  # the child is already gone; reading its output says why
+            self._handed_over = True
+            if self._stop_wanted:  # asked while the work was being written
+                self._send_stop()
+            while True:
+                try:
+                    message = pickle.load(self._child.stdout)
+                except (EOFError, OSError, pickle.UnpicklingError):
+                    raise TrainingProcessError(
+                        f"the training process ended unexpectedly (exit code {self._child.wait()})"
+                    ) from None
+                if isinstance(message, str):
+                    raise TrainingProcessError(message)
+                yield message
+                if isinstance(message, Finished):
+                    return
+        finally:
+            self.close()
+
+    def request_stop(self) -> None:
+        """Ask the child to stop after its current step (at once if it has not started)."""
+        self._stop_wanted = True
+        if self._handed_over:
+            self._send_stop()
+
+    def _send_stop(self) -> None:
+        try:
+            self._child.stdin.write(b"x")
+            self._child.stdin.flush()
+        except (OSError, ValueError):  # gone already, or its stdin is closed
+            pass
+
+    def kill(self) -> None:
+        """End the child now; `events()` then raises TrainingProcessError."""
+        if self._child is not None and self._child.poll() is None:
+            self._child.kill()
+
+    def close(self) -> None:
+        """Stop the child, wait for it briefly (then kill it) and release its pipes."""
+        if self._child is None:
+            return
+        try:
+            self._child.stdin.close()  # the child stops at its next step
+        except OSError:  # its last buffered bytes could not be written: it is gone
+            pass
+        try:
+            self._child.wait(timeout=2)
+        except subprocess.TimeoutExpired:  # stuck, for example swapping: do not wait for it
+            self._child.kill()
+            self._child.wait()
+        self._child.stdout.close()
+
+
+def _child_main() -> None:
+    """The child's whole life: read the work, train, and send each event or one error message."""
+    if hasattr(os, "nice"):  # background work: the window the person uses comes first
+        os.nice(NICENESS)
+    output = sys.stdout.buffer
+    sys.stdout = sys.stderr  # a stray print must not corrupt the stream of pickles
+    stop = threading.Event()
+
+    def watch_stdin() -> None:  # any byte, or the end of the stream, asks for a stop
+        sys.stdin.buffer.read(1)
+        stop.set()
+
+    def send(message) -> None:
+        pickle.dump(message, output, protocol=5)
+        output.flush()
+
+    try:
+        dataset, config = pickle.load(sys.stdin.buffer)
+        threading.Thread(target=watch_stdin, daemon=True).start()
+        for event in train(dataset, config, should_stop=stop.is_set):
+            send(event)
+    except (BrokenPipeError, EOFError):
+        return  # the window is gone: nobody is left to tell
+    except ConfigError as error:
+        send(str(error))
+    except MemoryError:
+        send("training ran out of memory")
+    except Exception as error:  # never end a run without a word
+        send(f"training failed unexpectedly: {error!r}")
+
+
+if __name__ == "__main__":
+    status = 0
+    try:
+        _child_main()
+    except BaseException:
+        traceback.print_exc()
+        status = 1
+    sys.stderr.flush()
+    # Leave at once: the stdin watcher blocks in a read that holds stdin's lock, and a normal
+    # interpreter shutdown would wait a second for that lock and then abort.
+    os._exit(status)

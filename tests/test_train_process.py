@@ -1,0 +1,63 @@
+"""Training in a child process: the same results as in-process, stop, failures, a killed child."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from mnistpad.launch import one_blas_thread
+from mnistpad.train import EpochEnd, Finished, Progress, preset, train
+from mnistpad.train_process import TrainingProcess, TrainingProcessError
+
+
+def test_the_child_trains_exactly_as_in_process(tiny):
+    config = preset("optimized", epochs=2, seed=5)
+    remote = list(TrainingProcess(tiny, config).events())
+    local = list(train(tiny, config))
+    assert [type(e) for e in remote] == [type(e) for e in local]
+    assert isinstance(remote[-1], Finished)
+    assert remote[-1].model.W.tobytes() == local[-1].model.W.tobytes()
+    for theirs, ours in zip(remote[-1].history, local[-1].history, strict=True):
+        # the child runs one BLAS thread: sums over the dev set may differ in the last bits
+        assert theirs.dev_loss == pytest.approx(ours.dev_loss, rel=1e-6)
+        same = {"seconds": 0, "dev_loss": 0}
+        assert vars(theirs) | same == vars(ours) | same
+
+
+def test_a_stop_request_ends_the_run_with_the_policys_parameters(mnist):
+    process = TrainingProcess(mnist, preset("naive"))
+    events = process.events()
+    assert isinstance(next(events), Progress)
+    asked = time.monotonic()
+    process.request_stop()
+    *rest, finished = events
+    assert time.monotonic() - asked < 1.0
+    assert finished.stopped and not any(isinstance(e, EpochEnd) for e in rest)
+    assert process.exitcode == 0
+
+
+def test_a_stop_requested_before_the_start_gives_an_immediate_result(tiny):
+    process = TrainingProcess(tiny, preset("naive", epochs=5))
+    process.request_stop()
+    (finished,) = process.events()
+    assert finished.stopped and finished.kept_epoch == 0
+
+
+def test_what_the_child_refuses_is_reported_with_its_message(tiny):
+    with pytest.raises(TrainingProcessError, match="batch size"):
+        list(TrainingProcess(tiny, preset("fast", batch_size=10_000)).events())
+
+
+def test_a_killed_child_is_reported_not_waited_for(mnist):
+    process = TrainingProcess(mnist, preset("naive"))
+    events = process.events()
+    next(events)
+    process.kill()
+    with pytest.raises(TrainingProcessError, match="ended unexpectedly"):
+        list(events)
+
+
+def test_one_blas_thread_unless_the_person_chose_a_count():
+    assert one_blas_thread({})["OPENBLAS_NUM_THREADS"] == "1"
+    assert one_blas_thread({"OPENBLAS_NUM_THREADS": "4"})["OPENBLAS_NUM_THREADS"] == "4"
