@@ -13,7 +13,7 @@ test: $(STAMP)
 
 # Rebuild the bundled default weights with the project's own trainer.
 weights: $(STAMP)
-	$(VENV)/bin/mnistpad train --preset fast --seed 0 --out assets/weights/default.npz
+	$(VENV)/bin/mnistpad train --preset deskew --seed 0 --out assets/weights/default.npz
 
 lint: $(STAMP)
 	$(VENV)/bin/python -m pip install --quiet 'ruff>=0.6'

@@ -20,8 +20,18 @@ import numpy as np
 
 from . import __version__
 from .data import DataError, Dataset, load_dataset
-from .preprocess import ink_from_picture, mnist_style
-from .train import PRESETS, ConfigError, EpochEnd, Finished, Progress, TrainConfig, preset, train
+from .preprocess import deskew, ink_from_picture, mnist_style
+from .train import (
+    PRESETS,
+    ConfigError,
+    EpochEnd,
+    Finished,
+    Progress,
+    TrainConfig,
+    model_inputs,
+    preset,
+    train,
+)
 from .weights import WeightFileError, load_weights, run_meta, save_weights
 
 MAX_PICTURE_PIXELS = 100_000_000  # refuse pictures whose header claims more, before decoding
@@ -71,6 +81,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-size", type=int, help="examples per step (1: per-example SGD)")
     run.add_argument("--seed", type=int, help="seed for the initial weights and shuffling")
     run.add_argument(
+        "--deskew",
+        action=argparse.BooleanOptionalAction,
+        help="stand digits upright and centre them before training and classifying",
+    )
+    run.add_argument(
         "--data", type=Path, help="folder of MNIST-format IDX files (default: bundled)"
     )
     run.add_argument("--out", type=Path, help="write the trained weights to this .npz file")
@@ -111,6 +126,7 @@ def _train(args: argparse.Namespace) -> int:
             ("lr", args.lr),
             ("batch_size", args.batch_size),
             ("seed", args.seed),
+            ("deskew", args.deskew),
         )
         if value is not None
     }
@@ -193,12 +209,14 @@ def _run_training(dataset: Dataset, config: TrainConfig, stop: threading.Event, 
 
 
 def _eval(args: argparse.Namespace) -> int:
-    model = load_weights(args.weights).model
+    weight_file = load_weights(args.weights)
+    model = weight_file.model
     dataset = load_dataset(args.data)
     if model.n_classes != len(dataset.classes):
         raise UsageError(
             f"{args.weights}: has {model.n_classes} classes, the data has {len(dataset.classes)}"
         )
+    dataset = model_inputs(dataset, weight_file.deskew)
     result = {
         "weights": str(args.weights),
         "dev_accuracy": model.accuracy(dataset.dev_images, dataset.dev_labels),
@@ -225,7 +243,10 @@ def _predict(args: argparse.Namespace) -> int:
             print(f"mnistpad predict: error: {error}", file=sys.stderr)
             failures += 1
             continue
-        probabilities = weight_file.model.probabilities(field.reshape(-1).astype(np.float32))
+        field = field.reshape(-1)
+        if weight_file.deskew:
+            field = deskew(field)
+        probabilities = weight_file.model.probabilities(field)
         digit = int(probabilities.argmax())
         if args.json:
             print(

@@ -25,6 +25,7 @@ import numpy as np
 
 from .data import Dataset
 from .model import LinearModel, cross_entropy
+from .preprocess import deskew
 
 BLOCK = (
     64  # examples per exact per-example SGD block (an implementation detail, not a hyperparameter)
@@ -53,13 +54,14 @@ class TrainConfig:
         False  # halve the step after an epoch that does not improve dev accuracy
     )
     seed: int = 0  # seeds the initial weights and the shuffling
+    deskew: bool = False  # stand digits upright and centre them exactly (preprocess.deskew)
 
     def validate(self, n_train: int | None = None) -> TrainConfig:
         """Return self, or raise ConfigError naming the first bad setting."""
         _check_int("epochs", self.epochs, 1, MAX_EPOCHS)
         _check_int("batch size", self.batch_size, 1, n_train or 1_000_000)
         _check_int("seed", self.seed, 0, MAX_SEED)
-        for name in ("shuffle", "keep_best", "halve_on_plateau"):
+        for name in ("shuffle", "keep_best", "halve_on_plateau", "deskew"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name.replace('_', ' ')} must be true or false")
         if not isinstance(self.preset, str):
@@ -92,6 +94,17 @@ PRESETS = {
     # The optimized policy with mini-batches: the app's default, a good model in seconds.
     "fast": TrainConfig(
         preset="fast", batch_size=64, lr=1.0, shuffle=True, keep_best=True, halve_on_plateau=True
+    ),
+    # fast on deskewed inputs: past 0.95 with the same linear model (the weights remember it, so
+    # drawings and test images are deskewed alike when they are used).
+    "deskew": TrainConfig(
+        preset="deskew",
+        batch_size=64,
+        lr=1.0,
+        shuffle=True,
+        keep_best=True,
+        halve_on_plateau=True,
+        deskew=True,
     ),
 }
 
@@ -181,8 +194,9 @@ def train(
     should_stop: Callable[[], bool] | None = None,
 ) -> Iterator[Event]:
     """Train a fresh model on dataset.train_* as `config` says, yielding events as it goes."""
+    config.validate(n_train=len(dataset.train_labels))
+    dataset = model_inputs(dataset, config.deskew)
     images, labels = dataset.train_images, dataset.train_labels
-    config.validate(n_train=len(labels))
     rng = np.random.default_rng(config.seed)
     model = LinearModel.glorot(rng, n_in=images.shape[1], n_out=len(dataset.classes))
     clock = _Clock()
@@ -242,6 +256,18 @@ def train(
         dev_accuracy=kept.accuracy(dataset.dev_images, dataset.dev_labels),
         test_accuracy=kept.accuracy(dataset.test_images, dataset.test_labels),
         seconds=clock(),
+    )
+
+
+def model_inputs(dataset: Dataset, deskewed: bool) -> Dataset:
+    """The dataset as a model trained with (or without) deskewing sees it."""
+    if not deskewed:
+        return dataset
+    return replace(
+        dataset,
+        train_images=deskew(dataset.train_images),
+        dev_images=deskew(dataset.dev_images),
+        test_images=deskew(dataset.test_images),
     )
 
 

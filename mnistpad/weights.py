@@ -29,6 +29,8 @@ FORMAT_VERSION = 1
 MAX_CLASSES = 256
 MAX_META_BYTES = 4 << 20  # JSON metadata larger than this is refused unread
 INPUT_SETTINGS = {"height": 28, "width": 28, "scale": "pixel / 255", "preprocessing": "mnist"}
+# Optional input settings and their values when a file leaves them out (files before 0.2).
+INPUT_OPTIONS = {"deskew": False}
 MAX_CLASS_NAME = 100  # characters
 # Metadata fields that the app plots or shows, checked when a file is loaded.
 NUMBER_FIELDS = {
@@ -71,12 +73,22 @@ class WeightFile:
     def history(self) -> list[dict]:
         return self.meta.get("history", [])
 
+    @property
+    def deskew(self) -> bool:
+        """Whether inputs are deskewed (preprocess.deskew) before this model sees them."""
+        return input_deskew(self.meta)
+
+
+def input_deskew(meta: dict) -> bool:
+    return bool(meta.get("input", {}).get("deskew", False))
+
 
 def build_meta(
     classes: list[str] | tuple[str, ...],
     training: dict | None = None,
     metrics: dict | None = None,
     history: list[dict] | None = None,
+    deskew: bool = False,
 ) -> dict:
     """The metadata of a new weight file."""
     return {
@@ -85,7 +97,9 @@ def build_meta(
         "mnistpad_version": __version__,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "classes": list(classes),
-        "input": dict(INPUT_SETTINGS),
+        # Options are written only when used, so older readers can still read the rest (and
+        # refuse, saying why, what they cannot prepare).
+        "input": {**INPUT_SETTINGS, **({"deskew": True} if deskew else {})},
         "training": training or {},
         "metrics": metrics or {},
         "history": history or [],
@@ -108,6 +122,7 @@ def run_meta(finished: Finished, classes: list[str] | tuple[str, ...], data: str
             "diverged": finished.diverged,
         },
         history=[vars(stats) for stats in finished.history],
+        deskew=finished.config.deskew,
     )
 
 
@@ -254,9 +269,14 @@ def _parse_meta(path: Path, array: np.ndarray) -> dict:
             raise WeightFileError(
                 path, f"meta.{key} must be a JSON {'object' if kind is dict else 'array'}"
             )
-    if meta.get("input", INPUT_SETTINGS) != INPUT_SETTINGS:
+    given = meta.get("input", INPUT_SETTINGS)
+    required = {key: value for key, value in given.items() if key not in INPUT_OPTIONS}
+    options_ok = all(
+        isinstance(given.get(key, value), bool) for key, value in INPUT_OPTIONS.items()
+    )
+    if required != INPUT_SETTINGS or not options_ok:
         raise WeightFileError(
-            path, f"expects input prepared as {meta['input']}, which this mnistpad cannot do"
+            path, f"expects input prepared as {given}, which this mnistpad cannot do"
         )
     _check_numbers(path, "meta.metrics", meta.get("metrics", {}))
     for index, row in enumerate(meta.get("history", []), start=1):

@@ -62,6 +62,17 @@ def test_train_json_then_eval_reports_the_same_test_accuracy(tmp_path):
     assert evaluated["dev_accuracy"] == result["dev_accuracy"]
 
 
+def test_eval_prepares_the_test_images_as_the_weights_were_trained(tmp_path):
+    out = tmp_path / "upright.npz"
+    trained = mnistpad(
+        "train", "--preset", "fast", "--deskew", "--epochs", "1", "--out", out, "--json"
+    )
+    result = json.loads(trained.stdout.strip().splitlines()[-1])
+    assert result["config"]["deskew"] is True
+    evaluated = json.loads(mnistpad("eval", out, "--json").stdout)
+    assert evaluated["test_accuracy"] == result["test_accuracy"] > 0.85
+
+
 def test_train_prints_one_line_per_epoch_without_json():
     result = mnistpad("train", "--preset", "fast", "--epochs", "3", "--batch-size", "500")
     lines = result.stdout.strip().splitlines()

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from mnistpad.gui.canvas import send_stroke
 from mnistpad.gui.window import DEFAULT_WEIGHTS, MainWindow
+from mnistpad.preprocess import deskew
 from mnistpad.weights import load_weights
 
 
@@ -115,12 +116,20 @@ def test_simple_drawings_are_read_right(window, label, strokes):
 
 def test_the_preview_is_the_mnist_style_input_centred_in_28x28(window):
     send_stroke(window.canvas, line((0.1, 0.1), (0.3, 0.3)))  # a small stroke in a corner
-    image = window.preview.image
+    image = window.field
     rows, cols = np.flatnonzero(image.any(axis=1)), np.flatnonzero(image.any(axis=0))
     assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 == 20  # scaled up into the 20-pixel box
     mass = image.sum()
     assert abs((image.sum(axis=1) @ np.arange(28)) / mass - 14) < 1
     assert abs((image.sum(axis=0) @ np.arange(28)) / mass - 14) < 1
+    # the default weights take deskewed inputs: the preview shows the slanted stroke upright
+    upright = window.preview.image
+    assert np.array_equal(upright, deskew(image.reshape(-1)).reshape(28, 28))
+    cols = np.flatnonzero(upright.max(axis=0) > 0.5)
+    assert cols[-1] - cols[0] + 1 <= 10  # an upright bar as wide as the pen; the line spans 20
+    mass = upright.sum()
+    assert abs((upright.sum(axis=1) @ np.arange(28)) / mass - 14) < 0.05  # centred exactly
+    assert abs((upright.sum(axis=0) @ np.arange(28)) / mass - 14) < 0.05
 
 
 def test_clear_and_undo(window, qtbot):

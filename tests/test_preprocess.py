@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mnistpad.data import assets_dir
-from mnistpad.preprocess import ink_from_picture, mnist_style, stroke_width
+from mnistpad.preprocess import deskew, ink_from_picture, mnist_style, stroke_width
 from mnistpad.weights import load_weights
 
 N = 400  # test digits per check
@@ -14,16 +14,21 @@ N = 400  # test digits per check
 
 @pytest.fixture(scope="module")
 def default_model():
-    return load_weights(assets_dir() / "weights" / "default.npz").model
+    return load_weights(assets_dir() / "weights" / "default.npz")
 
 
 def digits(mnist, n=N):
     return mnist.test_images[:n].reshape(-1, 28, 28), mnist.test_labels[:n]
 
 
-def accuracy_after(model, pictures, labels) -> float:
+def accuracy(weight_file, fields, labels) -> float:
+    """The accuracy of the weights on (N, 784) MNIST-style fields, prepared as the file says."""
+    return weight_file.model.accuracy(deskew(fields) if weight_file.deskew else fields, labels)
+
+
+def accuracy_after(weight_file, pictures, labels) -> float:
     fields = np.stack([mnist_style(picture).reshape(-1) for picture in pictures])
-    return model.accuracy(fields, labels)
+    return accuracy(weight_file, fields, labels)
 
 
 def test_mnist_digits_come_out_as_they_went_in(mnist):
@@ -39,7 +44,7 @@ def test_mnist_digits_come_out_as_they_went_in(mnist):
 
 def test_large_and_off_centre_digits_read_as_well_as_the_originals(mnist, default_model):
     images, labels = digits(mnist)
-    baseline = default_model.accuracy(images.reshape(N, -1), labels)
+    baseline = accuracy(default_model, images.reshape(N, -1), labels)
     big = [np.kron(image, np.ones((10, 10))) for image in images]  # a 280x280 drawing
     corner = [np.pad(np.kron(image, np.ones((4, 4))), ((5, 300), (250, 3))) for image in images]
     assert accuracy_after(default_model, big, labels) >= baseline - 0.01
@@ -112,3 +117,50 @@ def test_paper_noise_does_not_count_as_ink(mnist):
     noisy = picture + np.random.default_rng(0).normal(0, 0.03, picture.shape)
     assert np.abs(mnist_style(ink_from_picture(noisy)) - image).mean() < 0.04
     assert mnist_style(ink_from_picture(np.full((40, 40), 0.8))) is None
+
+
+def moments(image: np.ndarray) -> tuple[float, float, float]:
+    """Centre of mass (row, column) and skew cov(r, c) / var(r) of a 28x28 image."""
+    grid = np.arange(28)
+    mass = image.sum()
+    r0, c0 = image.sum(axis=1) @ grid / mass, image.sum(axis=0) @ grid / mass
+    dr, dc = grid[:, None] - r0, grid[None, :] - c0
+    return r0, c0, (image * dr * dc).sum() / (image * dr**2).sum()
+
+
+def slanted_bar(slope: float, centre=(13.0, 12.0)) -> np.ndarray:
+    """A 3-pixel-wide bar 16 rows tall whose column moves `slope` pixels per row."""
+    image = np.zeros((28, 28), dtype=np.float32)
+    for row in range(6, 22):
+        middle = centre[1] + slope * (row - centre[0])
+        image[row] = np.clip(1.5 - np.abs(np.arange(28) - middle), 0, 1)
+    return image
+
+
+@pytest.mark.parametrize("slope", [-0.6, -0.2, 0.3, 0.7])
+def test_deskew_stands_a_slanted_stroke_upright_at_the_exact_centre(slope):
+    before = slanted_bar(slope)
+    after = deskew(before.reshape(-1)).reshape(28, 28)
+    assert abs(moments(before)[2] - slope) < 0.05
+    r0, c0, skew = moments(after)
+    assert abs(skew) < 0.02 and abs(r0 - 14) < 0.01 and abs(c0 - 14) < 0.01
+    assert after.sum() == pytest.approx(before.sum(), rel=0.01)  # no ink lost or made
+
+
+def test_deskew_leaves_an_upright_centred_digit_alone_and_blank_images_blank():
+    upright = np.zeros((28, 28), dtype=np.float32)
+    upright[6:22, 13:16] = 1.0  # an upright bar whose centre of mass is (13.5, 14)
+    upright[6, 12] = upright[21, 16] = 0  # still symmetric about the centre
+    shifted = deskew(upright.reshape(-1)).reshape(28, 28)
+    assert moments(shifted)[:2] == pytest.approx((14, 14), abs=0.01)
+    assert np.abs(shifted[1:] - upright[:-1]).max() < 0.51  # moved half a row down, no more
+    assert not deskew(np.zeros((3, 784))).any()
+
+
+def test_deskew_takes_one_image_or_a_batch_and_removes_mnists_slant(mnist):
+    batch = mnist.test_images[:500]
+    out = deskew(batch)
+    assert out.shape == batch.shape and out.dtype == np.float32
+    assert np.array_equal(deskew(batch[7]), out[7])
+    skews = [abs(moments(image.reshape(28, 28))[2]) for image in out]
+    assert np.median(skews) < 0.01  # MNIST's lean by 0.16 (median) before

@@ -256,6 +256,12 @@ def test_optimized_preset_reproduces_the_reports_accuracy(mnist):
     assert abs(finished.test_accuracy - 0.9261) <= 0.005
 
 
+def test_deskew_preset_passes_95_percent_with_the_same_linear_model(mnist):
+    _, finished = run(mnist, preset("deskew", seed=0))
+    assert finished.test_accuracy >= 0.95 and finished.config.deskew
+    assert finished.model.W.shape == (10, 784)
+
+
 def test_fast_preset_reaches_the_target_accuracy(mnist):
     _, finished = run(mnist, preset("fast", seed=0))
     assert finished.test_accuracy >= 0.924

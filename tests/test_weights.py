@@ -15,6 +15,7 @@ from mnistpad.data import DIGITS, assets_dir
 from mnistpad.model import LinearModel
 from mnistpad.weights import (
     FORMAT_VERSION,
+    INPUT_SETTINGS,
     WeightFileError,
     build_meta,
     load_weights,
@@ -57,9 +58,18 @@ def test_the_file_is_a_plain_npz_that_numpy_reads_without_pickle(tmp_path):
 
 def test_bundled_default_weights_load_and_record_how_they_were_made():
     loaded = load_weights(assets_dir() / "weights" / "default.npz")
-    assert loaded.meta["training"]["preset"] in ("naive", "optimized", "fast")
-    assert loaded.metrics["test_accuracy"] >= 0.92
+    assert loaded.meta["training"]["preset"] == "deskew" and loaded.deskew
+    assert loaded.metrics["test_accuracy"] >= 0.95
     assert len(loaded.history) == loaded.meta["training"]["epochs"]
+
+
+def test_the_deskew_setting_travels_in_the_file_and_is_left_out_when_unused(tmp_path):
+    upright = load_weights(
+        save_weights(tmp_path / "d.npz", a_model(), build_meta(DIGITS, deskew=True))
+    )
+    plain = load_weights(save_weights(tmp_path / "p.npz", a_model(), build_meta(DIGITS)))
+    assert upright.deskew and upright.meta["input"]["deskew"] is True
+    assert not plain.deskew and plain.meta["input"] == INPUT_SETTINGS  # as mnistpad 0.1 wrote
 
 
 def test_saving_replaces_atomically_and_leaves_no_temporary_files(tmp_path, monkeypatch):
@@ -166,6 +176,14 @@ BAD_FILES = {
     ),
     "unknown input preprocessing": (
         npz_bytes(**(good_arrays() | {"meta": meta_with(input={"preprocessing": "hog"})})),
+        "cannot do",
+    ),
+    "deskew that is not true or false": (
+        npz_bytes(**(good_arrays() | {"meta": meta_with(input=INPUT_SETTINGS | {"deskew": 1})})),
+        "cannot do",
+    ),
+    "an input option this mnistpad does not know": (
+        npz_bytes(**(good_arrays() | {"meta": meta_with(input=INPUT_SETTINGS | {"blur": True})})),
         "cannot do",
     ),
     "deeply nested JSON": (

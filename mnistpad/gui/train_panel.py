@@ -20,12 +20,15 @@ from PySide6.QtWidgets import (
 
 from ..train import MAX_EPOCHS, MAX_LR, MAX_SEED, PRESETS, ConfigError, TrainConfig
 
+DEFAULT_PRESET = "deskew"  # the one the bundled default weights were trained with
 PRESET_HELP = {
     "naive": "The report's first run: step 0.01, one example per step, in file order;\n"
     "keeps the last epoch's weights.",
     "optimized": "The report's second run: one example per step, shuffled every epoch; keeps\n"
     "the best-dev weights and halves the step when dev accuracy stops improving.",
     "fast": "The optimized policy with mini-batches: a good model in a couple of seconds.",
+    "deskew": "fast on deskewed digits (stood upright and centred exactly): the same linear\n"
+    "model passes 95% on the test set and reads slanted handwriting much better.",
 }
 
 
@@ -73,6 +76,12 @@ class TrainPanel(QGroupBox):
         self.halve.setToolTip(
             "Halve the step size after an epoch that does not improve the best\ndev accuracy."
         )
+        self.deskew = QCheckBox("deskew: stand digits upright")
+        self.deskew.setToolTip(
+            "Shear every image so its slant is gone and shift it so its centre of mass\n"
+            "is exactly in the middle, for training, testing and your drawings alike.\n"
+            "The weight file remembers it."
+        )
 
         self.train_button = QPushButton("Train")
         self.train_button.setToolTip("Train a new model from scratch with these settings (Ctrl+T).")
@@ -106,6 +115,7 @@ class TrainPanel(QGroupBox):
         for box in (self.shuffle, self.keep_best, self.halve):
             checks.addWidget(box)
         form.addRow("Policy", checks)
+        form.addRow("Inputs", self.deskew)
         buttons = QHBoxLayout()
         buttons.addWidget(self.train_button)
         buttons.addWidget(self.stop_button)
@@ -118,7 +128,7 @@ class TrainPanel(QGroupBox):
         self.preset.currentTextChanged.connect(lambda name: self.set_config(PRESETS[name]))
         self.train_button.clicked.connect(self._on_train)
         self.stop_button.clicked.connect(self.stop_requested)
-        self.set_config(PRESETS["fast"])
+        self.set_config(PRESETS[DEFAULT_PRESET])
 
     def config(self) -> TrainConfig:
         """The settings shown, as a validated configuration (raises ConfigError)."""
@@ -131,6 +141,7 @@ class TrainPanel(QGroupBox):
             keep_best=self.keep_best.isChecked(),
             halve_on_plateau=self.halve.isChecked(),
             seed=self.seed.value(),
+            deskew=self.deskew.isChecked(),
         ).validate()
 
     def set_config(self, config: TrainConfig) -> None:
@@ -145,6 +156,7 @@ class TrainPanel(QGroupBox):
         self.shuffle.setChecked(config.shuffle)
         self.keep_best.setChecked(config.keep_best)
         self.halve.setChecked(config.halve_on_plateau)
+        self.deskew.setChecked(config.deskew)
 
     def set_running(self, running: bool) -> None:
         for widget in (
@@ -156,6 +168,7 @@ class TrainPanel(QGroupBox):
             self.shuffle,
             self.keep_best,
             self.halve,
+            self.deskew,
             self.train_button,
         ):
             widget.setEnabled(not running)

@@ -265,6 +265,7 @@ class WeightsInfo(QGroupBox):
                 f"{get('preset', '?')} preset, {get('epochs', '?')} epoch"
                 f"{'' if get('epochs') == 1 else 's'}, batch "
                 f"{get('batch_size', '?')}, step {get('lr', '?')}, seed {get('seed', '?')}"
+                + (", deskewed inputs" if get("deskew") else "")
             )
             rows.append(("Trained", escape(settings)))
         if metrics.get("kept_epoch"):

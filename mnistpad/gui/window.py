@@ -28,9 +28,9 @@ from PySide6.QtWidgets import (
 
 from ..data import Dataset, assets_dir
 from ..model import LinearModel
-from ..preprocess import mnist_style
+from ..preprocess import deskew, mnist_style
 from ..train import ConfigError, EpochEnd, Finished, Progress, TrainConfig
-from ..weights import WeightFileError, load_weights, run_meta, save_weights
+from ..weights import WeightFileError, input_deskew, load_weights, run_meta, save_weights
 from .canvas import DrawingCanvas
 from .train_panel import TrainPanel
 from .views import (
@@ -64,7 +64,8 @@ class MainWindow(QMainWindow):
         self.worker: TrainingWorker | None = None
         self.training = False
         self.live_model: LinearModel | None = None  # the weights being trained, while training
-        self.current_input: np.ndarray | None = None  # the preprocessed drawing, (28, 28)
+        self.field: np.ndarray | None = None  # the drawing made MNIST-style, (28, 28)
+        self.current_input: np.ndarray | None = None  # what the model in view receives, (28, 28)
         self.last_progress: Progress | None = None
         self.dirty = False
         self.plots_drawn = 0.0  # time.monotonic() of the last curves redraw
@@ -261,12 +262,22 @@ class MainWindow(QMainWindow):
     @Slot()
     def classify_drawing(self) -> None:
         """Preprocess the drawing and show what the model makes of it; called on every change."""
-        self.current_input = None if self.canvas.is_empty() else mnist_style(self.canvas.ink())
-        self.preview.set_image(self.current_input)
+        self.field = None if self.canvas.is_empty() else mnist_style(self.canvas.ink())
         self.show_prediction()
 
+    def model_in_view(self) -> tuple[LinearModel | None, bool]:
+        """The model whose opinion is shown (the one learning, while a run is on) and whether it
+        takes deskewed inputs."""
+        if self.training and self.live_model is not None:
+            return self.live_model, self.worker.config.deskew
+        return self.model, input_deskew(self.meta)
+
     def show_prediction(self) -> None:
-        model = self.live_model if self.training and self.live_model is not None else self.model
+        model, deskewed = self.model_in_view()
+        self.current_input = self.field
+        if self.field is not None and deskewed:
+            self.current_input = deskew(self.field.reshape(-1)).reshape(self.field.shape)
+        self.preview.set_image(self.current_input)
         if self.current_input is None or model is None:
             self.chart.set_probabilities(None)
             self.prediction.setText("-")
