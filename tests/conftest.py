@@ -11,6 +11,8 @@ from mnistpad.data import DIGITS, Dataset, load_dataset
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # the tests never need a display
 
+pytest_plugins = ["gui_support"]  # the window fixtures, shared by the GUI test modules
+
 
 @pytest.fixture(scope="session")
 def mnist() -> Dataset:

@@ -11,75 +11,16 @@ import sys
 
 import numpy as np
 import pytest
+from gui_support import circle, line, shown_probabilities, start, wait_until_done
 from PySide6.QtCore import QMimeData, QObject, QPointF, QSettings, Qt, QTimer, QUrl
 from PySide6.QtCore import Signal as QtSignal
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QMessageBox
 
 from mnistpad.gui.canvas import send_stroke
 from mnistpad.gui.window import DEFAULT_WEIGHTS, MainWindow
 from mnistpad.preprocess import deskew
 from mnistpad.weights import load_weights
-
-
-@pytest.fixture
-def dialogs(monkeypatch):
-    """Record message boxes instead of showing them; answers can be set per test."""
-    shown = {"critical": [], "warning": [], "question": []}
-    answers = {"question": QMessageBox.StandardButton.Discard, "save": "", "open": ""}
-
-    def record(kind):
-        def show(parent, title, text, *args, **kwargs):
-            shown[kind].append((title, text))
-            return answers.get(kind, QMessageBox.StandardButton.Ok)
-
-        return show
-
-    for kind in shown:
-        monkeypatch.setattr(QMessageBox, kind, record(kind))
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (answers["save"], ""))
-    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (answers["open"], ""))
-    return shown, answers
-
-
-@pytest.fixture
-def settings_dir(tmp_path, qapp):
-    """Keep the tests' QSettings in a temporary folder."""
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(
-        QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings")
-    )
-    qapp.setOrganizationName("mnistpad-tests")
-    return tmp_path / "settings"
-
-
-@pytest.fixture
-def window(qtbot, dialogs, settings_dir, mnist):
-    win = MainWindow()
-    win.dataset = mnist  # the bundled data, already read once for the whole session
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.shutdown_training()
-    win.unsaved = False
-
-
-def line(start, end, steps=20):
-    return [
-        tuple(np.array(start) + (np.array(end) - np.array(start)) * t)
-        for t in np.linspace(0, 1, steps)
-    ]
-
-
-def circle(centre=(0.5, 0.5), radius=(0.22, 0.32), steps=40):
-    angles = np.linspace(0, 2 * np.pi, steps)
-    return [(centre[0] + radius[0] * np.sin(a), centre[1] - radius[1] * np.cos(a)) for a in angles]
-
-
-def shown_probabilities(win) -> np.ndarray:
-    return np.asarray(win.chart.bars.opts["height"], dtype=float) / 100
-
 
 # -- drawing ---------------------------------------------------------------------------------
 
@@ -155,18 +96,6 @@ def test_drawings_keep_their_shape_when_the_window_is_resized(window, qtbot):
 
 
 # -- training --------------------------------------------------------------------------------
-
-
-def start(window, qtbot, preset, **settings):
-    window.panel.preset.setCurrentText(preset)
-    for name, value in settings.items():
-        getattr(window.panel, name).setValue(value)
-    qtbot.mouseClick(window.panel.train_button, Qt.MouseButton.LeftButton)
-    assert window.training
-
-
-def wait_until_done(window, qtbot, timeout=120_000):
-    qtbot.waitUntil(lambda: not window.training, timeout=timeout)
 
 
 def test_training_runs_in_another_process_and_ends_with_the_new_weights_in_use(window, qtbot):

@@ -76,7 +76,7 @@ class TrainPanel(QGroupBox):
         self.halve.setToolTip(
             "Halve the step size after an epoch that does not improve the best\ndev accuracy."
         )
-        self.deskew = QCheckBox("deskew: stand digits upright")
+        self.deskew = QCheckBox("deskew (upright digits)")
         self.deskew.setToolTip(
             "Shear every image so its slant is gone and shift it so its centre of mass\n"
             "is exactly in the middle, for training, testing and your drawings alike.\n"

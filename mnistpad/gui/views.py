@@ -11,6 +11,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QGroupBox, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from .canvas import SquareWidget
+from .inside import evidence_overlay, rgb_image
 
 # Colours that read well on light and dark backgrounds alike (Tableau 10).
 BLUE, ORANGE, GREEN, RED, PURPLE, GREY = (
@@ -53,6 +54,7 @@ class DigitPreview(SquareWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.image: np.ndarray | None = None
+        self.overlay: QImage | None = None  # the evidence map, when it is shown
         self.setMinimumSize(112, 112)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.setToolTip(
@@ -64,6 +66,11 @@ class DigitPreview(SquareWidget):
         self.image = None if image is None else np.asarray(image, dtype=np.float32).reshape(28, 28)
         self.update()
 
+    def set_evidence(self, evidence: np.ndarray | None) -> None:
+        """Lay the evidence map (28, 28) over the input, or take it away with None."""
+        self.overlay = None if evidence is None else rgb_image(evidence_overlay(evidence))
+        self.update()
+
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         square = self.square()
@@ -72,6 +79,8 @@ class DigitPreview(SquareWidget):
             grey = np.ascontiguousarray(np.round(self.image * 255).astype(np.uint8))
             picture = QImage(grey.data, 28, 28, 28, QImage.Format.Format_Grayscale8)
             painter.drawImage(square, picture)  # nearest-neighbour: each input pixel stays a square
+            if self.overlay is not None:
+                painter.drawImage(square, self.overlay)
         else:
             painter.setPen(QColor(GREY))
             painter.drawText(square, Qt.AlignmentFlag.AlignCenter, "28 x 28\ninput")

@@ -10,12 +10,14 @@ from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt, QTimer, Sl
 from PySide6.QtGui import QAction, QFont, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QCheckBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QSlider,
     QSplitter,
     QStyle,
@@ -32,6 +34,7 @@ from ..preprocess import deskew, mnist_style
 from ..train import ConfigError, EpochEnd, Finished, Progress, TrainConfig
 from ..weights import WeightFileError, input_deskew, load_weights, run_meta, save_weights
 from .canvas import DrawingCanvas
+from .inside import InsidePanel
 from .train_panel import TrainPanel
 from .views import (
     DigitPreview,
@@ -115,8 +118,15 @@ class MainWindow(QMainWindow):
         self.prediction.setToolTip("The model's prediction for your drawing and how sure it is.")
         self.confidence = QLabel("draw a digit")
         self.confidence.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.show_evidence = QCheckBox("evidence")
+        self.show_evidence.setToolTip(
+            "Colour the input by how much each pixel counts for the class chosen in the\n"
+            "Inside tab (the prediction unless you click a template): red for, blue against."
+        )
+        self.show_evidence.toggled.connect(lambda _: self.show_prediction())
         left_column = QVBoxLayout()
         left_column.addWidget(self.preview)
+        left_column.addWidget(self.show_evidence, 0, Qt.AlignmentFlag.AlignHCenter)
         left_column.addWidget(self.prediction)
         left_column.addWidget(self.confidence)
         left_column.addStretch(1)
@@ -150,11 +160,20 @@ class MainWindow(QMainWindow):
             "Every epoch's numbers: loss and accuracy on the training and dev\n"
             "sets, the step size used, and the time since the start."
         )
+        self.inside = InsidePanel()
+        self.inside.set_classes(self.chart.classes)
+        self.inside.class_chosen.connect(lambda _: self.show_prediction())
         self.tabs = QTabWidget()
         self.tabs.addTab(self.plots, "Curves")
         self.tabs.addTab(self.table, "Epochs")
+        inside_page = QScrollArea()  # scrolls rather than widening the window when it is narrow
+        inside_page.setWidget(self.inside)
+        inside_page.setWidgetResizable(True)
+        inside_page.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.tabs.addTab(inside_page, "Inside")
         self.tabs.setTabToolTip(0, "Loss and accuracy per epoch")
         self.tabs.setTabToolTip(1, "The same numbers as a table")
+        self.tabs.setTabToolTip(2, "The model's templates, and the evidence your drawing gives")
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(draw_pane)
@@ -278,6 +297,11 @@ class MainWindow(QMainWindow):
         if self.field is not None and deskewed:
             self.current_input = deskew(self.field.reshape(-1)).reshape(self.field.shape)
         self.preview.set_image(self.current_input)
+        self.inside.set_model(model)
+        self.inside.set_input(self.current_input)
+        self.preview.set_evidence(
+            self.inside.evidence_map() if self.show_evidence.isChecked() else None
+        )
         if self.current_input is None or model is None:
             self.chart.set_probabilities(None)
             self.prediction.setText("-")
@@ -472,6 +496,7 @@ class MainWindow(QMainWindow):
         )
         self.unsaved = False
         self.chart.set_classes(loaded.classes)
+        self.inside.set_classes(loaded.classes)
         metrics = loaded.metrics
         self.plots.set_history(loaded.history, int(metrics.get("best_epoch", 0) or 0))
         self.table.setRowCount(0)
