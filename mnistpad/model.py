@@ -86,3 +86,9 @@ class LinearModel:
         g[np.arange(len(labels)), labels] -= 1
         g /= len(labels)
         return loss, g.T @ images, g.sum(axis=0)
+
+
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
+    """(n_classes, n_classes) counts: row = true class, column = predicted class."""
+    pairs = np.asarray(labels, dtype=np.intp) * n_classes + np.asarray(predicted, dtype=np.intp)
+    return np.bincount(pairs, minlength=n_classes * n_classes).reshape(n_classes, n_classes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mnistpad.model import LinearModel, cross_entropy, log_softmax, softmax
+from mnistpad.model import LinearModel, confusion_matrix, cross_entropy, log_softmax, softmax
 
 
 def random_model(rng, n_in=784, n_out=10, dtype=np.float64) -> LinearModel:
@@ -94,3 +94,11 @@ def test_prediction_and_accuracy():
     assert model.predict(images[0]) == 2
     assert model.accuracy(images, np.array([2, 0, 0])) == pytest.approx(2 / 3)
     np.testing.assert_allclose(model.probabilities(images).sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_confusion_matrix_counts_true_classes_by_prediction():
+    labels = np.array([0, 0, 1, 2, 2, 2])
+    predicted = np.array([0, 1, 1, 2, 0, 2])
+    counts = confusion_matrix(labels, predicted, 3)
+    assert counts.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
+    assert counts.sum() == 6 and np.trace(counts) == 4

@@ -28,12 +28,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..data import Dataset, assets_dir
+from ..data import DataError, Dataset, assets_dir, load_dataset
 from ..model import LinearModel
 from ..preprocess import deskew, mnist_style
 from ..train import ConfigError, EpochEnd, Finished, Progress, TrainConfig
 from ..weights import WeightFileError, input_deskew, load_weights, run_meta, save_weights
 from .canvas import DrawingCanvas
+from .errors import ErrorsPanel
 from .inside import InsidePanel
 from .train_panel import TrainPanel
 from .views import (
@@ -68,6 +69,9 @@ class MainWindow(QMainWindow):
         self.training = False
         self.live_model: LinearModel | None = None  # the weights being trained, while training
         self.field: np.ndarray | None = None  # the drawing made MNIST-style, (28, 28)
+        self.inspecting = ""  # what the field shows when it is not the drawing
+        self.errors_stale = True  # the Errors tab shows other weights than those in use
+        self.test_inputs: tuple = (None, None)  # ((dataset id, deskewed), prepared test images)
         self.current_input: np.ndarray | None = None  # what the model in view receives, (28, 28)
         self.last_progress: Progress | None = None
         self.dirty = False
@@ -171,6 +175,11 @@ class MainWindow(QMainWindow):
         inside_page.setWidgetResizable(True)
         inside_page.setFrameShape(QScrollArea.Shape.NoFrame)
         self.tabs.addTab(inside_page, "Inside")
+        self.errors = ErrorsPanel()
+        self.errors.inspect_requested.connect(self.inspect_image)
+        self.tabs.addTab(self.errors, "Errors")
+        self.tabs.setTabToolTip(3, "Where the weights in use go wrong on the test set")
+        self.tabs.currentChanged.connect(lambda _: self._refresh_errors())
         self.tabs.setTabToolTip(0, "Loss and accuracy per epoch")
         self.tabs.setTabToolTip(1, "The same numbers as a table")
         self.tabs.setTabToolTip(2, "The model's templates, and the evidence your drawing gives")
@@ -282,7 +291,49 @@ class MainWindow(QMainWindow):
     def classify_drawing(self) -> None:
         """Preprocess the drawing and show what the model makes of it; called on every change."""
         self.field = None if self.canvas.is_empty() else mnist_style(self.canvas.ink())
+        self.inspecting = ""
         self.show_prediction()
+
+    @Slot(object, str)
+    def inspect_image(self, image: np.ndarray, caption: str) -> None:
+        """Show an image from the data (already MNIST-style) instead of the drawing, until the
+        person draws again."""
+        self.field = np.asarray(image, dtype=np.float32).reshape(28, 28)
+        self.inspecting = caption
+        self.show_prediction()
+
+    def _refresh_errors(self) -> None:
+        """Recompute the Errors tab for the weights in use, when it is shown and out of date."""
+        if self.tabs.currentWidget() is not self.errors or not self.errors_stale:
+            return
+        if self.dataset is None:
+            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            try:
+                self.dataset = load_dataset(self.data_folder)
+            except DataError as error:
+                self.errors.summary.setText(f"Cannot read the test set: {error}")
+                return
+            finally:
+                QApplication.restoreOverrideCursor()
+        dataset, deskewed = self.dataset, input_deskew(self.meta)
+        if self.model.n_classes != len(dataset.classes):
+            self.errors.summary.setText(
+                f"The weights have {self.model.n_classes} classes and the data"
+                f" {len(dataset.classes)}: open weights made for this data."
+            )
+            return
+        key = (id(dataset), deskewed)
+        if self.test_inputs[0] != key:
+            images = dataset.test_images
+            self.test_inputs = (key, deskew(images) if deskewed else images)
+        self.errors.set_results(
+            self.model,
+            self.test_inputs[1],
+            dataset.test_images,
+            dataset.test_labels,
+            list(dataset.classes),
+        )
+        self.errors_stale = False
 
     def model_in_view(self) -> tuple[LinearModel | None, bool]:
         """The model whose opinion is shown (the one learning, while a run is on) and whether it
@@ -311,7 +362,8 @@ class MainWindow(QMainWindow):
         best = int(probabilities.argmax())
         self.chart.set_probabilities(probabilities)
         self.prediction.setText(self.chart.classes[best])
-        self.confidence.setText(f"{probabilities[best]:.1%} sure")
+        sure = f"{probabilities[best]:.1%} sure"
+        self.confidence.setText(f"{self.inspecting}:\n{sure}" if self.inspecting else sure)
 
     # -- training ----------------------------------------------------------------------------
 
@@ -396,6 +448,7 @@ class MainWindow(QMainWindow):
         self.model = result.model
         dataset = self.worker.dataset
         self.meta = run_meta(result, list(dataset.classes), dataset.name)
+        self.errors_stale = True
         self.source = "trained in this session, not saved"
         self.unsaved = True
         ending = "Stopped" if result.stopped else "Diverged" if result.diverged else "Done"
@@ -412,6 +465,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Training {ending.lower()}.", 5000)
         self.dirty = True
         self._redraw()
+        self._refresh_errors()
         if result.diverged:
             QMessageBox.warning(
                 self,
@@ -491,6 +545,7 @@ class MainWindow(QMainWindow):
             )
             return False
         self.model, self.meta = loaded.model, loaded.meta
+        self.errors_stale = True
         self.source = (
             "bundled default" if path.resolve() == DEFAULT_WEIGHTS.resolve() else str(path)
         )
@@ -512,6 +567,7 @@ class MainWindow(QMainWindow):
             self.settings.setValue("last_folder", str(path.parent))
         self._show_weights_status()
         self.classify_drawing()
+        self._refresh_errors()
         return True
 
     @Slot()

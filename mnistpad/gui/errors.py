@@ -1,0 +1,166 @@
+"""The Errors tab: where the weights in use go wrong on the test set, and on which images.
+
+A confusion matrix (rows: the true class, columns: the prediction) counts the test images of each
+kind; clicking a cell lists that cell's images, the most confident mistakes first, and
+double-clicking one (or Enter) sends it to the preview, where its evidence map can be inspected.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..model import LinearModel, confusion_matrix, softmax
+
+MAX_SHOWN = 300  # images listed for one cell; the count says how many there are
+
+
+def digit_icon(image: np.ndarray, size: int = 56) -> QIcon:
+    grey = np.ascontiguousarray(np.round(255 * image.reshape(28, 28)).astype(np.uint8))
+    picture = QImage(grey.data, 28, 28, 28, QImage.Format.Format_Grayscale8).copy()
+    return QIcon(QPixmap.fromImage(picture.scaled(size, size)))
+
+
+class ErrorsPanel(QWidget):
+    """Confusion matrix of a model on a test set, and a gallery of one cell's images."""
+
+    inspect_requested = Signal(object, str)  # (784,) image as in the dataset, a caption
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.images: np.ndarray | None = None  # the test images as the dataset holds them
+        self.labels: np.ndarray | None = None
+        self.classes: list[str] = []
+        self.probabilities: np.ndarray | None = None  # (N, C) of the model shown
+        self.summary = QLabel("The confusion matrix appears here once the test set is read.")
+        self.summary.setWordWrap(True)
+        self.matrix = QTableWidget()
+        self.matrix.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.matrix.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.matrix.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.matrix.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.matrix.setToolTip(
+            "Test images by true class (rows) and predicted class (columns).\n"
+            "Click a cell to see its images."
+        )
+        self.matrix.cellClicked.connect(self.show_cell)
+        self.caption = QLabel(" ")
+        self.gallery = QListWidget()
+        self.gallery.setViewMode(QListWidget.ViewMode.IconMode)
+        self.gallery.setIconSize(QSize(56, 56))
+        self.gallery.setGridSize(QSize(72, 84))
+        self.gallery.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.gallery.setMovement(QListWidget.Movement.Static)
+        self.gallery.setUniformItemSizes(True)
+        self.gallery.setToolTip(
+            "Each image with the model's probability for its prediction.\n"
+            "Double-click one (or press Enter) to inspect it in the preview."
+        )
+        self.gallery.itemActivated.connect(self._inspect)
+        lower = QWidget()
+        lower_layout = QVBoxLayout(lower)
+        lower_layout.setContentsMargins(0, 0, 0, 0)
+        lower_layout.addWidget(self.caption)
+        lower_layout.addWidget(self.gallery)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.matrix)
+        split.addWidget(lower)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(split, 1)
+
+    def set_results(
+        self,
+        model: LinearModel,
+        inputs: np.ndarray,
+        images: np.ndarray,
+        labels: np.ndarray,
+        classes: list[str],
+    ) -> None:
+        """Classify `inputs` (the test images prepared for the model) and show where it errs;
+        `images` are the same images as the dataset holds them, for the gallery."""
+        self.images, self.labels, self.classes = images, labels, list(classes)
+        self.probabilities = softmax(model.logits(inputs))
+        predicted = self.probabilities.argmax(axis=1)
+        counts = confusion_matrix(labels, predicted, len(classes))
+        n = len(classes)
+        self.matrix.clear()
+        self.matrix.setRowCount(n)
+        self.matrix.setColumnCount(n)
+        self.matrix.setHorizontalHeaderLabels([f"→{name}" for name in classes])
+        self.matrix.setVerticalHeaderLabels(list(classes))
+        per_row = np.maximum(counts.sum(axis=1, keepdims=True), 1)
+        for row in range(n):
+            for column in range(n):
+                count = int(counts[row, column])
+                item = QTableWidgetItem(f"{count:,}" if count else "")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                share = count / per_row[row, 0]
+                if row == column:
+                    item.setBackground(QColor(89, 161, 79, round(40 + 100 * share)))
+                elif count:
+                    item.setBackground(QColor(225, 87, 89, round(min(1.0, 8 * share) * 200)))
+                item.setToolTip(
+                    f"{count:,} test images of {classes[row]} read as {classes[column]}"
+                    f" ({share:.1%} of the {classes[row]}s)"
+                )
+                self.matrix.setItem(row, column, item)
+        wrong = int(len(labels) - np.trace(counts))
+        self.summary.setText(
+            f"Test accuracy {1 - wrong / len(labels):.2%}: {wrong:,} of {len(labels):,} test"
+            " images are misread. Rows: the true class; columns: the prediction. Click a cell to"
+            " see its images."
+        )
+        pair = np.unravel_index(np.argmax(counts - np.diag(np.diag(counts))), counts.shape)
+        self.show_cell(int(pair[0]), int(pair[1]))  # start with the commonest confusion
+
+    def show_cell(self, true_class: int, predicted_class: int) -> None:
+        if self.probabilities is None:
+            return
+        self.matrix.setCurrentCell(true_class, predicted_class)
+        predicted = self.probabilities.argmax(axis=1)
+        indices = np.flatnonzero((self.labels == true_class) & (predicted == predicted_class))
+        confidence = self.probabilities[indices, predicted_class]
+        indices = indices[np.argsort(-confidence, kind="stable")]  # surest first
+        true_name, predicted_name = self.classes[true_class], self.classes[predicted_class]
+        shown = min(len(indices), MAX_SHOWN)
+        self.caption.setText(
+            f"<b>{len(indices):,}</b> test images of <b>{true_name}</b> read as"
+            f" <b>{predicted_name}</b>"
+            + (f", the {shown} surest shown" if shown < len(indices) else "")
+            + (", surest first. Double-click one to inspect it." if len(indices) else ".")
+        )
+        self.gallery.clear()
+        for index in indices[:shown]:
+            probabilities = self.probabilities[index]
+            item = QListWidgetItem(
+                digit_icon(self.images[index]), f"{probabilities[predicted_class]:.0%}"
+            )
+            item.setData(Qt.ItemDataRole.UserRole, int(index))
+            sure, right = probabilities[predicted_class], probabilities[true_class]
+            item.setToolTip(
+                f"Test image #{index}: a {true_name}, read as {predicted_name} with {sure:.1%}"
+                f" ({true_name}: {right:.1%})"
+            )
+            self.gallery.addItem(item)
+
+    def _inspect(self, item: QListWidgetItem) -> None:
+        index = item.data(Qt.ItemDataRole.UserRole)
+        self.inspect_requested.emit(
+            self.images[index], f"test image #{index}, a {self.classes[int(self.labels[index])]}"
+        )

@@ -1,0 +1,65 @@
+"""The Errors tab: the confusion matrix of the weights in use on the real test set, its cells'
+images, and sending one to the preview."""
+
+from __future__ import annotations
+
+import numpy as np
+from gui_support import circle
+
+from mnistpad.gui.canvas import send_stroke
+from mnistpad.train import model_inputs
+from mnistpad.weights import input_deskew
+
+
+def open_errors(window, qtbot):
+    window.tabs.setCurrentWidget(window.errors)
+    qtbot.waitUntil(lambda: window.errors.probabilities is not None, timeout=10_000)
+    return window.errors
+
+
+def test_the_matrix_counts_the_test_set_as_the_weights_read_it(window, qtbot, mnist):
+    errors = open_errors(window, qtbot)
+    n = errors.matrix.rowCount()
+    counts = np.array(
+        [
+            [int(errors.matrix.item(r, c).text().replace(",", "") or 0) for c in range(n)]
+            for r in range(n)
+        ]
+    )
+    assert counts.sum() == len(mnist.test_labels) == 10_000
+    assert np.array_equal(counts.sum(axis=1), np.bincount(mnist.test_labels, minlength=10))
+    inputs = model_inputs(mnist, input_deskew(window.meta)).test_images
+    accuracy = window.model.accuracy(inputs, mnist.test_labels)
+    assert np.trace(counts) / counts.sum() == accuracy == window.meta["metrics"]["test_accuracy"]
+    assert f"{accuracy:.2%}" in errors.summary.text()
+
+
+def test_a_cell_lists_exactly_its_images_surest_first_and_one_can_be_inspected(window, qtbot):
+    errors = open_errors(window, qtbot)
+    errors.show_cell(4, 9)
+    count = int(errors.matrix.item(4, 9).text())
+    shown = [errors.gallery.item(i) for i in range(errors.gallery.count())]
+    assert len(shown) == count > 0
+    indices = [item.data(256) for item in shown]  # Qt.UserRole
+    probabilities = errors.probabilities[indices]
+    assert all(errors.labels[i] == 4 for i in indices)
+    assert (probabilities.argmax(axis=1) == 9).all()
+    assert list(probabilities[:, 9]) == sorted(probabilities[:, 9], reverse=True)
+
+    errors.gallery.itemActivated.emit(shown[0])  # double-click or Enter
+    assert np.array_equal(window.field.reshape(-1), errors.images[indices[0]])
+    assert window.prediction.text() == "9"
+    assert f"test image #{indices[0]}, a 4" in window.confidence.text()
+    assert window.inside.evidence_map() is not None  # its evidence can be inspected
+    send_stroke(window.canvas, circle())  # drawing again shows the drawing
+    assert "test image" not in window.confidence.text()
+
+
+def test_the_matrix_follows_the_weights_in_use(window, qtbot):
+    errors = open_errors(window, qtbot)
+    before = errors.probabilities
+    window.model.W[:], window.model.b[:] = 0, 0  # uniform: every image predicted as class 0
+    window.errors_stale = True
+    window._refresh_errors()
+    assert errors.probabilities is not before
+    assert int(errors.matrix.item(0, 0).text().replace(",", "")) == 980  # MNIST's test zeros
