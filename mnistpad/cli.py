@@ -63,12 +63,15 @@ def _parser() -> argparse.ArgumentParser:
         prog="mnistpad", description="Train a linear MNIST classifier and read digits."
     )
     parser.add_argument("--version", action="version", version=f"mnistpad {__version__}")
-    parser.set_defaults(run=_gui, command="gui", weights=None)
+    parser.set_defaults(run=_gui, command="gui", weights=None, data=None)
     commands = parser.add_subparsers(title="commands", parser_class=_Parser)
 
     gui = commands.add_parser("gui", help="open the window (the default)")
     gui.add_argument(
         "weights", nargs="?", type=Path, help="weight file to open instead of the default"
+    )
+    gui.add_argument(
+        "--data", type=Path, help="folder of MNIST-format IDX files to train on (default: bundled)"
     )
     gui.set_defaults(run=_gui, command="gui")
 
@@ -115,7 +118,9 @@ def _gui(args: argparse.Namespace) -> int:
         from .gui.app import run_app
     except ImportError as error:
         raise UsageError(f"the window cannot start: {error}") from None
-    return run_app(weights=args.weights)
+    # A bad folder is reported here, in one line, before any window opens.
+    dataset = load_dataset(args.data) if args.data is not None else None
+    return run_app(weights=args.weights, dataset=dataset)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -212,9 +217,10 @@ def _eval(args: argparse.Namespace) -> int:
     weight_file = load_weights(args.weights)
     model = weight_file.model
     dataset = load_dataset(args.data)
-    if model.n_classes != len(dataset.classes):
+    if weight_file.classes != list(dataset.classes):
         raise UsageError(
-            f"{args.weights}: has {model.n_classes} classes, the data has {len(dataset.classes)}"
+            f"{args.weights}: made for the classes {', '.join(weight_file.classes)}; the data has"
+            f" {', '.join(dataset.classes)}"
         )
     dataset = model_inputs(dataset, weight_file.deskew)
     result = {

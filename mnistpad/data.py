@@ -21,6 +21,24 @@ import numpy as np
 IMAGE_SIDE = 28
 DEV_SIZE = 10_000
 DIGITS = tuple(str(digit) for digit in range(10))
+CLASSES_FILE = "classes.txt"  # optional: one class name per line, label 0 first
+MAX_CLASS_NAME = 100  # characters
+# Folders without a classes.txt whose test labels are known (SHA-256 of the decoded labels).
+KNOWN_CLASSES = {
+    # Fashion-MNIST (Zalando Research), as Debian's dataset-fashion-mnist installs it
+    "3d0e6c6ea990b53b6f8f500a41cac93881d981b315f84578b7d915342ade01e9": (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ),
+}
 FILES = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",
@@ -75,11 +93,16 @@ def bundled_mnist_dir() -> Path:
     return assets_dir() / "mnist"
 
 
-def load_dataset(folder: Path | str | None = None, classes: tuple[str, ...] = DIGITS) -> Dataset:
+def load_dataset(
+    folder: Path | str | None = None, classes: tuple[str, ...] | None = None
+) -> Dataset:
     """Read the four IDX files in `folder` (default: the bundled MNIST) and split them.
 
     Files may be gzip-compressed (`NAME.gz`) or raw (`NAME`). A `SHA256SUMS` file in the folder is
-    honoured, and the bundled folder must have one. Raises DataError naming the bad file.
+    honoured, and the bundled folder must have one. The class names are `classes`, else those of
+    the folder's `classes.txt`, else those of a dataset recognised by its test labels
+    (Fashion-MNIST), else the digits for MNIST-sized label ranges and label numbers beyond.
+    Raises DataError naming the bad file.
     """
     bundled = folder is None
     root = bundled_mnist_dir() if bundled else Path(folder)
@@ -87,6 +110,8 @@ def load_dataset(folder: Path | str | None = None, classes: tuple[str, ...] = DI
         raise DataError(root, "not a folder" if root.exists() else "no such folder")
     checksums = _read_checksums(root, required=bundled)
     arrays = {key: _load_member(root, name, checksums) for key, name in FILES.items()}
+    if classes is None:
+        classes = _class_names(root, arrays["test_labels"], arrays["train_labels"])
 
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
@@ -125,6 +150,26 @@ def load_dataset(folder: Path | str | None = None, classes: tuple[str, ...] = DI
         classes=tuple(classes),
         folder=root,
     )
+
+
+def _class_names(root: Path, test_labels: np.ndarray, train_labels: np.ndarray) -> tuple:
+    named = root / CLASSES_FILE
+    if named.exists():
+        try:
+            lines = named.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            raise DataError(named, f"cannot read the class names ({error})") from None
+        names = tuple(line.strip() for line in lines if line.strip())
+        if not 2 <= len(names) <= 256 or any(len(name) > MAX_CLASS_NAME for name in names):
+            raise DataError(
+                named, "needs 2 to 256 class names of at most 100 characters, one a line"
+            )
+        return names
+    known = KNOWN_CLASSES.get(hashlib.sha256(test_labels.tobytes()).hexdigest())
+    if known:
+        return known
+    count = int(max(test_labels.max(initial=0), train_labels.max(initial=0))) + 1
+    return DIGITS if count <= 10 else tuple(str(label) for label in range(count))
 
 
 def read_idx(path: Path | str, expected_magic: int | None = None) -> np.ndarray:

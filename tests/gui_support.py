@@ -83,3 +83,25 @@ def start(window, qtbot, preset, **settings):
 
 def wait_until_done(window, qtbot, timeout=120_000):
     qtbot.waitUntil(lambda: not window.training, timeout=timeout)
+
+
+NAMES = ["apple", "banana", "cherry", "damson", "elder", "fig", "grape", "hazel", "iris", "juniper"]
+
+
+def named_idx_folder(folder, n_train=10_600, n_test=300):
+    """A folder of learnable synthetic IDX files with a classes.txt of fruit names."""
+    import gzip
+    import struct
+
+    rng = np.random.default_rng(0)
+    centres = rng.uniform(0, 1, size=(10, 28, 28))
+    folder.mkdir()
+    for split, n in (("train", n_train), ("t10k", n_test)):
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        images = np.clip(centres[labels] + rng.normal(0, 0.25, (n, 28, 28)), 0, 1)
+        for kind, array in (("images-idx3", np.round(images * 255)), ("labels-idx1", labels)):
+            header = struct.pack(f">I{array.ndim}I", 0x0800 + array.ndim, *array.shape)
+            data = header + array.astype(np.uint8).tobytes()
+            (folder / f"{split}-{kind}-ubyte.gz").write_bytes(gzip.compress(data, 1))
+    (folder / "classes.txt").write_text("\n".join(NAMES) + "\n")
+    return folder

@@ -230,3 +230,16 @@ def test_the_app_starts_with_the_default_weights_and_quits_on_ctrl_c(tmp_path):
     assert app.returncode == 0, errors
     assert "Traceback" not in errors
     assert (tmp_path / "mnistpad" / "mnistpad.conf").exists()  # it saved its window settings
+
+
+def test_weights_are_not_evaluated_on_data_with_other_classes(tmp_path):
+    from gui_support import named_idx_folder
+
+    folder = named_idx_folder(tmp_path / "fruit")
+    result = mnistpad("eval", DEFAULT_WEIGHTS, "--data", folder, check_status=None)
+    assert_one_line_error(result, "made for the classes 0, 1", "apple, banana")
+
+
+def test_the_window_refuses_a_bad_data_folder_before_opening(tmp_path):
+    result = mnistpad("gui", "--data", tmp_path / "nowhere", check_status=None)
+    assert_one_line_error(result, "nowhere", "no such folder")

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnistpad.data import FILES, DataError, bundled_mnist_dir, load_dataset, read_idx
+from mnistpad.data import DIGITS, FILES, DataError, bundled_mnist_dir, load_dataset, read_idx
 
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -134,8 +134,37 @@ def test_counts_that_disagree(tmp_path):
 
 def test_labels_out_of_range(tmp_path):
     folder = small_folder(tmp_path / "d")
+    (folder / "classes.txt").write_text("\n".join("abcdefghij"))
     write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.full(20, 10))
     expect_error(folder, "t10k-labels", "out of range")
+
+
+def test_class_names_come_from_the_folders_classes_txt(tmp_path):
+    folder = small_folder(tmp_path / "d")
+    names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    (folder / "classes.txt").write_text("\n".join(names) + "\n\n")
+    assert load_dataset(folder).classes == tuple(names)
+    (folder / "classes.txt").write_text("only one\n")
+    expect_error(folder, "classes.txt", "2 to 256 class names")
+    (folder / "classes.txt").write_bytes(b"\xff\xfe bad")
+    expect_error(folder, "classes.txt", "cannot read")
+
+
+def test_without_names_labels_are_digits_or_numbers(tmp_path):
+    folder = small_folder(tmp_path / "d")
+    assert load_dataset(folder).classes == DIGITS
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.arange(20) % 12)
+    assert load_dataset(folder).classes == tuple(str(label) for label in range(12))
+
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist
+
+
+@pytest.mark.skipif(not FASHION.is_dir(), reason="dataset-fashion-mnist is not installed")
+def test_fashion_mnist_is_recognised_and_named():
+    dataset = load_dataset(FASHION)
+    assert dataset.classes[0] == "T-shirt/top" and dataset.classes[9] == "Ankle boot"
+    assert len(dataset.train_labels) == 50_000 and len(dataset.test_labels) == 10_000
 
 
 def test_wrong_image_size(tmp_path):

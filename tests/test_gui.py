@@ -11,7 +11,15 @@ import sys
 
 import numpy as np
 import pytest
-from gui_support import circle, line, shown_probabilities, start, wait_until_done
+from gui_support import (
+    NAMES,
+    circle,
+    line,
+    named_idx_folder,
+    shown_probabilities,
+    start,
+    wait_until_done,
+)
 from PySide6.QtCore import QMimeData, QObject, QPointF, QSettings, Qt, QTimer, QUrl
 from PySide6.QtCore import Signal as QtSignal
 from PySide6.QtGui import QDropEvent
@@ -378,3 +386,37 @@ def test_damaged_settings_are_ignored(qtbot, dialogs, settings_dir):
     win = MainWindow()
     qtbot.addWidget(win)
     assert win.pen_width.value() == 22 and win.width() > 0
+
+
+# -- other datasets --------------------------------------------------------------------------
+
+
+def test_a_dataset_folder_brings_its_class_names_to_every_view(window, qtbot, dialogs, tmp_path):
+    _, answers = dialogs
+    assert window.open_dataset(named_idx_folder(tmp_path / "fruit"))
+    assert "10 classes (apple, banana" in window.statusBar().currentMessage()
+    assert "other classes" in window.statusBar().currentMessage()  # the digits' weights
+    start(window, qtbot, "fast", epochs=1)
+    wait_until_done(window, qtbot)
+    assert window.chart.classes == NAMES and window.chart.numbered  # long names: bars numbered
+    assert [caption.text().split(":")[0] for caption in window.inside.captions] == NAMES
+    send_stroke(window.canvas, circle())
+    assert window.prediction.text() in NAMES
+    window.tabs.setCurrentWidget(window.errors)
+    assert window.errors.matrix.horizontalHeaderItem(0).text() == "→apple"
+    assert window.worker.result.test_accuracy > 0.9  # the blobs are learnable
+    answers["save"] = str(tmp_path / "fruit.npz")
+    assert window.save_weights_dialog()
+    assert load_weights(tmp_path / "fruit.npz").classes == NAMES
+    window.use_default_weights()
+    assert window.chart.classes == [str(digit) for digit in range(10)]
+    assert "other classes" in window.errors.summary.text()  # digits' weights, fruit data
+
+
+def test_a_folder_that_is_not_a_dataset_is_refused_and_nothing_changes(window, dialogs, tmp_path):
+    shown, _ = dialogs
+    dataset = window.dataset
+    (tmp_path / "empty").mkdir()
+    assert not window.open_dataset(tmp_path / "empty")
+    assert len(shown["critical"]) == 1 and "train-images" in shown["critical"][0][1]
+    assert window.dataset is dataset

@@ -11,7 +11,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from .. import __version__
-from ..data import assets_dir
+from ..data import Dataset, assets_dir
 from .window import MainWindow
 
 ICON = assets_dir() / "icon.svg"
@@ -28,9 +28,10 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def run_app(weights: Path | None = None) -> int:
+def run_app(weights: Path | None = None, dataset: Dataset | None = None) -> int:
     app = make_application()
-    window = MainWindow(weights)
+    window = MainWindow(weights, dataset.folder if dataset else None)
+    window.dataset = dataset
     window.show()
     # Ctrl+C in the terminal closes the window as its close button would (saving is offered).
     signal.signal(signal.SIGINT, lambda *_: window.close())

@@ -186,6 +186,8 @@ class InsidePanel(QWidget):
             tile.clicked.connect(lambda index=index: self._tile_clicked(index))
             caption = QLabel(name)
             caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            caption.setWordWrap(True)  # long class names wrap instead of widening the column
+            caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             row, column = divmod(index, columns)
             self.grid.addWidget(tile, 2 * row, column)
             self.grid.addWidget(caption, 2 * row + 1, column)

@@ -116,13 +116,20 @@ class ProbabilityChart(pg.PlotWidget):
         )
         plot.addItem(self.hint)
         self.set_classes(classes)
-        self.setToolTip("The model's probability for each class; the highest is its prediction.")
 
     def set_classes(self, classes: list[str]) -> None:
         self.classes = list(classes)
         n = len(self.classes)
+        # Long names (Fashion-MNIST's) would overlap under the bars: number the bars instead
+        # (the tooltip lists the names, and the prediction is written out beside the chart).
+        self.numbered = max(len(name) for name in self.classes) > 3
+        ticks = [(i, str(i) if self.numbered else name) for i, name in enumerate(self.classes)]
         axis = self.getPlotItem().getAxis("bottom")
-        axis.setTicks([list(enumerate(self.classes))])
+        axis.setTicks([ticks])
+        self.setToolTip(
+            "The model's probability for each class; the highest is its prediction."
+            + "".join(f"\n{i}: {name}" for i, name in enumerate(self.classes) if self.numbered)
+        )
         self.getPlotItem().setXRange(-0.6, n - 0.4, padding=0)
         self.hint.setPos((n - 1) / 2, 50)
         self.set_probabilities(None)
@@ -275,6 +282,7 @@ class WeightsInfo(QGroupBox):
                 f"{'' if get('epochs') == 1 else 's'}, batch "
                 f"{get('batch_size', '?')}, step {get('lr', '?')}, seed {get('seed', '?')}"
                 + (", deskewed inputs" if get("deskew") else "")
+                + (f", on {get('data')}" if get("data") not in (None, "bundled MNIST") else "")
             )
             rows.append(("Trained", escape(settings)))
         if metrics.get("kept_epoch"):

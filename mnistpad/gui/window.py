@@ -233,6 +233,13 @@ class MainWindow(QMainWindow):
             None,
             "Go back to the bundled weights",
         )
+        self.dataset_action = action(
+            "Open &dataset folder...",
+            self.open_dataset_dialog,
+            "Ctrl+D",
+            "Train and test on another folder of MNIST-format IDX files, such as Fashion-MNIST",
+            P.SP_DirOpenIcon,
+        )
         quit_action = action("&Quit", self.close, QKeySequence.StandardKey.Quit, "Quit mnistpad")
         self.train_action = action(
             "&Train",
@@ -262,7 +269,15 @@ class MainWindow(QMainWindow):
 
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")
-        for item in (self.open_action, self.save_action, self.default_action, None, quit_action):
+        for item in (
+            self.open_action,
+            self.save_action,
+            self.default_action,
+            None,
+            self.dataset_action,
+            None,
+            quit_action,
+        ):
             file_menu.addSeparator() if item is None else file_menu.addAction(item)
         edit_menu = menus.addMenu("&Edit")
         edit_menu.addAction(undo_action)
@@ -302,6 +317,38 @@ class MainWindow(QMainWindow):
         self.inspecting = caption
         self.show_prediction()
 
+    @Slot()
+    def open_dataset_dialog(self) -> None:
+        if self.training:
+            return
+        folder = QFileDialog.getExistingDirectory(
+            self, "Open a folder of IDX files", self._last_folder()
+        )
+        if folder:
+            self.open_dataset(Path(folder))
+
+    def open_dataset(self, folder: Path) -> bool:
+        """Train and test on the IDX files in `folder` from now on; on failure say why."""
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            dataset = load_dataset(folder)
+        except DataError as error:
+            QMessageBox.critical(
+                self, "Cannot open the dataset", f"{error}\n\nThe data in use is unchanged."
+            )
+            return False
+        finally:
+            QApplication.restoreOverrideCursor()
+        self.dataset, self.data_folder = dataset, folder
+        self.errors_stale = True
+        names = ", ".join(dataset.classes)
+        message = f"Data: {dataset.name}, {len(dataset.classes)} classes ({names})."
+        if list(dataset.classes) != self.chart.classes:
+            message += " The weights in use are for other classes: train a model for this data."
+        self.statusBar().showMessage(message, 15_000)
+        self._refresh_errors()
+        return True
+
     def _refresh_errors(self) -> None:
         """Recompute the Errors tab for the weights in use, when it is shown and out of date."""
         if self.tabs.currentWidget() is not self.errors or not self.errors_stale:
@@ -316,10 +363,10 @@ class MainWindow(QMainWindow):
             finally:
                 QApplication.restoreOverrideCursor()
         dataset, deskewed = self.dataset, input_deskew(self.meta)
-        if self.model.n_classes != len(dataset.classes):
+        if list(dataset.classes) != self.chart.classes:
             self.errors.summary.setText(
-                f"The weights have {self.model.n_classes} classes and the data"
-                f" {len(dataset.classes)}: open weights made for this data."
+                f"The weights in use are for other classes than {dataset.name}'s: train on this"
+                " data or open weights made for it."
             )
             return
         key = (id(dataset), deskewed)
@@ -436,6 +483,11 @@ class MainWindow(QMainWindow):
         last queued signals can arrive after the window has moved on)."""
         return self.training and self.sender() is self.worker
 
+    def _use_classes(self, classes: list[str]) -> None:
+        """Name the classes of the weights in use wherever the window shows them."""
+        self.chart.set_classes(classes)
+        self.inside.set_classes(classes)
+
     def _end_run(self) -> None:
         """Back to the idle state after a run, whatever its outcome."""
         self.training = False
@@ -448,6 +500,7 @@ class MainWindow(QMainWindow):
         self.model = result.model
         dataset = self.worker.dataset
         self.meta = run_meta(result, list(dataset.classes), dataset.name)
+        self._use_classes(list(dataset.classes))
         self.errors_stale = True
         self.source = "trained in this session, not saved"
         self.unsaved = True
@@ -490,6 +543,7 @@ class MainWindow(QMainWindow):
         self.train_action.setEnabled(not running)
         self.stop_action.setEnabled(running)
         self.open_action.setEnabled(not running)
+        self.dataset_action.setEnabled(not running)
         self.default_action.setEnabled(not running)
         self.save_action.setEnabled(not running)
 
@@ -550,8 +604,7 @@ class MainWindow(QMainWindow):
             "bundled default" if path.resolve() == DEFAULT_WEIGHTS.resolve() else str(path)
         )
         self.unsaved = False
-        self.chart.set_classes(loaded.classes)
-        self.inside.set_classes(loaded.classes)
+        self._use_classes(loaded.classes)
         metrics = loaded.metrics
         self.plots.set_history(loaded.history, int(metrics.get("best_epoch", 0) or 0))
         self.table.setRowCount(0)
