@@ -11,8 +11,6 @@ from __future__ import annotations
 import errno
 import json
 import math
-import os
-import secrets
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .export import write_atomically
 from .model import N_PIXELS, LinearModel
 from .train import Finished
 
@@ -132,25 +131,10 @@ def save_weights(path: Path | str, model: LinearModel, meta: dict) -> Path:
     W, b = np.asarray(model.W, dtype=np.float32), np.asarray(model.b, dtype=np.float32)
     _check_arrays(path, W, b, meta.get("classes", []))
     text = json.dumps(meta, allow_nan=False)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:  # mode 0o666 lets the umask decide the permissions, as for any new file
-        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except OSError as error:
-        raise WeightFileError(
-            path, f"cannot write in {path.parent}: {error.strerror or error}"
-        ) from None
     try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, W=W, b=b, meta=np.array(text))
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException as error:
-        Path(temporary).unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise WeightFileError(path, f"cannot write: {error.strerror or error}") from None
-        raise
-    return path
+        return write_atomically(path, lambda out: np.savez(out, W=W, b=b, meta=np.array(text)))
+    except OSError as error:
+        raise WeightFileError(path, error.strerror or str(error)) from None
 
 
 def load_weights(path: Path | str) -> WeightFile:

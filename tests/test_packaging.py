@@ -20,6 +20,7 @@ CORE = [
     "mnistpad.preprocess",
     "mnistpad.weights",
     "mnistpad.train_process",
+    "mnistpad.export",
     "mnistpad.launch",
     "mnistpad.cli",
 ]
@@ -39,7 +40,16 @@ def test_the_core_and_the_cli_import_no_qt():
 
 def test_core_modules_import_only_numpy_and_the_standard_library():
     allowed = set(sys.stdlib_module_names) | {"numpy", "mnistpad", "__future__"}
-    for module in ("data", "model", "train", "preprocess", "weights", "train_process", "launch"):
+    for module in (
+        "data",
+        "model",
+        "train",
+        "preprocess",
+        "weights",
+        "train_process",
+        "launch",
+        "export",
+    ):
         source = (ROOT / "mnistpad" / f"{module}.py").read_text()
         for line in source.splitlines():
             words = line.split()

@@ -271,3 +271,17 @@ def test_a_folder_or_a_missing_path_is_a_clear_error(tmp_path):
         load_weights(tmp_path)
     with pytest.raises(WeightFileError, match="no such file"):
         load_weights(tmp_path / "nope.npz")
+
+
+def test_curves_export_as_one_csv_table_of_runs():
+    import csv
+    import io
+
+    from mnistpad.export import curves_csv
+
+    history = [{"epoch": e, "dev_accuracy": 0.9 + e / 100, "train_loss": 0.3} for e in (1, 2)]
+    text = curves_csv([("a", {"preset": "naive", "seed": 0}, history), ("b", {}, history[:1])])
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [row["run"] for row in rows] == ["a", "a", "b"]
+    assert rows[1]["preset"] == "naive" and float(rows[1]["dev_accuracy"]) == 0.92
+    assert rows[2]["preset"] == "" and rows[2]["lr"] == ""  # absent values stay empty

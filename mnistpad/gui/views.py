@@ -206,6 +206,7 @@ class TrainingPlots(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.loss_plot)
         layout.addWidget(self.accuracy_plot)
+        self.compared: list[tuple] = []  # (plot, curve) of other runs, laid over these
         self.clear()
 
     def clear(self, epochs: int | None = None) -> None:
@@ -239,6 +240,30 @@ class TrainingPlots(QWidget):
         for stats in history:
             self.add_epoch(stats, best_epoch)
         self.redraw()
+
+    def set_compared(self, runs: list[tuple[str, str, list[dict]]]) -> None:
+        """Lay other runs' per-epoch curves over the plots: (label, colour, history) each; dev
+        accuracy and loss as solid lines, training accuracy dashed."""
+        for plot, item in self.compared:
+            plot.removeItem(item)  # from the legend too
+        self.compared = []
+        loss, accuracy = self.loss_plot.getPlotItem(), self.accuracy_plot.getPlotItem()
+        for label, colour, history in runs:
+            epoch = np.array([row["epoch"] for row in history], dtype=float)
+            values = {key: np.array([row[key] for row in history], dtype=float)
+                      for key in ("dev_loss", "dev_accuracy", "train_accuracy")}  # fmt: skip
+            solid = pg.mkPen(colour, width=1.5)
+            dashed = pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine)
+            self.compared += [
+                (loss, loss.plot(epoch, values["dev_loss"], pen=solid, name=label)),
+                (
+                    accuracy,
+                    accuracy.plot(epoch, 100 * values["dev_accuracy"], pen=solid, name=label),
+                ),
+                (accuracy, accuracy.plot(epoch, 100 * values["train_accuracy"], pen=dashed)),
+            ]
+        if runs:
+            loss.enableAutoRange(axis="x")
 
     def redraw(self) -> None:
         running = np.array(self.running, dtype=float).reshape(-1, 3)

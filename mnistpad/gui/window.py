@@ -36,6 +36,7 @@ from ..weights import WeightFileError, input_deskew, load_weights, run_meta, sav
 from .canvas import DrawingCanvas
 from .errors import ErrorsPanel
 from .inside import InsidePanel
+from .runs import RunsPanel
 from .train_panel import TrainPanel
 from .views import (
     DigitPreview,
@@ -167,8 +168,17 @@ class MainWindow(QMainWindow):
         self.inside = InsidePanel()
         self.inside.set_classes(self.chart.classes)
         self.inside.class_chosen.connect(lambda _: self.show_prediction())
+        self.runs = RunsPanel(self.plots, self._weights_in_use_curves, self._last_folder)
+        self.runs.exported.connect(
+            lambda path: self.statusBar().showMessage(f"Exported {path}", 5000)
+        )
+        curves_page = QWidget()
+        curves_layout = QVBoxLayout(curves_page)
+        curves_layout.setContentsMargins(0, 0, 0, 0)
+        curves_layout.addWidget(self.plots, 1)
+        curves_layout.addWidget(self.runs)
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.plots, "Curves")
+        self.tabs.addTab(curves_page, "Curves")
         self.tabs.addTab(self.table, "Epochs")
         inside_page = QScrollArea()  # scrolls rather than widening the window when it is narrow
         inside_page.setWidget(self.inside)
@@ -483,6 +493,12 @@ class MainWindow(QMainWindow):
         last queued signals can arrive after the window has moved on)."""
         return self.training and self.sender() is self.worker
 
+    def _weights_in_use_curves(self) -> tuple[str, dict, list[dict]] | None:
+        """(name, settings, per-epoch curves) of the weights in use, if their file has curves."""
+        if not self.meta.get("history"):
+            return None
+        return f"in use ({self.source})", self.meta.get("training", {}), self.meta["history"]
+
     def _use_classes(self, classes: list[str]) -> None:
         """Name the classes of the weights in use wherever the window shows them."""
         self.chart.set_classes(classes)
@@ -500,6 +516,7 @@ class MainWindow(QMainWindow):
         self.model = result.model
         dataset = self.worker.dataset
         self.meta = run_meta(result, list(dataset.classes), dataset.name)
+        self.runs.keep(result, dataset.name)
         self._use_classes(list(dataset.classes))
         self.errors_stale = True
         self.source = "trained in this session, not saved"

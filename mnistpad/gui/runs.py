@@ -1,0 +1,161 @@
+"""The session's runs under the curves: tick runs to compare them, export curves and plots.
+
+Every training run of the session is kept with its settings and per-epoch curves; ticked runs are
+laid over the plots (for example naive against optimized, as in the report's figures). The curves
+of the ticked runs and of the weights in use export as one CSV table, the plots as PNG or SVG;
+every export is written atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QBuffer, QByteArray, QPoint, Qt, Signal, Slot
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtSvg import QSvgGenerator
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..export import curves_csv, write_atomically
+from ..train import Finished
+from .views import GREEN, PURPLE, RED, TrainingPlots
+
+RUN_COLOURS = (PURPLE, GREEN, RED, "#9d7660", "#ff9da7", "#76b7b2", "#edc948", "#bab0ac")
+
+
+class RunsPanel(QWidget):
+    """The list of the session's runs with tick boxes, and the export buttons."""
+
+    exported = Signal(str)  # the path written
+
+    def __init__(
+        self,
+        plots: TrainingPlots,
+        in_use: Callable[[], tuple[str, dict, list[dict]] | None],
+        folder: Callable[[], str],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.plots, self.in_use, self.folder = plots, in_use, folder
+        self.runs: list[dict] = []  # name, settings, history, colour
+        self.list = QListWidget()
+        self.list.setMaximumHeight(96)
+        self.list.setToolTip(
+            "Every training run of this session. Tick runs to lay their dev curves (solid) and\n"
+            "training accuracy (dashed) over the plots, for example naive against optimized."
+        )
+        self.list.itemChanged.connect(lambda _: self._compare())
+        export_csv = QPushButton("Export curves...")
+        export_csv.setToolTip(
+            "Save the per-epoch numbers of the ticked runs and of the weights\n"
+            "in use as a CSV table"
+        )
+        export_csv.clicked.connect(self.export_curves_dialog)
+        export_plot = QPushButton("Export plots...")
+        export_plot.setToolTip("Save the two plots as they are shown, as PNG or SVG")
+        export_plot.clicked.connect(self.export_plots_dialog)
+        buttons = QVBoxLayout()
+        buttons.addWidget(export_csv)
+        buttons.addWidget(export_plot)
+        buttons.addStretch(1)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(buttons)
+
+    def keep(self, result: Finished, data: str) -> None:
+        """Add a finished run (one with at least one epoch) to the list."""
+        if not result.history:
+            return
+        config = result.config
+        name = f"{len(self.runs) + 1}: {config.preset}, {len(result.history)} epochs"
+        colour = RUN_COLOURS[len(self.runs) % len(RUN_COLOURS)]
+        self.runs.append(
+            {
+                "name": name,
+                "settings": config.as_dict(),
+                "history": [vars(stats) for stats in result.history],
+                "colour": colour,
+            }
+        )
+        item = QListWidgetItem(f"{name}: test {result.test_accuracy:.2%}")
+        item.setToolTip(
+            f"batch {config.batch_size}, step {config.lr:g}, seed {config.seed}"
+            f"{', deskewed inputs' if config.deskew else ''}, data: {data}"
+        )
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+        item.setCheckState(Qt.CheckState.Unchecked)
+        item.setForeground(QColor(colour))
+        self.list.addItem(item)
+
+    def ticked(self) -> list[dict]:
+        return [
+            run
+            for index, run in enumerate(self.runs)
+            if self.list.item(index).checkState() == Qt.CheckState.Checked
+        ]
+
+    def _compare(self) -> None:
+        self.plots.set_compared(
+            [(run["name"], run["colour"], run["history"]) for run in self.ticked()]
+        )
+
+    @Slot()
+    def export_curves_dialog(self) -> bool:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export curves", str(Path(self.folder()) / "curves.csv"), "CSV (*.csv)"
+        )
+        if not path:
+            return False
+        runs = [(run["name"], run["settings"], run["history"]) for run in self.ticked()]
+        if (in_use := self.in_use()) is not None:
+            runs.append(in_use)
+        text = curves_csv(runs).encode()
+        return self._export(path, lambda out: out.write(text))
+
+    @Slot()
+    def export_plots_dialog(self) -> bool:
+        path, chosen = QFileDialog.getSaveFileName(
+            self,
+            "Export plots",
+            str(Path(self.folder()) / "curves.png"),
+            "PNG image (*.png);;SVG drawing (*.svg)",
+        )
+        if not path:
+            return False
+        if Path(path).suffix.lower() not in (".png", ".svg"):
+            path += ".svg" if "svg" in chosen.lower() else ".png"
+        data = QByteArray()
+        buffer = QBuffer(data)
+        buffer.open(QBuffer.OpenModeFlag.WriteOnly)
+        if path.lower().endswith(".svg"):
+            svg = QSvgGenerator()
+            svg.setOutputDevice(buffer)
+            svg.setSize(self.plots.size())
+            svg.setViewBox(self.plots.rect())
+            svg.setTitle("mnistpad training curves")
+            painter = QPainter(svg)
+            self.plots.render(painter, QPoint())
+            painter.end()
+        else:
+            self.plots.grab().save(buffer, "PNG")
+        buffer.close()
+        return self._export(path, lambda out: out.write(bytes(data)))
+
+    def _export(self, path: str, write) -> bool:
+        try:
+            write_atomically(path, write)
+        except OSError as error:
+            QMessageBox.critical(self, "Cannot export", f"{path}\n\n{error.strerror or error}.")
+            return False
+        self.exported.emit(path)
+        return True
