@@ -192,13 +192,22 @@ def train(
     dataset: Dataset,
     config: TrainConfig,
     should_stop: Callable[[], bool] | None = None,
+    initial: LinearModel | None = None,
 ) -> Iterator[Event]:
-    """Train a fresh model on dataset.train_* as `config` says, yielding events as it goes."""
+    """Train a model on dataset.train_* as `config` says, yielding events as it goes: a fresh one,
+    or a copy of `initial` trained further (fine-tuning)."""
     config.validate(n_train=len(dataset.train_labels))
     dataset = model_inputs(dataset, config.deskew)
     images, labels = dataset.train_images, dataset.train_labels
     rng = np.random.default_rng(config.seed)
     model = LinearModel.glorot(rng, n_in=images.shape[1], n_out=len(dataset.classes))
+    if initial is not None:
+        if initial.W.shape != model.W.shape:
+            raise ConfigError(
+                f"the weights to start from have {initial.n_classes} classes,"
+                f" the data {len(dataset.classes)}"
+            )
+        model = initial.copy()
     clock = _Clock()
     lr, history = config.lr, []
     best, best_epoch, best_dev = model.copy(), 0, -1.0

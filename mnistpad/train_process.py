@@ -7,8 +7,9 @@ runs at the CLI's speed, with the CLI's one BLAS thread (see `launch.py`), and t
 the other core.
 
 The child is a fresh interpreter (`python -m mnistpad.train_process`), never a fork of a process
-that runs Qt's threads. It reads one pickle from stdin, (dataset, config), writes each training
-event to stdout as a pickle, and ends with `Finished` or a message string saying what went wrong.
+that runs Qt's threads. It reads one pickle from stdin, (dataset, config, initial weights or None),
+writes each training event to stdout as a pickle, and ends with `Finished` or a message string
+saying what went wrong.
 Any byte on stdin afterwards is a stop request, and so is stdin closing: a child whose window has
 gone away stops at its next step.
 """
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from .data import Dataset
 from .launch import one_blas_thread
+from .model import LinearModel
 from .train import ConfigError, Event, Finished, TrainConfig, train
 
 # Scheduling priority below the window's: on 2 cores it took the longest event-loop stall while
@@ -41,8 +43,10 @@ class TrainingProcess:
     """One run in a child process. Iterate `events()` from one thread; `request_stop()` and
     `kill()` are safe from any other."""
 
-    def __init__(self, dataset: Dataset, config: TrainConfig) -> None:
-        self.dataset, self.config = dataset, config
+    def __init__(
+        self, dataset: Dataset, config: TrainConfig, initial: LinearModel | None = None
+    ) -> None:
+        self.dataset, self.config, self.initial = dataset, config, initial
         self._child: subprocess.Popen | None = None
         self._handed_over = False  # the work is written: stdin is free for a stop request
         self._stop_wanted = False
@@ -70,7 +74,8 @@ class TrainingProcess:
             raise TrainingProcessError(f"could not start the training process: {error}") from error
         try:
             try:
-                pickle.dump((self.dataset, self.config), self._child.stdin, protocol=5)
+                work = (self.dataset, self.config, self.initial)
+                pickle.dump(work, self._child.stdin, protocol=5)
                 self._child.stdin.flush()
             except OSError:
                 pass  # the child is already gone; reading its output says why
@@ -143,9 +148,9 @@ def _child_main() -> None:
         output.flush()
 
     try:
-        dataset, config = pickle.load(sys.stdin.buffer)
+        dataset, config, initial = pickle.load(sys.stdin.buffer)
         threading.Thread(target=watch_stdin, daemon=True).start()
-        for event in train(dataset, config, should_stop=stop.is_set):
+        for event in train(dataset, config, should_stop=stop.is_set, initial=initial):
             send(event)
     except (BrokenPipeError, EOFError):
         return  # the window is gone: nobody is left to tell

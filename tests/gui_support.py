@@ -12,6 +12,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from mnistpad.gui.window import MainWindow
+from mnistpad.handwriting import PersonalSet
 
 
 @pytest.fixture
@@ -46,8 +47,9 @@ def settings_dir(tmp_path, qapp):
 
 
 @pytest.fixture
-def window(qtbot, dialogs, settings_dir, mnist):
+def window(qtbot, dialogs, settings_dir, mnist, tmp_path):
     win = MainWindow()
+    win.personal = PersonalSet(tmp_path / "handwriting")  # never the person's real folder
     win.dataset = mnist  # the bundled data, already read once for the whole session
     qtbot.addWidget(win)
     win.show()

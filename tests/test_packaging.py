@@ -21,6 +21,7 @@ CORE = [
     "mnistpad.weights",
     "mnistpad.train_process",
     "mnistpad.export",
+    "mnistpad.handwriting",
     "mnistpad.launch",
     "mnistpad.cli",
 ]

@@ -28,6 +28,19 @@ from ..model import LinearModel, confusion_matrix, softmax
 MAX_SHOWN = 300  # images listed for one cell; the count says how many there are
 
 
+def icon_gallery(icon: int, tip: str) -> QListWidget:
+    """A list of small images in rows that reflow with the width, each with a caption."""
+    gallery = QListWidget()
+    gallery.setViewMode(QListWidget.ViewMode.IconMode)
+    gallery.setIconSize(QSize(icon, icon))
+    gallery.setGridSize(QSize(icon + 16, icon + 28))
+    gallery.setResizeMode(QListWidget.ResizeMode.Adjust)
+    gallery.setMovement(QListWidget.Movement.Static)
+    gallery.setUniformItemSizes(True)
+    gallery.setToolTip(tip)
+    return gallery
+
+
 def digit_icon(image: np.ndarray, size: int = 56) -> QIcon:
     grey = np.ascontiguousarray(np.round(255 * image.reshape(28, 28)).astype(np.uint8))
     picture = QImage(grey.data, 28, 28, 28, QImage.Format.Format_Grayscale8).copy()
@@ -58,16 +71,10 @@ class ErrorsPanel(QWidget):
         )
         self.matrix.cellClicked.connect(self.show_cell)
         self.caption = QLabel(" ")
-        self.gallery = QListWidget()
-        self.gallery.setViewMode(QListWidget.ViewMode.IconMode)
-        self.gallery.setIconSize(QSize(56, 56))
-        self.gallery.setGridSize(QSize(72, 84))
-        self.gallery.setResizeMode(QListWidget.ResizeMode.Adjust)
-        self.gallery.setMovement(QListWidget.Movement.Static)
-        self.gallery.setUniformItemSizes(True)
-        self.gallery.setToolTip(
+        self.gallery = icon_gallery(
+            56,
             "Each image with the model's probability for its prediction.\n"
-            "Double-click one (or press Enter) to inspect it in the preview."
+            "Double-click one (or press Enter) to inspect it in the preview.",
         )
         self.gallery.itemActivated.connect(self._inspect)
         lower = QWidget()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,12 +30,21 @@ from PySide6.QtWidgets import (
 )
 
 from ..data import DataError, Dataset, assets_dir, load_dataset
+from ..handwriting import (
+    FINE_TUNE,
+    HandwritingError,
+    PersonalSet,
+    accuracy_on,
+    drawing_arrays,
+    fine_tune_data,
+)
 from ..model import LinearModel
 from ..preprocess import deskew, mnist_style
-from ..train import ConfigError, EpochEnd, Finished, Progress, TrainConfig
+from ..train import ConfigError, EpochEnd, Finished, Progress, TrainConfig, model_inputs
 from ..weights import WeightFileError, input_deskew, load_weights, run_meta, save_weights
 from .canvas import DrawingCanvas
 from .errors import ErrorsPanel
+from .handwriting_panel import HandwritingPanel
 from .inside import InsidePanel
 from .runs import RunsPanel
 from .train_panel import TrainPanel
@@ -48,6 +58,14 @@ from .views import (
 from .worker import TrainingWorker
 
 DEFAULT_WEIGHTS = assets_dir() / "weights" / "default.npz"
+
+
+def personal_folder() -> Path:
+    """Where the person's labelled drawings live: the user's data folder for mnistpad."""
+    location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return Path(location) / "handwriting"
+
+
 REDRAW_MS = 100  # the progress bar and the live prediction refresh at most 10 times a second
 PLOTS_EVERY_S = 0.25  # and the curves at most 4 times a second
 EPOCH_COLUMNS = ("epoch", "train loss", "train acc.", "dev loss", "dev acc.", "step", "time")
@@ -72,6 +90,8 @@ class MainWindow(QMainWindow):
         self.field: np.ndarray | None = None  # the drawing made MNIST-style, (28, 28)
         self.inspecting = ""  # what the field shows when it is not the drawing
         self.errors_stale = True  # the Errors tab shows other weights than those in use
+        self.personal = PersonalSet(personal_folder())
+        self.fine_tune_before: tuple | None = None  # scores before a fine-tuning run
         self.test_inputs: tuple = (None, None)  # ((dataset id, deskewed), prepared test images)
         self.current_input: np.ndarray | None = None  # what the model in view receives, (28, 28)
         self.last_progress: Progress | None = None
@@ -107,6 +127,10 @@ class MainWindow(QMainWindow):
         self.clear_button = QPushButton("Clear")
         self.clear_button.setToolTip("Clear the canvas (Delete).")
         self.clear_button.clicked.connect(self.canvas.clear)
+        self.label_row = QHBoxLayout()
+        self.label_row.setSpacing(2)
+        self.label_row.addWidget(QLabel("Label"))
+        self.label_buttons: list[QPushButton] = []
         tools = QHBoxLayout()
         tools.addWidget(QLabel("Pen"))
         tools.addWidget(self.pen_width, 1)
@@ -144,6 +168,7 @@ class MainWindow(QMainWindow):
         draw = QVBoxLayout(draw_pane)
         draw.addWidget(self.canvas, 3)
         draw.addLayout(tools)
+        draw.addLayout(self.label_row)
         draw.addLayout(reading, 2)
 
         self.panel = TrainPanel()
@@ -180,14 +205,16 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(curves_page, "Curves")
         self.tabs.addTab(self.table, "Epochs")
-        inside_page = QScrollArea()  # scrolls rather than widening the window when it is narrow
-        inside_page.setWidget(self.inside)
-        inside_page.setWidgetResizable(True)
-        inside_page.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.tabs.addTab(inside_page, "Inside")
+        self.tabs.addTab(_scrolling(self.inside), "Inside")
         self.errors = ErrorsPanel()
         self.errors.inspect_requested.connect(self.inspect_image)
         self.tabs.addTab(self.errors, "Errors")
+        self.handwriting = HandwritingPanel()
+        self.handwriting.fine_tune_requested.connect(self.fine_tune)
+        self.handwriting.export_requested.connect(self.export_handwriting_dialog)
+        self.handwriting.import_requested.connect(self.import_handwriting_dialog)
+        self.tabs.addTab(_scrolling(self.handwriting), "Handwriting")
+        self.tabs.setTabToolTip(4, "Your own labelled drawings, and fine-tuning on them")
         self.tabs.setTabToolTip(3, "Where the weights in use go wrong on the test set")
         self.tabs.currentChanged.connect(lambda _: self._refresh_errors())
         self.tabs.setTabToolTip(0, "Loss and accuracy per epoch")
@@ -425,7 +452,13 @@ class MainWindow(QMainWindow):
     # -- training ----------------------------------------------------------------------------
 
     @Slot(object)
-    def start_training(self, config: TrainConfig) -> None:
+    def start_training(
+        self,
+        config: TrainConfig,
+        dataset: Dataset | None = None,
+        initial: LinearModel | None = None,
+    ) -> None:
+        """Train as `config` says on the data in use (or `dataset`), from scratch (or `initial`)."""
         if self.training:
             return
         if self.worker is not None:  # the previous run's thread may still be winding down
@@ -437,7 +470,7 @@ class MainWindow(QMainWindow):
         self.table.setRowCount(0)
         self.panel.set_running(True)
         self._set_actions_for_training(True)
-        worker = TrainingWorker(config, self.dataset, self.data_folder)
+        worker = TrainingWorker(config, dataset or self.dataset, self.data_folder, initial)
         worker.data_loaded.connect(self._on_data_loaded)
         worker.progress.connect(self._on_progress)
         worker.epoch_end.connect(self._on_epoch_end)
@@ -503,6 +536,142 @@ class MainWindow(QMainWindow):
         """Name the classes of the weights in use wherever the window shows them."""
         self.chart.set_classes(classes)
         self.inside.set_classes(classes)
+        if [button.toolTip() for button in self.label_buttons] == [
+            f"Label the drawing as {name} and keep it in your handwriting set" for name in classes
+        ]:
+            return
+        for button in self.label_buttons:
+            self.label_row.removeWidget(button)
+            button.deleteLater()
+        self.label_buttons = []
+        for index, name in enumerate(classes):
+            button = QPushButton(name if len(name) <= 3 else str(index))
+            button.setToolTip(f"Label the drawing as {name} and keep it in your handwriting set")
+            button.setMinimumWidth(10)
+            button.clicked.connect(lambda _=False, index=index: self.label_drawing(index))
+            self.label_row.addWidget(button, 1)
+            self.label_buttons.append(button)
+        self._show_handwriting()
+
+    # -- the person's handwriting ------------------------------------------------------------
+
+    def label_drawing(self, label: int) -> bool:
+        """Keep the drawing on the canvas, labelled, in the personal set; then clear the canvas."""
+        if self.canvas.is_empty() or self.field is None or self.inspecting:
+            self.statusBar().showMessage("Draw a digit first, then label it.", 5000)
+            return False
+        strokes = [
+            {
+                "width": stroke.width,
+                "points": [
+                    [p.x(), p.y(), w] for p, w in zip(stroke.points, stroke.pressures, strict=True)
+                ],
+            }
+            for stroke in self.canvas.strokes
+        ]
+        name = self.chart.classes[label]
+        try:
+            drawing = self.personal.add(self.field, strokes, label, name)
+        except OSError as error:
+            QMessageBox.critical(self, "Cannot keep the drawing", f"{error.strerror or error}.")
+            return False
+        held = " (held out, to measure)" if drawing.held_out else ""
+        self.statusBar().showMessage(f"Kept as {name}{held}.", 5000)
+        self.canvas.clear()
+        self._show_handwriting()
+        return True
+
+    def keyPressEvent(self, event) -> None:
+        text = event.text()
+        if text.isdigit() and len(text) == 1 and int(text) < len(self.chart.classes):
+            self.label_drawing(int(text))
+        else:
+            super().keyPressEvent(event)
+
+    def _show_handwriting(self) -> list:
+        return self.handwriting.show_set(self.personal, self.chart.classes)
+
+    @Slot()
+    def fine_tune(self) -> None:
+        """Train the weights in use further on the person's drawings mixed with MNIST."""
+        if self.training or self.model is None:
+            return
+        drawings = self._show_handwriting()
+        try:
+            if self.dataset is None:
+                self.dataset = load_dataset(self.data_folder)
+            data = fine_tune_data(self.dataset, drawings)
+            config = replace(FINE_TUNE, deskew=input_deskew(self.meta)).validate(
+                len(data.train_labels)
+            )
+        except (DataError, HandwritingError, ConfigError) as error:
+            QMessageBox.warning(self, "Cannot fine-tune", f"{error}.")
+            return
+        self.fine_tune_before = self._handwriting_scores(self.model, input_deskew(self.meta))
+        self.start_training(config, dataset=data, initial=self.model)
+
+    def _handwriting_scores(self, model: LinearModel, deskewed: bool) -> tuple:
+        """(MNIST test accuracy, held-out drawings accuracy or None) of a model."""
+        drawings, _ = self.personal.drawings()
+        images, labels = drawing_arrays(drawings, held_out=True)
+        dataset = model_inputs(self.dataset, deskewed)
+        return (
+            model.accuracy(dataset.test_images, dataset.test_labels),
+            accuracy_on(model, deskew(images) if deskewed else images, labels),
+        )
+
+    def _show_fine_tune_result(self, result: Finished) -> None:
+        before, self.fine_tune_before = self.fine_tune_before, None
+        after = self._handwriting_scores(result.model, result.config.deskew)
+        n = len(drawing_arrays(self.personal.drawings()[0], held_out=True)[1])
+
+        def mine(score):
+            return "-" if score is None else f"{score:.1%}"
+
+        self.handwriting.result.setText(
+            f"<b>Fine-tuned.</b> MNIST test accuracy {before[0]:.2%} → {after[0]:.2%}; your"
+            f" {n} held-out drawings {mine(before[1])} → {mine(after[1])}."
+            + ("" if n else " Label more drawings to have some held out.")
+        )
+
+    @Slot()
+    def export_handwriting_dialog(self) -> bool:
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Export your handwriting",
+            str(Path(self._last_folder()) / "handwriting.zip"),
+            "Zip of drawings (*.zip)",
+        )
+        if not path:
+            return False
+        try:
+            count = self.personal.export(path)
+        except OSError as error:
+            QMessageBox.critical(self, "Cannot export", f"{path}\n\n{error.strerror or error}.")
+            return False
+        self.statusBar().showMessage(f"Exported {count} drawings to {path}", 5000)
+        return True
+
+    @Slot()
+    def import_handwriting_dialog(self) -> bool:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Import handwriting",
+            self._last_folder(),
+            "Zip of drawings (*.zip);;All files (*)",
+        )
+        if not path:
+            return False
+        try:
+            added, known = self.personal.import_from(path)
+        except (HandwritingError, OSError) as error:
+            QMessageBox.critical(self, "Cannot import", f"{error}\n\nYour drawings are unchanged.")
+            return False
+        self._show_handwriting()
+        self.statusBar().showMessage(
+            f"Imported {added} drawings ({known} were already here).", 5000
+        )
+        return True
 
     def _end_run(self) -> None:
         """Back to the idle state after a run, whatever its outcome."""
@@ -517,6 +686,8 @@ class MainWindow(QMainWindow):
         dataset = self.worker.dataset
         self.meta = run_meta(result, list(dataset.classes), dataset.name)
         self.runs.keep(result, dataset.name)
+        if self.fine_tune_before is not None:
+            self._show_fine_tune_result(result)
         self._use_classes(list(dataset.classes))
         self.errors_stale = True
         self.source = "trained in this session, not saved"
@@ -772,6 +943,15 @@ class MainWindow(QMainWindow):
         self.redraw_timer.stop()
         self._save_settings()
         event.accept()
+
+
+def _scrolling(page: QWidget) -> QScrollArea:
+    """The page in a scroll area: a narrow window scrolls it instead of growing wider."""
+    area = QScrollArea()
+    area.setWidget(page)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    return area
 
 
 def _duration(seconds: float) -> str:

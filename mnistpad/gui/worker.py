@@ -13,6 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from ..data import DataError, Dataset, load_dataset
+from ..model import LinearModel
 from ..train import ConfigError, EpochEnd, Finished, Progress, TrainConfig
 from ..train_process import TrainingProcess, TrainingProcessError
 
@@ -27,10 +28,15 @@ class TrainingWorker(QObject):
     failed = Signal(str)  # the run could not start or broke: a message for the person
 
     def __init__(
-        self, config: TrainConfig, dataset: Dataset | None, data_folder: Path | None = None
+        self,
+        config: TrainConfig,
+        dataset: Dataset | None,
+        data_folder: Path | None = None,
+        initial: LinearModel | None = None,
     ) -> None:
         super().__init__()
         self.config = config
+        self.initial = initial  # weights to train further, or None for a fresh model
         self.dataset = dataset
         self.data_folder = data_folder
         self.result: Finished | None = None
@@ -70,7 +76,7 @@ class TrainingWorker(QObject):
                 self.dataset = load_dataset(self.data_folder)
                 self.data_loaded.emit(self.dataset)
             self.config.validate(n_train=len(self.dataset.train_labels))  # before any process
-            self.process = TrainingProcess(self.dataset, self.config)
+            self.process = TrainingProcess(self.dataset, self.config, self.initial)
             if self._stop_requested:  # asked before the process existed
                 self.process.request_stop()
             for event in self.process.events():

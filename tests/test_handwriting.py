@@ -1,0 +1,139 @@
+"""Teaching the model a person's handwriting: labelled drawings kept on disk, held out, exported
+and imported, and fine-tuning on them through the window, drawn with synthetic strokes."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from gui_support import wait_until_done
+
+from mnistpad.gui.canvas import send_stroke
+from mnistpad.handwriting import HandwritingError, PersonalSet, fine_tune_data
+
+GLYPH_RNG = np.random.default_rng(42)
+# A personal script: each class is written as its own fixed zigzag, unlike any MNIST digit.
+GLYPHS = [GLYPH_RNG.uniform(0.2, 0.8, size=(5, 2)) for _ in range(10)]
+
+
+def glyph(label: int, rng) -> list[tuple[float, float]]:
+    """The class's zigzag as a person would draw it: a little shaky, shifted and resized."""
+    corners = (GLYPHS[label] - 0.5) * rng.uniform(0.8, 1.1) + 0.5 + rng.normal(0, 0.03, 2)
+    path = [corners[0]]
+    for start, end in itertools.pairwise(corners):
+        path += [start + (end - start) * t for t in np.linspace(0.1, 1, 6)]
+    return [tuple(np.clip(p + rng.normal(0, 0.004, 2), 0.02, 0.98)) for p in path]
+
+
+def test_drawings_are_labelled_kept_held_out_and_survive_a_new_window(window, qtbot, tmp_path):
+    rng = np.random.default_rng(0)
+    for label in (3, 3, 3, 3, 3, 7):
+        send_stroke(window.canvas, glyph(label, rng))
+        qtbot.keyClick(window, str(label))  # the key of the class labels the drawing
+        assert window.canvas.is_empty()  # ready for the next one
+    drawings, problems = window.personal.drawings()
+    assert [d.label for d in drawings] == [3, 3, 3, 3, 3, 7] and problems == []
+    assert [d.held_out for d in drawings] == [False] * 4 + [True, False]  # every fifth of a class
+    assert len(drawings[0].strokes) == 1 and len(drawings[0].strokes[0]["points"]) >= 20
+    again = PersonalSet(window.personal.folder).drawings()[0]
+    assert np.array_equal(again[0].image, drawings[0].image)
+    window.label_buttons[9].click()  # nothing drawn: nothing kept
+    assert len(window.personal.drawings()[0]) == 6
+    assert "6</b> drawings" in window.handwriting.counts.text()
+
+
+def test_fine_tuning_learns_a_personal_script_without_forgetting_mnist(window, qtbot, mnist):
+    rng = np.random.default_rng(1)
+    for _ in range(10):
+        for label in range(10):
+            send_stroke(window.canvas, glyph(label, rng))
+            window.label_buttons[label].click()
+    mnist_before = window.meta["metrics"]["test_accuracy"]
+    window.fine_tune()
+    assert window.training
+    wait_until_done(window, qtbot)
+    text = window.handwriting.result.text()
+    # "MNIST test accuracy 95.63% → 9x.xx%; your 20 held-out drawings a% → b%."
+    before_mine, after_mine = (
+        float(x) for x in text.split("drawings ")[1].rstrip(".").replace("%", "").split(" → ")
+    )
+    mnist_after = window.worker.result.test_accuracy
+    print(f"fine-tune: MNIST {mnist_before:.4f} -> {mnist_after:.4f}")
+    print(f"fine-tune: held-out drawings {before_mine}% -> {after_mine}%")
+    assert "your 20 held-out drawings" in text
+    assert after_mine >= 90 and after_mine > before_mine + 40
+    assert mnist_after > 0.9  # MNIST is not forgotten
+    assert window.model is window.worker.result.model and window.unsaved
+    assert window.meta["training"]["preset"] == "fine-tune"
+
+
+def test_export_and_import_move_a_personal_set(window, tmp_path):
+    rng = np.random.default_rng(2)
+    for label in (1, 2):
+        send_stroke(window.canvas, glyph(label, rng))
+        window.label_drawing(label)
+    assert window.personal.export(tmp_path / "mine.zip") == 2
+    other = PersonalSet(tmp_path / "elsewhere")
+    assert other.import_from(tmp_path / "mine.zip") == (2, 0)
+    assert other.import_from(tmp_path / "mine.zip") == (0, 2)  # nothing twice
+    assert sorted(d.label for d in other.drawings()[0]) == [1, 2]
+
+
+def damaged_zips(tmp_path, good: bytes) -> dict:
+    def zip_of(**members) -> bytes:
+        path = tmp_path / "z.zip"
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+        return path.read_bytes()
+
+    drawing = json.loads(good)
+    return {
+        "not a zip": (b"hello", "not a zip"),
+        "not JSON": (zip_of(good=good, bad=b"{oops"), "not valid JSON"),
+        "other JSON": (zip_of(bad=b'{"format": "x"}'), "not an mnistpad drawing"),
+        "label out of range": (zip_of(bad=json.dumps(drawing | {"label": 999})), "label"),
+        "short image": (zip_of(bad=json.dumps(drawing | {"image": [0] * 10})), "784"),
+        "grey level 300": (zip_of(bad=json.dumps(drawing | {"image": [300] * 784})), "784"),
+        "NaN in strokes": (
+            zip_of(bad=json.dumps(drawing).replace('"points": [[', '"points": [[NaN, ')),
+            "strokes",
+        ),
+        "huge member": (zip_of(bad=b" " * (2 << 20)), "too large"),
+    }
+
+
+def test_hostile_imports_are_refused_whole_with_the_reason(window, tmp_path):
+    send_stroke(window.canvas, glyph(4, np.random.default_rng(3)))
+    window.label_drawing(4)
+    good = next(window.personal.folder.glob("*.json")).read_bytes()
+    target = PersonalSet(tmp_path / "target")
+    for name, (data, reason) in damaged_zips(tmp_path, good).items():
+        (tmp_path / "in.zip").write_bytes(data)
+        with pytest.raises(HandwritingError, match=reason):
+            target.import_from(tmp_path / "in.zip")
+        assert target.drawings()[0] == [], name  # nothing half-imported
+
+
+def test_a_damaged_file_in_the_folder_is_skipped_and_named(window):
+    send_stroke(window.canvas, glyph(5, np.random.default_rng(4)))
+    window.label_drawing(5)
+    (window.personal.folder / "broken.json").write_text("{not json")
+    drawings, problems = window.personal.drawings()
+    assert len(drawings) == 1 and problems and "broken.json" in problems[0]
+    window._show_handwriting()
+    assert "unreadable" in window.handwriting.counts.text()
+
+
+def test_fine_tune_data_mixes_mnist_with_the_drawings_repeated(mnist, tmp_path):
+    personal = PersonalSet(tmp_path / "p")
+    for label in range(5):
+        personal.add(np.full((28, 28), label / 10, np.float32), [], label, str(label))
+    data = fine_tune_data(mnist, personal.drawings()[0])
+    assert len(data.train_labels) == 10_000 + 2_000 * 5
+    assert data.dev_images is mnist.dev_images and data.test_images is mnist.test_images
+    with pytest.raises(HandwritingError, match="no drawings"):
+        fine_tune_data(mnist, [])
