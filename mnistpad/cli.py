@@ -89,6 +89,11 @@ def _parser() -> argparse.ArgumentParser:
         help="stand digits upright and centre them before training and classifying",
     )
     run.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        help="train on randomly shifted, scaled and thickened or thinned images",
+    )
+    run.add_argument(
         "--data", type=Path, help="folder of MNIST-format IDX files (default: bundled)"
     )
     run.add_argument("--out", type=Path, help="write the trained weights to this .npz file")
@@ -132,6 +137,7 @@ def _train(args: argparse.Namespace) -> int:
             ("batch_size", args.batch_size),
             ("seed", args.seed),
             ("deskew", args.deskew),
+            ("augment", args.augment),
         )
         if value is not None
     }

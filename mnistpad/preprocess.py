@@ -181,3 +181,45 @@ def _shift_rows(images: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     windows = np.lib.stride_tricks.sliding_window_view(padded, FIELD + 1, axis=1)
     window = windows[np.arange(len(rows)), whole + pad]  # (rows, 29): columns whole .. whole + 28
     return ((1 - share) * window[:, :FIELD] + share * window[:, 1:]).reshape(images.shape)
+
+
+def augment(
+    images: np.ndarray,
+    rng: np.random.Generator,
+    shift: float = 1.0,
+    scale: float = 0.1,
+    width_change: float = 0.3,
+) -> np.ndarray:
+    """Small random changes such as a writer makes, for training: (N, 784) -> (N, 784) float32.
+
+    Each image is scaled by a factor in [1 - scale, 1 + scale] about the centre and shifted by up
+    to `shift` pixels each way (linear interpolation), and a `width_change` share of the images get
+    strokes one grey level of a pixel thicker or thinner (a soft dilation or erosion).
+    """
+    n = len(images)
+    block = np.asarray(images, dtype=np.float32).reshape(n, FIELD, FIELD)
+    grid, middle = np.arange(FIELD, dtype=np.float64), FIELD / 2
+    factor = rng.uniform(1 - scale, 1 + scale, n)
+    dy, dx = rng.uniform(-shift, shift, (2, n))
+    # Linear interpolation as matrices: output pixel j reads source position p_j with weights
+    # max(0, 1 - |p_j - k|) on source pixels k, for the rows and the columns alike.
+    source = middle + (grid[None, :] - middle) / factor[:, None]  # (N, 28)
+    rows = _hat(source - dy[:, None], grid)  # (N, 28 out, 28 source)
+    cols = _hat(source - dx[:, None], grid)
+    out = (rows @ block @ cols.transpose(0, 2, 1)).astype(np.float32)
+    padded = np.pad(out, ((0, 0), (1, 1), (1, 1)))
+    neighbours = np.stack(
+        [padded[:, 1:-1, :-2], padded[:, 1:-1, 2:], padded[:, :-2, 1:-1], padded[:, 2:, 1:-1]]
+    )
+    draw = rng.random(n)
+    thicker, thinner = draw < width_change / 2, (draw >= width_change / 2) & (draw < width_change)
+    out[thicker] = np.maximum(out[thicker], 0.6 * neighbours.max(axis=0)[thicker])
+    out[thinner] = np.minimum(out[thinner], neighbours.mean(axis=0)[thinner] + 0.2)
+    return np.clip(out, 0, 1).reshape(n, FIELD * FIELD)
+
+
+def _hat(positions: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """(N, 28, 28) linear-interpolation weights of each output pixel on each source pixel."""
+    return np.maximum(0.0, 1.0 - np.abs(positions[:, :, None] - grid[None, None, :])).astype(
+        np.float32
+    )

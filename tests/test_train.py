@@ -125,6 +125,15 @@ def test_same_seed_gives_identical_bits_and_other_seeds_differ(tiny):
         assert not np.array_equal(first.model.W, other.model.W)
 
 
+def test_augmented_training_is_reproducible_and_differs_from_plain(tiny):
+    _, first = run(tiny, preset("fast", epochs=2, seed=4, augment=True))
+    _, second = run(tiny, preset("fast", epochs=2, seed=4, augment=True))
+    _, plain = run(tiny, preset("fast", epochs=2, seed=4))
+    assert first.model.W.tobytes() == second.model.W.tobytes()
+    assert not np.array_equal(first.model.W, plain.model.W)
+    assert first.config.augment and first.config.as_dict()["augment"] is True  # in the file
+
+
 def test_events_report_progress_within_and_at_the_end_of_each_epoch(tiny):
     events, finished = run(tiny, preset("optimized", epochs=3))
     progress = [e for e in events if isinstance(e, Progress)]

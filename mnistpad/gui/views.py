@@ -307,6 +307,7 @@ class WeightsInfo(QGroupBox):
                 f"{'' if get('epochs') == 1 else 's'}, batch "
                 f"{get('batch_size', '?')}, step {get('lr', '?')}, seed {get('seed', '?')}"
                 + (", deskewed inputs" if get("deskew") else "")
+                + (", augmented" if get("augment") else "")
                 + (f", on {get('data')}" if get("data") not in (None, "bundled MNIST") else "")
             )
             rows.append(("Trained", escape(settings)))
