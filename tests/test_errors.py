@@ -50,7 +50,12 @@ def test_a_cell_lists_exactly_its_images_surest_first_and_one_can_be_inspected(w
     assert np.array_equal(window.field.reshape(-1), errors.images[indices[0]])
     assert window.prediction.text() == "9"
     assert f"test image #{indices[0]}, a 4" in window.confidence.text()
-    assert window.inside.evidence_map() is not None  # its evidence can be inspected
+    window.show_evidence.setChecked(True)  # its evidence map, over it in the preview
+    assert window.preview.overlay is not None
+    assert np.allclose(
+        window.inside.evidence_map().reshape(-1),
+        window.model.W[9] * window.current_input.reshape(-1),
+    )
     send_stroke(window.canvas, circle())  # drawing again shows the drawing
     assert "test image" not in window.confidence.text()
 

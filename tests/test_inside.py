@@ -15,7 +15,13 @@ def tile_colour(tile, row: int, column: int) -> tuple[int, int, int]:
     return colour.red(), colour.green(), colour.blue()
 
 
+def open_inside(window):
+    window.tabs.setCurrentWidget(window.inside_page)
+    return window.inside
+
+
 def test_templates_are_the_rows_of_w_on_one_scale_centred_on_zero(window):
+    open_inside(window)
     W = window.model.W
     limit = float(np.abs(W).max())
     assert window.inside.template_bar.limit == limit
@@ -28,6 +34,7 @@ def test_templates_are_the_rows_of_w_on_one_scale_centred_on_zero(window):
 
 
 def test_templates_follow_the_model_while_it_trains(window, qtbot):
+    open_inside(window)
     default_W = window.model.W.copy()
     start(window, qtbot, "fast", epochs=3)
     qtbot.waitUntil(lambda: window.last_progress is not None, timeout=30_000)
@@ -41,8 +48,8 @@ def test_templates_follow_the_model_while_it_trains(window, qtbot):
 
 
 def test_the_evidence_map_adds_up_to_the_logit_for_the_prediction_or_a_clicked_class(window, qtbot):
+    inside, model = open_inside(window), window.model
     send_stroke(window.canvas, circle())
-    inside, model = window.inside, window.model
     x = window.current_input.reshape(-1)
     logits = model.logits(x)
     predicted = int(logits.argmax())

@@ -196,16 +196,15 @@ class InsidePanel(QWidget):
         if self.chosen is not None and self.chosen >= len(self.classes):
             self.chosen = None
 
-    def set_model(self, model: LinearModel | None) -> None:
-        self.model = model
-        if model is not None:
+    def show(self, model: LinearModel | None, image: np.ndarray | None) -> None:
+        """Show the templates of `model` (redrawn only when it is another model) and the
+        evidence that `image`, the model's (28, 28) input or None, gives."""
+        if model is not self.model and model is not None:
             limit = float(np.abs(model.W).max()) or 1.0
             self.template_bar.set_limit(limit)
             for tile, row in zip(self.tiles, model.W, strict=False):
                 tile.set_rgb(diverging(row.reshape(28, 28), limit))
-        self._show_evidence()
-
-    def set_input(self, image: np.ndarray | None) -> None:
+        self.model = model
         self.input = None if image is None else np.asarray(image, dtype=np.float32).reshape(-1)
         self._show_evidence()
 

@@ -205,7 +205,8 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(curves_page, "Curves")
         self.tabs.addTab(self.table, "Epochs")
-        self.tabs.addTab(_scrolling(self.inside), "Inside")
+        self.inside_page = _scrolling(self.inside)
+        self.tabs.addTab(self.inside_page, "Inside")
         self.errors = ErrorsPanel()
         self.errors.inspect_requested.connect(self.inspect_image)
         self.tabs.addTab(self.errors, "Errors")
@@ -216,7 +217,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(_scrolling(self.handwriting), "Handwriting")
         self.tabs.setTabToolTip(4, "Your own labelled drawings, and fine-tuning on them")
         self.tabs.setTabToolTip(3, "Where the weights in use go wrong on the test set")
-        self.tabs.currentChanged.connect(lambda _: self._refresh_errors())
+        self.tabs.currentChanged.connect(self._on_tab_changed)
         self.tabs.setTabToolTip(0, "Loss and accuracy per epoch")
         self.tabs.setTabToolTip(1, "The same numbers as a table")
         self.tabs.setTabToolTip(2, "The model's templates, and the evidence your drawing gives")
@@ -386,6 +387,11 @@ class MainWindow(QMainWindow):
         self._refresh_errors()
         return True
 
+    @Slot(int)
+    def _on_tab_changed(self, _index: int) -> None:
+        self.show_prediction()  # the Inside tab is kept up to date only while shown
+        self._refresh_errors()
+
     def _refresh_errors(self) -> None:
         """Recompute the Errors tab for the weights in use, when it is shown and out of date."""
         if self.tabs.currentWidget() is not self.errors or not self.errors_stale:
@@ -432,11 +438,10 @@ class MainWindow(QMainWindow):
         if self.field is not None and deskewed:
             self.current_input = deskew(self.field.reshape(-1)).reshape(self.field.shape)
         self.preview.set_image(self.current_input)
-        self.inside.set_model(model)
-        self.inside.set_input(self.current_input)
-        self.preview.set_evidence(
-            self.inside.evidence_map() if self.show_evidence.isChecked() else None
-        )
+        overlay = self.show_evidence.isChecked()
+        if overlay or self.tabs.currentWidget() is self.inside_page:  # else nobody looks
+            self.inside.show(model, self.current_input)
+        self.preview.set_evidence(self.inside.evidence_map() if overlay else None)
         if self.current_input is None or model is None:
             self.chart.set_probabilities(None)
             self.prediction.setText("-")
