@@ -137,3 +137,20 @@ def test_fine_tune_data_mixes_mnist_with_the_drawings_repeated(mnist, tmp_path):
     assert data.dev_images is mnist.dev_images and data.test_images is mnist.test_images
     with pytest.raises(HandwritingError, match="no drawings"):
         fine_tune_data(mnist, [])
+
+
+def test_the_tabs_export_and_import_buttons_move_the_set(window, dialogs, tmp_path):
+    shown, answers = dialogs
+    send_stroke(window.canvas, glyph(6, np.random.default_rng(5)))
+    window.label_drawing(6)
+    answers["save"] = str(tmp_path / "out.zip")
+    assert window.handwriting.export_dialog()
+    window.personal = PersonalSet(tmp_path / "fresh")
+    answers["open"] = str(tmp_path / "out.zip")
+    assert window.handwriting.import_dialog()
+    assert [d.label for d in window.personal.drawings()[0]] == [6]
+    assert "1</b> drawings" in window.handwriting.counts.text()  # the tab shows the import
+    (tmp_path / "junk.zip").write_bytes(b"not a zip")
+    answers["open"] = str(tmp_path / "junk.zip")
+    assert not window.handwriting.import_dialog()
+    assert "not a zip" in shown["critical"][-1][1] and "unchanged" in shown["critical"][-1][1]

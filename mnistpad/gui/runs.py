@@ -15,11 +15,9 @@ from PySide6.QtCore import QBuffer, QByteArray, QPoint, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QListWidget,
     QListWidgetItem,
-    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -27,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from ..export import curves_csv, write_atomically
 from ..train import Finished
+from .files import save_as
 from .views import GREEN, PURPLE, RED, TrainingPlots
 
 RUN_COLOURS = (PURPLE, GREEN, RED, "#9d7660", "#ff9da7", "#76b7b2", "#edc948", "#bab0ac")
@@ -111,27 +110,26 @@ class RunsPanel(QWidget):
 
     @Slot()
     def export_curves_dialog(self) -> bool:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export curves", str(Path(self.folder()) / "curves.csv"), "CSV (*.csv)"
-        )
-        if not path:
-            return False
         runs = [(run["name"], run["settings"], run["history"]) for run in self.ticked()]
         if (in_use := self.in_use()) is not None:
             runs.append(in_use)
         text = curves_csv(runs).encode()
-        return self._export(path, lambda out: out.write(text))
+
+        def save(path: str, _filter: str) -> str:
+            return str(write_atomically(path, lambda out: out.write(text)))
+
+        return self._exported(
+            save_as(self, "Export curves", Path(self.folder()) / "curves.csv", "CSV (*.csv)", save)
+        )
 
     @Slot()
     def export_plots_dialog(self) -> bool:
-        path, chosen = QFileDialog.getSaveFileName(
-            self,
-            "Export plots",
-            str(Path(self.folder()) / "curves.png"),
-            "PNG image (*.png);;SVG drawing (*.svg)",
-        )
-        if not path:
-            return False
+        filters = "PNG image (*.png);;SVG drawing (*.svg)"
+        suggested = Path(self.folder()) / "curves.png"
+        return self._exported(save_as(self, "Export plots", suggested, filters, self._save_plots))
+
+    def _save_plots(self, path: str, chosen: str) -> str:
+        """The plots as they are shown: PNG pixels, or SVG vectors (by the name's suffix)."""
         if Path(path).suffix.lower() not in (".png", ".svg"):
             path += ".svg" if "svg" in chosen.lower() else ".png"
         data = QByteArray()
@@ -149,13 +147,9 @@ class RunsPanel(QWidget):
         else:
             self.plots.grab().save(buffer, "PNG")
         buffer.close()
-        return self._export(path, lambda out: out.write(bytes(data)))
+        return str(write_atomically(path, lambda out: out.write(bytes(data))))
 
-    def _export(self, path: str, write) -> bool:
-        try:
-            write_atomically(path, write)
-        except OSError as error:
-            QMessageBox.critical(self, "Cannot export", f"{path}\n\n{error.strerror or error}.")
-            return False
-        self.exported.emit(path)
-        return True
+    def _exported(self, path: str | None) -> bool:
+        if path is not None:
+            self.exported.emit(path)
+        return path is not None

@@ -90,7 +90,6 @@ class MainWindow(QMainWindow):
         self.field: np.ndarray | None = None  # the drawing made MNIST-style, (28, 28)
         self.inspecting = ""  # what the field shows when it is not the drawing
         self.errors_stale = True  # the Errors tab shows other weights than those in use
-        self.personal = PersonalSet(personal_folder())
         self.fine_tune_before: tuple | None = None  # scores before a fine-tuning run
         self.test_inputs: tuple = (None, None)  # ((dataset id, deskewed), prepared test images)
         self.current_input: np.ndarray | None = None  # what the model in view receives, (28, 28)
@@ -210,10 +209,10 @@ class MainWindow(QMainWindow):
         self.errors = ErrorsPanel()
         self.errors.inspect_requested.connect(self.inspect_image)
         self.tabs.addTab(self.errors, "Errors")
-        self.handwriting = HandwritingPanel()
+        self.handwriting = HandwritingPanel(PersonalSet(personal_folder()), self._last_folder)
         self.handwriting.fine_tune_requested.connect(self.fine_tune)
-        self.handwriting.export_requested.connect(self.export_handwriting_dialog)
-        self.handwriting.import_requested.connect(self.import_handwriting_dialog)
+        self.handwriting.imported.connect(self._show_handwriting)
+        self.handwriting.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.tabs.addTab(_scrolling(self.handwriting), "Handwriting")
         self.tabs.setTabToolTip(4, "Your own labelled drawings, and fine-tuning on them")
         self.tabs.setTabToolTip(3, "Where the weights in use go wrong on the test set")
@@ -593,8 +592,17 @@ class MainWindow(QMainWindow):
         else:
             super().keyPressEvent(event)
 
+    @property
+    def personal(self) -> PersonalSet:
+        """The person's labelled drawings."""
+        return self.handwriting.personal
+
+    @personal.setter
+    def personal(self, personal: PersonalSet) -> None:
+        self.handwriting.personal = personal
+
     def _show_handwriting(self) -> list:
-        return self.handwriting.show_set(self.personal, self.chart.classes)
+        return self.handwriting.show_set(self.chart.classes)
 
     @Slot()
     def fine_tune(self) -> None:
@@ -638,45 +646,6 @@ class MainWindow(QMainWindow):
             f" {n} held-out drawings {mine(before[1])} → {mine(after[1])}."
             + ("" if n else " Label more drawings to have some held out.")
         )
-
-    @Slot()
-    def export_handwriting_dialog(self) -> bool:
-        path, _ = QFileDialog.getSaveFileName(
-            self,
-            "Export your handwriting",
-            str(Path(self._last_folder()) / "handwriting.zip"),
-            "Zip of drawings (*.zip)",
-        )
-        if not path:
-            return False
-        try:
-            count = self.personal.export(path)
-        except OSError as error:
-            QMessageBox.critical(self, "Cannot export", f"{path}\n\n{error.strerror or error}.")
-            return False
-        self.statusBar().showMessage(f"Exported {count} drawings to {path}", 5000)
-        return True
-
-    @Slot()
-    def import_handwriting_dialog(self) -> bool:
-        path, _ = QFileDialog.getOpenFileName(
-            self,
-            "Import handwriting",
-            self._last_folder(),
-            "Zip of drawings (*.zip);;All files (*)",
-        )
-        if not path:
-            return False
-        try:
-            added, known = self.personal.import_from(path)
-        except (HandwritingError, OSError) as error:
-            QMessageBox.critical(self, "Cannot import", f"{error}\n\nYour drawings are unchanged.")
-            return False
-        self._show_handwriting()
-        self.statusBar().showMessage(
-            f"Imported {added} drawings ({known} were already here).", 5000
-        )
-        return True
 
     def _end_run(self) -> None:
         """Back to the idle state after a run, whatever its outcome."""
