@@ -71,6 +71,7 @@ class Dataset:
     test_labels: np.ndarray
     classes: tuple[str, ...]  # display name of each label value
     folder: Path | None  # where the files were read from
+    deskewed: bool = False  # the images have been through preprocess.deskew
 
     @property
     def name(self) -> str:

@@ -272,14 +272,16 @@ def train(
 
 
 def model_inputs(dataset: Dataset, deskewed: bool) -> Dataset:
-    """The dataset as a model trained with (or without) deskewing sees it."""
-    if not deskewed:
+    """The dataset as a model trained with (or without) deskewing sees it (deskewed once: a
+    dataset that already is comes back as it is)."""
+    if not deskewed or dataset.deskewed:
         return dataset
     return replace(
         dataset,
         train_images=deskew(dataset.train_images),
         dev_images=deskew(dataset.dev_images),
         test_images=deskew(dataset.test_images),
+        deskewed=True,
     )
 
 

@@ -420,3 +420,16 @@ def test_a_folder_that_is_not_a_dataset_is_refused_and_nothing_changes(window, d
     assert not window.open_dataset(tmp_path / "empty")
     assert len(shown["critical"]) == 1 and "train-images" in shown["critical"][0][1]
     assert window.dataset is dataset
+
+
+def test_a_second_deskew_run_reuses_the_deskewed_data_and_gets_the_same_result(window, qtbot):
+    start(window, qtbot, "deskew", epochs=1)
+    wait_until_done(window, qtbot)
+    first = window.worker.result
+    data, deskewed = window.deskewed_data
+    assert data is window.dataset and deskewed.deskewed and not window.dataset.deskewed
+    start(window, qtbot, "deskew", epochs=1)
+    assert window.worker.dataset is deskewed  # handed over as it is, not deskewed again
+    wait_until_done(window, qtbot)
+    assert window.worker.result.model.W.tobytes() == first.model.W.tobytes()
+    assert window.worker.result.test_accuracy == first.test_accuracy > 0.85

@@ -19,6 +19,7 @@ from mnistpad.train import (
     Progress,
     TrainConfig,
     _per_example_block,
+    model_inputs,
     preset,
     train,
 )
@@ -275,3 +276,10 @@ def test_fast_preset_reaches_the_target_accuracy(mnist):
     _, finished = run(mnist, preset("fast", seed=0))
     assert finished.test_accuracy >= 0.924
     assert PRESETS["fast"].batch_size > 1
+
+
+def test_deskewing_a_dataset_happens_once(tiny):
+    once = model_inputs(tiny, True)
+    assert once.deskewed and not tiny.deskewed
+    assert model_inputs(once, True) is once and model_inputs(tiny, False) is tiny
+    assert not np.array_equal(once.train_images, tiny.train_images)

@@ -91,6 +91,7 @@ class MainWindow(QMainWindow):
         self.inspecting = ""  # what the field shows when it is not the drawing
         self.errors_stale = True  # the Errors tab shows other weights than those in use
         self.fine_tune_before: tuple | None = None  # scores before a fine-tuning run
+        self.deskewed_data: tuple = (None, None)  # (the data in use, the same deskewed)
         self.test_inputs: tuple = (None, None)  # ((dataset id, deskewed), prepared test images)
         self.current_input: np.ndarray | None = None  # what the model in view receives, (28, 28)
         self.last_progress: Progress | None = None
@@ -474,8 +475,12 @@ class MainWindow(QMainWindow):
         self.table.setRowCount(0)
         self.panel.set_running(True)
         self._set_actions_for_training(True)
+        if dataset is None and config.deskew and self.deskewed_data[0] is self.dataset:
+            dataset = self.deskewed_data[1]  # deskewed by an earlier run: not again
         worker = TrainingWorker(config, dataset or self.dataset, self.data_folder, initial)
         worker.data_loaded.connect(self._on_data_loaded)
+        if dataset is None:
+            worker.data_prepared.connect(self._on_data_prepared)
         worker.progress.connect(self._on_progress)
         worker.epoch_end.connect(self._on_epoch_end)
         worker.finished.connect(self._on_finished)
@@ -493,6 +498,10 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_data_loaded(self, dataset: Dataset) -> None:
         self.dataset = dataset
+
+    @Slot(object)
+    def _on_data_prepared(self, deskewed: Dataset) -> None:
+        self.deskewed_data = (self.dataset, deskewed)
 
     @Slot(object)
     def _on_progress(self, event: Progress) -> None:

@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from ..data import DataError, Dataset, load_dataset
 from ..model import LinearModel
-from ..train import ConfigError, EpochEnd, Finished, Progress, TrainConfig
+from ..train import ConfigError, EpochEnd, Finished, Progress, TrainConfig, model_inputs
 from ..train_process import TrainingProcess, TrainingProcessError
 
 
@@ -22,6 +22,7 @@ class TrainingWorker(QObject):
     """One training run. Create it, then `start()`; it loads the data first if not given any."""
 
     data_loaded = Signal(object)  # Dataset, when the worker had to read it
+    data_prepared = Signal(object)  # the Dataset deskewed, when the worker had to deskew it
     progress = Signal(object)  # train.Progress
     epoch_end = Signal(object)  # train.EpochEnd
     finished = Signal(object)  # train.Finished: the run is over and these are its kept weights
@@ -76,6 +77,9 @@ class TrainingWorker(QObject):
                 self.dataset = load_dataset(self.data_folder)
                 self.data_loaded.emit(self.dataset)
             self.config.validate(n_train=len(self.dataset.train_labels))  # before any process
+            if self.config.deskew and not self.dataset.deskewed:  # here, so the window can keep it
+                self.dataset = model_inputs(self.dataset, deskewed=True)
+                self.data_prepared.emit(self.dataset)
             self.process = TrainingProcess(self.dataset, self.config, self.initial)
             if self._stop_requested:  # asked before the process existed
                 self.process.request_stop()
