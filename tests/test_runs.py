@@ -20,6 +20,8 @@ def two_runs(window, qtbot):
 
 
 def test_every_run_is_kept_and_ticked_runs_are_laid_over_the_plots(window, qtbot):
+    assert window.runs.list.count() == 1 and "appear here" in window.runs.list.item(0).text()
+    assert not window.runs.list.item(0).flags() & Qt.ItemFlag.ItemIsEnabled  # a hint, not a run
     runs = two_runs(window, qtbot)
     assert runs.list.count() == 2 and "2: fast, 1 epochs" in runs.list.item(1).text()
     assert window.plots.compared == []

@@ -53,6 +53,9 @@ class RunsPanel(QWidget):
             "training accuracy (dashed) over the plots, for example naive against optimized."
         )
         self.list.itemChanged.connect(lambda _: self._compare())
+        hint = QListWidgetItem("The runs you train appear here: tick two to compare their curves.")
+        hint.setFlags(Qt.ItemFlag.NoItemFlags)  # greyed, not a run
+        self.list.addItem(hint)
         export_csv = QPushButton("Export curves...")
         export_csv.setToolTip(
             "Save the per-epoch numbers of the ticked runs and of the weights\n"
@@ -75,6 +78,8 @@ class RunsPanel(QWidget):
         """Add a finished run (one with at least one epoch) to the list."""
         if not result.history:
             return
+        if not self.runs:
+            self.list.clear()  # the hint goes
         config = result.config
         name = f"{len(self.runs) + 1}: {config.preset}, {len(result.history)} epochs"
         colour = RUN_COLOURS[len(self.runs) % len(RUN_COLOURS)]
