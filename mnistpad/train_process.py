@@ -152,8 +152,8 @@ def _child_main() -> None:
         threading.Thread(target=watch_stdin, daemon=True).start()
         for event in train(dataset, config, should_stop=stop.is_set, initial=initial):
             send(event)
-    except (BrokenPipeError, EOFError):
-        return  # the window is gone: nobody is left to tell
+    except (BrokenPipeError, EOFError, pickle.UnpicklingError):
+        return  # the window is gone (or went while handing over the work): nobody to tell
     except ConfigError as error:
         send(str(error))
     except MemoryError:

@@ -61,3 +61,19 @@ def test_a_killed_child_is_reported_not_waited_for(mnist):
 def test_one_blas_thread_unless_the_person_chose_a_count():
     assert one_blas_thread({})["OPENBLAS_NUM_THREADS"] == "1"
     assert one_blas_thread({"OPENBLAS_NUM_THREADS": "4"})["OPENBLAS_NUM_THREADS"] == "4"
+
+
+def test_a_child_whose_window_vanishes_mid_hand_over_just_ends(tiny):
+    import pickle
+    import subprocess
+    import sys
+
+    work = pickle.dumps((tiny, preset("fast"), None), protocol=5)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "mnistpad.train_process"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    out, err = child.communicate(work[: len(work) // 2], timeout=30)  # then stdin closes
+    assert child.returncode == 0 and out == b"" and b"Traceback" not in err
