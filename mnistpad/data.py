@@ -22,6 +22,7 @@ IMAGE_SIDE = 28
 DEV_SIZE = 10_000
 DIGITS = tuple(str(digit) for digit in range(10))
 CLASSES_FILE = "classes.txt"  # optional: one class name per line, label 0 first
+MAX_CLASSES = 256  # class names a dataset, weight file or drawing may use
 MAX_CLASS_NAME = 100  # characters
 # Folders without a classes.txt whose test labels are known (SHA-256 of the decoded labels).
 KNOWN_CLASSES = {
@@ -161,9 +162,11 @@ def _class_names(root: Path, test_labels: np.ndarray, train_labels: np.ndarray) 
         except (OSError, UnicodeDecodeError) as error:
             raise DataError(named, f"cannot read the class names ({error})") from None
         names = tuple(line.strip() for line in lines if line.strip())
-        if not 2 <= len(names) <= 256 or any(len(name) > MAX_CLASS_NAME for name in names):
+        if not 2 <= len(names) <= MAX_CLASSES or any(len(n) > MAX_CLASS_NAME for n in names):
             raise DataError(
-                named, "needs 2 to 256 class names of at most 100 characters, one a line"
+                named,
+                f"needs 2 to {MAX_CLASSES} class names of at most {MAX_CLASS_NAME} characters,"
+                " one a line",
             )
         return names
     known = KNOWN_CLASSES.get(hashlib.sha256(test_labels.tobytes()).hexdigest())

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import uuid
 import zipfile
 from dataclasses import dataclass, replace
@@ -21,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import Dataset
+from .data import MAX_CLASS_NAME, MAX_CLASSES, Dataset
 from .export import write_atomically
 from .model import LinearModel
 from .train import TrainConfig
+from .weights import is_finite_number
 
 HELD_OUT_EVERY = 5  # the 5th, 10th, ... drawing of each class is held out
 MAX_FILE_BYTES = 1 << 20  # one drawing's JSON; larger files are refused unread
@@ -86,9 +86,9 @@ def _from_json(text: bytes, source: str) -> Drawing:
     if data.get("version") != 1:
         raise HandwritingError(f"{source}: drawing format version {data.get('version')!r}")
     label, name, ident = data.get("label"), data.get("name"), data.get("id")
-    if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < 256:
+    if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < MAX_CLASSES:
         raise HandwritingError(f"{source}: label {label!r} is not a class number")
-    if not (isinstance(name, str) and 0 < len(name) <= 100):
+    if not (isinstance(name, str) and 0 < len(name) <= MAX_CLASS_NAME):
         raise HandwritingError(f"{source}: the class name must be a short text")
     if not (isinstance(ident, str) and 0 < len(ident) <= 64 and ident.isprintable()):
         raise HandwritingError(f"{source}: the id must be a short text")
@@ -118,21 +118,18 @@ def _valid_strokes(strokes) -> bool:
         return False
     points = 0
     for stroke in strokes:
-        if not (isinstance(stroke, dict) and _finite(stroke.get("width"))):
+        if not (isinstance(stroke, dict) and is_finite_number(stroke.get("width"))):
             return False
         path = stroke.get("points")
         if not isinstance(path, list):
             return False
         points += len(path)
         if points > MAX_POINTS or not all(
-            isinstance(p, list) and len(p) == 3 and all(_finite(v) for v in p) for p in path
+            isinstance(p, list) and len(p) == 3 and all(is_finite_number(v) for v in p)
+            for p in path
         ):
             return False
     return True
-
-
-def _finite(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class PersonalSet:

@@ -19,18 +19,17 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .data import MAX_CLASS_NAME, MAX_CLASSES
 from .export import write_atomically
 from .model import N_PIXELS, LinearModel
 from .train import Finished
 
 FORMAT_NAME = "mnistpad-weights"
 FORMAT_VERSION = 1
-MAX_CLASSES = 256
 MAX_META_BYTES = 4 << 20  # JSON metadata larger than this is refused unread
 INPUT_SETTINGS = {"height": 28, "width": 28, "scale": "pixel / 255", "preprocessing": "mnist"}
 # Optional input settings and their values when a file leaves them out (files before 0.2).
 INPUT_OPTIONS = {"deskew": False}
-MAX_CLASS_NAME = 100  # characters
 # Metadata fields that the app plots or shows, checked when a file is loaded.
 NUMBER_FIELDS = {
     "train_loss",
@@ -273,13 +272,16 @@ def _parse_meta(path: Path, array: np.ndarray) -> dict:
 def _check_numbers(path: Path, where: str, values: dict) -> None:
     """The numbers the app plots and shows must be finite numbers; epochs whole and not negative."""
     for key, value in values.items():
-        if key in NUMBER_FIELDS and not _is_number(value):
+        if key in NUMBER_FIELDS and not is_finite_number(value):
             raise WeightFileError(path, f"{where}: {key} is {value!r}, not a finite number")
-        if key in COUNT_FIELDS and not (_is_number(value) and value == int(value) and value >= 0):
+        if key in COUNT_FIELDS and not (
+            is_finite_number(value) and value == int(value) and value >= 0
+        ):
             raise WeightFileError(path, f"{where}: {key} is {value!r}, not an epoch number")
 
 
-def _is_number(value) -> bool:
+def is_finite_number(value) -> bool:
+    """A JSON number that is neither a boolean nor infinite nor NaN."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 

@@ -40,7 +40,7 @@ from ..handwriting import (
 )
 from ..model import LinearModel
 from ..preprocess import deskew, mnist_style
-from ..train import ConfigError, EpochEnd, Finished, Progress, TrainConfig, model_inputs
+from ..train import ConfigError, EpochEnd, Finished, Progress, TrainConfig
 from ..weights import WeightFileError, input_deskew, load_weights, run_meta, save_weights
 from .canvas import DrawingCanvas
 from .errors import ErrorsPanel
@@ -92,7 +92,7 @@ class MainWindow(QMainWindow):
         self.errors_stale = True  # the Errors tab shows other weights than those in use
         self.fine_tune_before: tuple | None = None  # scores before a fine-tuning run
         self.deskewed_data: tuple = (None, None)  # (the data in use, the same deskewed)
-        self.test_inputs: tuple = (None, None)  # ((dataset id, deskewed), prepared test images)
+        self.deskewed_tests: tuple = (None, None)  # (the data in use, its test images deskewed)
         self.current_input: np.ndarray | None = None  # what the model in view receives, (28, 28)
         self.last_progress: Progress | None = None
         self.dirty = False
@@ -392,6 +392,18 @@ class MainWindow(QMainWindow):
         self.show_prediction()  # the Inside tab is kept up to date only while shown
         self._refresh_errors()
 
+    def _test_inputs(self, deskewed: bool) -> np.ndarray:
+        """The test images of the data in use as a model with (or without) deskewed inputs sees
+        them: deskewed once per dataset, or taken from a training run's deskewed copy."""
+        dataset = self.dataset
+        if not deskewed:
+            return dataset.test_images
+        if self.deskewed_data[0] is dataset:
+            return self.deskewed_data[1].test_images
+        if self.deskewed_tests[0] is not dataset:
+            self.deskewed_tests = (dataset, deskew(dataset.test_images))
+        return self.deskewed_tests[1]
+
     def _refresh_errors(self) -> None:
         """Recompute the Errors tab for the weights in use, when it is shown and out of date."""
         if self.tabs.currentWidget() is not self.errors or not self.errors_stale:
@@ -405,20 +417,16 @@ class MainWindow(QMainWindow):
                 return
             finally:
                 QApplication.restoreOverrideCursor()
-        dataset, deskewed = self.dataset, input_deskew(self.meta)
+        dataset = self.dataset
         if list(dataset.classes) != self.chart.classes:
             self.errors.summary.setText(
                 f"The weights in use are for other classes than {dataset.name}'s: train on this"
                 " data or open weights made for it."
             )
             return
-        key = (id(dataset), deskewed)
-        if self.test_inputs[0] != key:
-            images = dataset.test_images
-            self.test_inputs = (key, deskew(images) if deskewed else images)
         self.errors.set_results(
             self.model,
-            self.test_inputs[1],
+            self._test_inputs(input_deskew(self.meta)),
             dataset.test_images,
             dataset.test_labels,
             list(dataset.classes),
@@ -549,17 +557,18 @@ class MainWindow(QMainWindow):
         """Name the classes of the weights in use wherever the window shows them."""
         self.chart.set_classes(classes)
         self.inside.set_classes(classes)
-        if [button.toolTip() for button in self.label_buttons] == [
+        tips = [
             f"Label the drawing as {name} and keep it in your handwriting set" for name in classes
-        ]:
-            return
+        ]
+        if [button.toolTip() for button in self.label_buttons] == tips:
+            return  # the buttons are for these classes already
         for button in self.label_buttons:
             self.label_row.removeWidget(button)
             button.deleteLater()
         self.label_buttons = []
         for index, name in enumerate(classes):
             button = QPushButton(name if len(name) <= 3 else str(index))
-            button.setToolTip(f"Label the drawing as {name} and keep it in your handwriting set")
+            button.setToolTip(tips[index])
             button.setMinimumWidth(10)
             button.clicked.connect(lambda _=False, index=index: self.label_drawing(index))
             self.label_row.addWidget(button, 1)
@@ -633,19 +642,18 @@ class MainWindow(QMainWindow):
         self.start_training(config, dataset=data, initial=self.model)
 
     def _handwriting_scores(self, model: LinearModel, deskewed: bool) -> tuple:
-        """(MNIST test accuracy, held-out drawings accuracy or None) of a model."""
-        drawings, _ = self.personal.drawings()
-        images, labels = drawing_arrays(drawings, held_out=True)
-        dataset = model_inputs(self.dataset, deskewed)
+        """(MNIST test accuracy, held-out drawings accuracy or None, held-out count) of a model."""
+        images, labels = drawing_arrays(self.personal.drawings()[0], held_out=True)
         return (
-            model.accuracy(dataset.test_images, dataset.test_labels),
+            model.accuracy(self._test_inputs(deskewed), self.dataset.test_labels),
             accuracy_on(model, deskew(images) if deskewed else images, labels),
+            len(labels),
         )
 
     def _show_fine_tune_result(self, result: Finished) -> None:
         before, self.fine_tune_before = self.fine_tune_before, None
         after = self._handwriting_scores(result.model, result.config.deskew)
-        n = len(drawing_arrays(self.personal.drawings()[0], held_out=True)[1])
+        n = after[2]
 
         def mine(score):
             return "-" if score is None else f"{score:.1%}"
