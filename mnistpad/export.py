@@ -1,19 +1,9 @@
-"""Files mnistpad writes: every one atomically, and the training curves as CSV.
-
-`write_atomically` writes into a temporary file beside the target, flushes it to disk and renames
-it into place, so a failure (a full disk, a crash) never leaves a damaged file, and an existing
-file is replaced only by a complete one.
-"""
+"""The training curves of several runs as one CSV table, safe to open in a spreadsheet."""
 
 from __future__ import annotations
 
 import csv
 import io
-import os
-import secrets
-from collections.abc import Callable
-from pathlib import Path
-from typing import BinaryIO
 
 CURVE_FIELDS = (
     "epoch",
@@ -24,33 +14,15 @@ CURVE_FIELDS = (
     "lr",
     "seconds",
 )
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run such a cell
 
 
-def write_atomically(path: Path | str, write: Callable[[BinaryIO], object]) -> Path:
-    """Call `write(stream)` to fill a temporary file, then rename it to `path`.
-
-    Raises OSError whose strerror says "cannot write in FOLDER: ..." when the temporary file
-    cannot be created, or "cannot write: ..." when writing fails; nothing is left behind.
-    """
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:  # mode 0o666 lets the umask decide the permissions, as for any new file
-        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except OSError as error:
-        message = f"cannot write in {path.parent}: {error.strerror or error}"
-        raise OSError(error.errno, message) from None
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException as error:
-        Path(temporary).unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise OSError(error.errno, f"cannot write: {error.strerror or error}") from None
-        raise
-    return path
+def spreadsheet_safe(value: object) -> object:
+    """A text cell that a spreadsheet would take as a formula, quoted with a leading apostrophe
+    (OWASP's advice on CSV injection); numbers, negative ones included, stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def curves_csv(runs: list[tuple[str, dict, list[dict]]]) -> str:
@@ -62,6 +34,7 @@ def curves_csv(runs: list[tuple[str, dict, list[dict]]]) -> str:
     table.writerow(("run", *settings, *CURVE_FIELDS))
     for name, config, history in runs:
         for row in history:
-            table.writerow((name, *(config.get(key, "") for key in settings),
-                            *(row.get(key, "") for key in CURVE_FIELDS)))  # fmt: skip
+            cells = (name, *(config.get(key, "") for key in settings),
+                     *(row.get(key, "") for key in CURVE_FIELDS))  # fmt: skip
+            table.writerow([spreadsheet_safe(cell) for cell in cells])
     return out.getvalue()

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import MAX_CLASS_NAME, MAX_CLASSES, Dataset
-from .export import write_atomically
+from .files import write_atomically
 from .model import LinearModel
 from .train import TrainConfig
 from .weights import is_finite_number

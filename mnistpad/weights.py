@@ -20,7 +20,7 @@ import numpy as np
 
 from . import __version__
 from .data import MAX_CLASS_NAME, MAX_CLASSES
-from .export import write_atomically
+from .files import write_atomically
 from .model import N_PIXELS, LinearModel
 from .train import Finished
 

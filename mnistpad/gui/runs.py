@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..export import curves_csv, write_atomically
+from ..export import curves_csv
+from ..files import write_atomically
 from ..train import Finished
 from .files import save_as
 from .views import GREEN, PURPLE, RED, TrainingPlots
