@@ -1,5 +1,5 @@
 """What the benchmarks time for mnistpad itself: the `mnistpad train` command, as a person runs it
-(one BLAS thread and the gather thread, see mnistpad/launch.py), by its own training clock."""
+(one BLAS thread and the gather thread, see mnistpad/blas.py), by its own training clock."""
 
 from __future__ import annotations
 

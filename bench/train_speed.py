@@ -6,7 +6,7 @@
 Every method trains 20 epochs on the same 50,000 images and is scored on the same dev and test
 sets; times exclude data loading (reported on its own) and are medians of --runs runs. Ratios
 are to mnistpad's `fast` preset timed in the same run, so a busy machine affects all alike.
-mnistpad's presets run as the `mnistpad train` command (one BLAS thread, see mnistpad/launch.py)
+mnistpad's presets run as the `mnistpad train` command (one BLAS thread, see mnistpad/blas.py)
 and are timed by its own training clock; the rest run in this process with numpy's default
 threads, so the floor and the peers get both cores for their BLAS.
 PyTorch at batch size 1 needs minutes per run: it runs --slow-epochs epochs and its time is

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .data import DataError, Dataset, load_dataset
+from .data import CLASSES_FILE, FILES, DataError, Dataset, bundled_mnist_dir, load_dataset
+from .files import read_regular, writable_target
 from .preprocess import deskew, ink_from_picture, mnist_style
 from .train import (
     PRESETS,
@@ -36,6 +37,15 @@ from .weights import WeightFileError, load_weights, run_meta, save_weights
 
 MAX_PICTURE_PIXELS = 100_000_000  # refuse pictures whose header claims more, before decoding
 WORK_SIDE = 1024  # larger pictures are decoded scaled down to this longer side
+MAX_PICTURE_BYTES = 256 << 20  # a larger image file is refused unread
+# Qt refuses to decode images needing more memory than its allocation limit (256 MB by default):
+# a 100-megapixel picture decodes to 400 MB of 32-bit pixels.
+DECODE_LIMIT_MB = 512
+# What `train --out` may never replace: a dataset's own files.
+DATA_FILE_NAMES = {*FILES.values(), *(f"{name}.gz" for name in FILES.values())} | {
+    CLASSES_FILE,
+    "SHA256SUMS",
+}
 
 
 class UsageError(Exception):
@@ -142,8 +152,8 @@ def _train(args: argparse.Namespace) -> int:
         if value is not None
     }
     config = preset(args.preset, **overrides)
-    if args.out is not None and not args.out.parent.is_dir():
-        raise UsageError(f"{args.out}: the folder {args.out.parent} does not exist")
+    if args.out is not None:
+        _check_out(args.out, args.data)  # before training, not after
     dataset = load_dataset(args.data)
     log = sys.stderr if args.json else sys.stdout
     stop = threading.Event()
@@ -185,6 +195,17 @@ def _train(args: argparse.Namespace) -> int:
         }
         print(json.dumps(result))
     return 1 if finished.diverged else 130 if finished.stopped else 0
+
+
+def _check_out(out: Path, data: Path | None) -> None:
+    """Refuse an --out that could not be written, or that would replace the data's own files."""
+    try:
+        target = writable_target(out)
+    except OSError as error:
+        raise UsageError(f"--out {str(out)!r}: {error.strerror}") from None
+    folder = Path(os.path.realpath(data if data is not None else bundled_mnist_dir()))
+    if target.parent == folder and target.name in DATA_FILE_NAMES:
+        raise UsageError(f"--out {out}: is one of the dataset's own files; choose another name")
 
 
 def _interrupt() -> None:
@@ -278,16 +299,20 @@ def _predict(args: argparse.Namespace) -> int:
 
 def read_picture(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Decode an image file with Qt into luminance and alpha, each (H, W) in [0, 1]."""
-    from PySide6.QtCore import Qt
+    from PySide6.QtCore import QBuffer, QByteArray, QSize, Qt
     from PySide6.QtGui import QImage, QImageReader
 
-    if path.is_dir():
-        raise UsageError(f"{path}: is a folder, not an image")
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file")
-    if path.stat().st_size == 0:
+    try:  # read here, bounded, so that Qt never opens a named pipe or a device itself
+        data = read_regular(path, MAX_PICTURE_BYTES)
+    except OSError as error:
+        raise UsageError(f"{path}: {error.strerror}") from None
+    if not data:
         raise UsageError(f"{path}: the file is empty")
-    reader = QImageReader(str(path))
+    QImageReader.setAllocationLimit(DECODE_LIMIT_MB)
+    buffer = QBuffer()
+    buffer.setData(QByteArray(data))
+    buffer.open(QBuffer.OpenModeFlag.ReadOnly)
+    reader = QImageReader(buffer)
     reader.setAutoTransform(True)  # honour EXIF rotation of phone photos
     if not reader.canRead():
         raise UsageError(
@@ -301,9 +326,9 @@ def read_picture(path: Path) -> tuple[np.ndarray, np.ndarray]:
                 f"{MAX_PICTURE_PIXELS // 1_000_000}-megapixel limit"
             )
         if max(size.width(), size.height()) > WORK_SIDE:
-            reader.setScaledSize(
-                size.scaled(WORK_SIDE, WORK_SIDE, Qt.AspectRatioMode.KeepAspectRatio)
-            )
+            scaled = size.scaled(WORK_SIDE, WORK_SIDE, Qt.AspectRatioMode.KeepAspectRatio)
+            # a 1 x 100,000 strip scales to 1024 x 0 without the floor of one pixel
+            reader.setScaledSize(QSize(max(1, scaled.width()), max(1, scaled.height())))
     with _stderr_silenced():  # decoders such as libpng print their own chatter; ours comes next
         image = reader.read()
     if image.isNull():

@@ -3,6 +3,12 @@
 The training file's first 50,000 images train the model, its last 10,000 are the dev set used for
 model selection, and the t10k file is the test set, as in the course report. Images come back as
 float32 rows of 784 pixels in [0, 1], labels as uint8.
+
+Files come from anywhere, so only regular files of a bounded size are read (files.py: a named
+pipe or a device is refused, never waited on). An IDX file holds at most MAX_IMAGES (250,000)
+images or labels, checked in its header before any data is unpacked: EMNIST Digits' 240,000
+training images fit (MNIST has 60,000), and no file, however well compressed, makes mnistpad
+unpack more than 196 MB of pixels (0.8 GB once converted to float32).
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from . import files
 
 IMAGE_SIDE = 28
 DEV_SIZE = 10_000
@@ -48,7 +56,12 @@ FILES = {
 }
 IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions (count, rows, cols)
 LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension (count)
-MAX_IDX_BYTES = 1 << 30  # refuse to allocate more than this for one file's data
+# Images (or labels) in one IDX file: EMNIST Digits' 240,000 training images fit, MNIST has 60,000.
+MAX_IMAGES = 250_000
+MAX_IDX_BYTES = MAX_IMAGES * IMAGE_SIDE * IMAGE_SIDE  # the data after an IDX header, unpacked
+# An IDX file on disk, raw or gzip (which adds well under 1 MiB to even incompressible data).
+MAX_IDX_FILE_BYTES = 16 + MAX_IDX_BYTES + (1 << 20)
+MAX_TEXT_BYTES = 128 << 10  # classes.txt (256 names of 100 characters, UTF-8) and SHA256SUMS
 
 
 class DataError(Exception):
@@ -158,8 +171,8 @@ def _class_names(root: Path, test_labels: np.ndarray, train_labels: np.ndarray) 
     named = root / CLASSES_FILE
     if named.exists():
         try:
-            lines = named.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as error:
+            lines = _read(named, MAX_TEXT_BYTES).decode("utf-8").splitlines()
+        except UnicodeDecodeError as error:
             raise DataError(named, f"cannot read the class names ({error})") from None
         names = tuple(line.strip() for line in lines if line.strip())
         if not 2 <= len(names) <= MAX_CLASSES or any(len(n) > MAX_CLASS_NAME for n in names):
@@ -179,11 +192,15 @@ def _class_names(root: Path, test_labels: np.ndarray, train_labels: np.ndarray) 
 def read_idx(path: Path | str, expected_magic: int | None = None) -> np.ndarray:
     """Read one IDX file of unsigned bytes (gzip or raw) into a uint8 array of its shape."""
     path = Path(path)
+    return _parse_idx(path, _read(path, MAX_IDX_FILE_BYTES), expected_magic)
+
+
+def _read(path: Path, max_bytes: int) -> bytes:
+    """The content of a regular file of at most `max_bytes`; DataError saying why not."""
     try:
-        data = path.read_bytes()
+        return files.read_regular(path, max_bytes)
     except OSError as error:
-        raise DataError(path, f"cannot read: {error.strerror or error}") from None
-    return _parse_idx(path, data, expected_magic)
+        raise DataError(path, error.strerror or str(error)) from None
 
 
 def _parse_idx(path: Path, data: bytes, expected_magic: int | None) -> np.ndarray:
@@ -209,9 +226,17 @@ def _parse_idx(path: Path, data: bytes, expected_magic: int | None) -> np.ndarra
         if len(dims_bytes) < 4 * n_dims:
             raise DataError(path, "truncated in its header")
         shape = struct.unpack(f">{n_dims}I", dims_bytes)
+        if shape[0] > MAX_IMAGES:
+            raise DataError(
+                path,
+                f"header declares {shape[0]:,} {'images' if n_dims == 3 else 'labels'}; "
+                f"mnistpad reads at most {MAX_IMAGES:,} per file",
+            )
         size = math.prod(shape)  # Python integers: a hostile header cannot overflow them
         if size > MAX_IDX_BYTES:
-            raise DataError(path, f"header declares {shape}, over {MAX_IDX_BYTES} bytes of data")
+            raise DataError(
+                path, f"header declares {shape}, over the limit of {MAX_IDX_BYTES:,} bytes of data"
+            )
         body = stream.read(size + 1)
     except (OSError, EOFError, zlib.error) as error:
         raise DataError(path, f"damaged gzip data ({error})") from None
@@ -227,21 +252,19 @@ def _parse_idx(path: Path, data: bytes, expected_magic: int | None) -> np.ndarra
 
 
 def _find(root: Path, name: str) -> Path:
-    """The file `name` in `root`, compressed or raw."""
-    for candidate in (root / f"{name}.gz", root / name):
-        if candidate.is_file():
-            return candidate
-    return root / f"{name}.gz"
+    """The file `name` in `root`, compressed or raw; a regular file first, else whatever is
+    there under either name (a pipe, a folder), so that reading it says what it is."""
+    candidates = (root / f"{name}.gz", root / name)
+    regular = [path for path in candidates if path.is_file()]
+    present = [path for path in candidates if path.exists()]
+    return (regular or present or candidates)[0]
 
 
 def _load_member(root: Path, name: str, checksums: dict[str, str]) -> np.ndarray:
     path = _find(root, name)
     if not path.exists():
         raise DataError(path, f"missing (expected {name}.gz or {name} in {root})")
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise DataError(path, f"cannot read: {error.strerror or error}") from None
+    data = _read(path, MAX_IDX_FILE_BYTES)
     expected = checksums.get(path.name)
     if expected is not None:
         actual = hashlib.sha256(data).hexdigest()
@@ -257,14 +280,14 @@ def _load_member(root: Path, name: str, checksums: dict[str, str]) -> np.ndarray
 
 def _read_checksums(root: Path, required: bool) -> dict[str, str]:
     path = root / "SHA256SUMS"
-    if not path.is_file():
+    if not path.exists():
         if required:
             raise DataError(
                 path, "missing: the bundled data cannot be verified; reinstall mnistpad"
             )
         return {}
     sums = {}
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in _read(path, MAX_TEXT_BYTES).decode("utf-8", errors="replace").splitlines():
         parts = line.split()
         if len(parts) == 2 and len(parts[0]) == 64:
             sums[parts[1].lstrip("*")] = parts[0].lower()

@@ -84,13 +84,15 @@ def open_regular(path: Path | str, max_bytes: int) -> BinaryIO:
 
 def read_regular(path: Path | str, max_bytes: int) -> bytes:
     """The whole content of a regular file of at most `max_bytes` (see `check_regular`)."""
+    path = Path(path)
     with open_regular(path, max_bytes) as stream:
         try:
             data = stream.read(max_bytes + 1)
         except OSError as error:
-            raise _refuse(Path(path), f"cannot read: {error.strerror or error}", error.errno or 5)
+            reason = f"cannot read: {error.strerror or error}"
+            raise _refuse(path, reason, error.errno or 5) from None
     if len(data) > max_bytes:  # it grew after the check
-        raise _refuse(Path(path), f"is over the limit of {max_bytes:,} bytes", 27)
+        raise _refuse(path, f"is over the limit of {max_bytes:,} bytes", 27)
     return data
 
 
@@ -106,7 +108,8 @@ def writable_target(path: Path | str) -> Path:
     except FileNotFoundError:
         info = None
     except OSError as error:
-        raise _refuse(target, f"cannot write: {error.strerror or error}", error.errno or 5) from None
+        reason = f"cannot write: {error.strerror or error}"
+        raise _refuse(target, reason, error.errno or 5) from None
     if info is not None:
         reason = _not_regular(info.st_mode)
         if reason:

@@ -3,15 +3,17 @@
 Run in a thread of the window's process, training shares Python's interpreter lock with the event
 loop: every repaint and every stroke waits for the trainer and the trainer for them (measured:
 training 1.5x slower while a person draws, event-loop stalls over 50 ms). In its own process it
-runs at the CLI's speed, with the CLI's one BLAS thread (see `launch.py`), and the window keeps
+runs at the CLI's speed, with the CLI's one BLAS thread (see `blas.py`), and the window keeps
 the other core.
 
-The child is a fresh interpreter (`python -m mnistpad.train_process`), never a fork of a process
-that runs Qt's threads. It reads one pickle from stdin, (dataset, config, initial weights or None),
-writes each training event to stdout as a pickle, and ends with `Finished` or a message string
-saying what went wrong.
+The child is a fresh interpreter (`python -P -m mnistpad.train_process`), never a fork of a
+process that runs Qt's threads; `-P` keeps the current folder off its import path, so a
+`numpy.py` lying where the app was started is never run. It reads one pickle from stdin,
+(dataset, config, initial weights or None), writes each training event to stdout as a pickle,
+and ends with `Finished` or a message string saying what went wrong.
 Any byte on stdin afterwards is a stop request, and so is stdin closing: a child whose window has
-gone away stops at its next step.
+gone away stops at its next step. A child that does not answer a stop request within
+`STOP_GRACE_S` (stopped with SIGSTOP, or hung) is terminated, then killed.
 """
 
 from __future__ import annotations
@@ -25,14 +27,17 @@ import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
+from .blas import one_blas_thread
 from .data import Dataset
-from .launch import one_blas_thread
 from .model import LinearModel
 from .train import ConfigError, Event, Finished, TrainConfig, train
 
 # Scheduling priority below the window's: on 2 cores it took the longest event-loop stall while
 # training from 25-71 ms to 22-33 ms (bench/gui_latency.py, 3 runs each), at the same speed.
 NICENESS = 5
+# A healthy child stops within one step (milliseconds, or one per-example block); one that has
+# not ended this long after a stop request is ended by force.
+STOP_GRACE_S = 2.0
 
 
 class TrainingProcessError(RuntimeError):
@@ -50,6 +55,8 @@ class TrainingProcess:
         self._child: subprocess.Popen | None = None
         self._handed_over = False  # the work is written: stdin is free for a stop request
         self._stop_wanted = False
+        self._watchdog: threading.Timer | None = None  # ends a child that ignores a stop
+        self._ended_by_force = False
 
     @property
     def pid(self) -> int | None:
@@ -61,14 +68,12 @@ class TrainingProcess:
 
     def events(self) -> Iterator[Event]:
         """Start the child, hand it the work and yield its events up to and including `Finished`."""
-        package_parent = str(Path(__file__).resolve().parents[1])
-        path = os.pathsep.join(filter(None, (package_parent, os.environ.get("PYTHONPATH"))))
         try:
             self._child = subprocess.Popen(
-                [sys.executable, "-m", "mnistpad.train_process"],
+                child_command(),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                env=one_blas_thread(dict(os.environ)) | {"PYTHONPATH": path},
+                env=one_blas_thread(dict(os.environ)) | {"PYTHONPATH": _import_path()},
             )
         except OSError as error:  # no memory or processes left
             raise TrainingProcessError(f"could not start the training process: {error}") from error
@@ -86,8 +91,14 @@ class TrainingProcess:
                 try:
                     message = pickle.load(self._child.stdout)
                 except (EOFError, OSError, pickle.UnpicklingError):
+                    code = self._child.wait()
+                    if self._ended_by_force:
+                        raise TrainingProcessError(
+                            f"the training process did not answer the stop request within "
+                            f"{STOP_GRACE_S:g} s and was ended; its run is lost"
+                        ) from None
                     raise TrainingProcessError(
-                        f"the training process ended unexpectedly (exit code {self._child.wait()})"
+                        f"the training process ended unexpectedly (exit code {code})"
                     ) from None
                 if isinstance(message, str):
                     raise TrainingProcessError(message)
@@ -102,6 +113,21 @@ class TrainingProcess:
         self._stop_wanted = True
         if self._handed_over:
             self._send_stop()
+        if self._watchdog is None:
+            self._watchdog = threading.Timer(STOP_GRACE_S, self._end_if_unanswered)
+            self._watchdog.daemon = True
+            self._watchdog.start()
+
+    def _end_if_unanswered(self) -> None:
+        child = self._child
+        if child is None or child.poll() is not None:
+            return
+        self._ended_by_force = True
+        child.terminate()
+        try:
+            child.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:  # stopped (SIGSTOP) or ignoring SIGTERM
+            child.kill()
 
     def _send_stop(self) -> None:
         try:
@@ -124,11 +150,25 @@ class TrainingProcess:
         except OSError:  # its last buffered bytes could not be written: it is gone
             pass
         try:
-            self._child.wait(timeout=2)
+            self._child.wait(timeout=STOP_GRACE_S)
         except subprocess.TimeoutExpired:  # stuck, for example swapping: do not wait for it
             self._child.kill()
             self._child.wait()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         self._child.stdout.close()
+
+
+def child_command() -> list[str]:
+    """How the child is started: `-P`, so the current folder never shadows a module."""
+    return [sys.executable, "-P", "-m", "mnistpad.train_process"]
+
+
+def _import_path() -> str:
+    """PYTHONPATH for the child: mnistpad's own parent folder first (a checkout that is not
+    installed), then the person's own entries."""
+    package_parent = str(Path(__file__).resolve().parents[1])
+    return os.pathsep.join(filter(None, (package_parent, os.environ.get("PYTHONPATH"))))
 
 
 def _child_main() -> None:

@@ -2,8 +2,9 @@
 
 Arrays: `W` float32 (classes, 784), `b` float32 (classes,), and `meta`, a 0-d unicode array holding
 JSON: the format name and version, class names, input settings, training configuration, metrics
-and per-epoch curves. Loading never unpickles, never trusts a declared size before checking it,
-and turns every problem into one WeightFileError that names the file and the reason.
+and per-epoch curves. Loading reads only a regular file of at most MAX_WEIGHT_FILE_BYTES, never
+unpickles, never trusts a declared size before checking it, and turns every problem into one
+WeightFileError that names the file and the reason.
 """
 
 from __future__ import annotations
@@ -20,13 +21,24 @@ import numpy as np
 
 from . import __version__
 from .data import MAX_CLASS_NAME, MAX_CLASSES
-from .files import write_atomically
+from .files import open_regular, write_atomically
 from .model import N_PIXELS, LinearModel
 from .train import Finished
 
 FORMAT_NAME = "mnistpad-weights"
 FORMAT_VERSION = 1
 MAX_META_BYTES = 4 << 20  # JSON metadata larger than this is refused unread
+# The most data each member may hold, and the largest file: all three, with room for headers.
+MEMBER_LIMITS = {
+    "W.npy": MAX_CLASSES * N_PIXELS * 4,
+    "b.npy": MAX_CLASSES * 4,
+    "meta.npy": MAX_META_BYTES,
+}
+MAX_WEIGHT_FILE_BYTES = sum(MEMBER_LIMITS.values()) + (1 << 20)
+# Members compressed otherwise than numpy writes them are refused: zipfile unpacks a bzip2 or
+# LZMA member's data whole, however small its declared size (a few bytes can unpack to gigabytes).
+READABLE_COMPRESSION = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
+COMPRESSION_NAMES = {zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "LZMA"}
 INPUT_SETTINGS = {"height": 28, "width": 28, "scale": "pixel / 255", "preprocessing": "mnist"}
 # Optional input settings and their values when a file leaves them out (files before 0.2).
 INPUT_OPTIONS = {"deskew": False}
@@ -139,22 +151,22 @@ def save_weights(path: Path | str, model: LinearModel, meta: dict) -> Path:
 def load_weights(path: Path | str) -> WeightFile:
     """Read and validate a weight file; raise WeightFileError on any problem."""
     path = Path(path)
-    if path.is_dir():
-        raise WeightFileError(path, "is a folder, not a weight file")
-    if path.exists() and not path.is_file():
-        raise WeightFileError(path, "is not a regular file")
     try:
-        with zipfile.ZipFile(path) as archive:
+        stream = open_regular(path, MAX_WEIGHT_FILE_BYTES)
+    except OSError as error:  # missing, a folder, a pipe, a device, too large
+        raise WeightFileError(path, error.strerror or str(error)) from None
+    try:
+        with stream, zipfile.ZipFile(stream) as archive:
             arrays = _read_members(path, archive)
     except WeightFileError:
         raise
-    except FileNotFoundError:
-        raise WeightFileError(path, "no such file") from None
     except OSError as error:
         if error.errno == errno.EINVAL:  # a seek to a nonsensical offset read from the file
             raise WeightFileError(path, "not a valid .npz weight file (damaged zip)") from None
         raise WeightFileError(path, f"cannot read: {error.strerror or error}") from None
-    except Exception as error:  # zipfile and numpy's header parser fail in many ways on damage
+    # zipfile and numpy's header parser fail in many ways on damage: zlib.error, RuntimeError for
+    # an encrypted member, NotImplementedError, ValueError, struct.error...
+    except Exception as error:
         raise WeightFileError(path, f"not a valid .npz weight file ({error})") from None
     meta = _parse_meta(path, arrays["meta"])
     _check_arrays(path, arrays["W"], arrays["b"], meta["classes"])
@@ -177,18 +189,22 @@ def _read_members(path: Path, archive: zipfile.ZipFile) -> dict[str, np.ndarray]
             if part
         )
         raise WeightFileError(path, f"not an mnistpad weight file ({detail})")
-    limits = {
-        "W.npy": MAX_CLASSES * N_PIXELS * 4,
-        "b.npy": MAX_CLASSES * 4,
-        "meta.npy": MAX_META_BYTES,
-    }
     arrays = {}
     for name in expected:
-        info = archive.getinfo(name)
-        if info.file_size > limits[name] + 4096:
-            raise WeightFileError(path, f"{name[:-4]} is {info.file_size:,} bytes, too large")
+        info, key = archive.getinfo(name), name[:-4]
+        if info.file_size > MEMBER_LIMITS[name] + 4096:
+            raise WeightFileError(path, f"{key} is {info.file_size:,} bytes, too large")
+        if info.flag_bits & 0x1:
+            raise WeightFileError(path, f"{key} is encrypted; mnistpad reads only plain .npz files")
+        if info.compress_type not in READABLE_COMPRESSION:
+            method = COMPRESSION_NAMES.get(info.compress_type, f"method {info.compress_type}")
+            raise WeightFileError(
+                path,
+                f"{key} is compressed with {method}; mnistpad reads .npz files stored or deflated,"
+                " as numpy writes them",
+            )
         with archive.open(info) as member:
-            arrays[name[:-4]] = _read_npy(path, name[:-4], member, limits[name])
+            arrays[key] = _read_npy(path, key, member, MEMBER_LIMITS[name])
     return arrays
 
 

@@ -11,6 +11,7 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from mnistpad.gui.dialogs import ICONS
 from mnistpad.gui.window import MainWindow
 from mnistpad.handwriting import PersonalSet
 
@@ -18,7 +19,7 @@ from mnistpad.handwriting import PersonalSet
 @pytest.fixture
 def dialogs(monkeypatch):
     """Record message boxes instead of showing them; answers can be set per test."""
-    shown = {"critical": [], "warning": [], "question": []}
+    shown = {"critical": [], "warning": [], "question": [], "information": []}
     answers = {"question": QMessageBox.StandardButton.Discard, "save": "", "open": ""}
 
     def record(kind):
@@ -30,6 +31,13 @@ def dialogs(monkeypatch):
 
     for kind in shown:
         monkeypatch.setattr(QMessageBox, kind, record(kind))
+    kinds = {icon: kind for kind, icon in ICONS.items()}
+
+    def execute(box):  # the window's own message boxes (dialogs.message)
+        assert box.textFormat() == Qt.TextFormat.PlainText  # never HTML
+        return record(kinds[box.icon()])(box.parent(), box.windowTitle(), box.text())
+
+    monkeypatch.setattr(QMessageBox, "exec", execute)
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (answers["save"], ""))
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (answers["open"], ""))
     return shown, answers

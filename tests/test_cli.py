@@ -243,3 +243,66 @@ def test_weights_are_not_evaluated_on_data_with_other_classes(tmp_path):
 def test_the_window_refuses_a_bad_data_folder_before_opening(tmp_path):
     result = mnistpad("gui", "--data", tmp_path / "nowhere", check_status=None)
     assert_one_line_error(result, "nowhere", "no such folder")
+
+
+@pytest.mark.parametrize(
+    ("out", "fragment"),
+    [
+        ("", "no file name"),
+        ("/", "is a folder"),
+        ("/dev/null", "is a device"),
+        ("FIFO", "named pipe"),
+        ("FOLDER", "is a folder"),
+        (assets_dir() / "mnist" / "train-images-idx3-ubyte.gz", "dataset's own files"),
+        (assets_dir() / "mnist" / "SHA256SUMS", "dataset's own files"),
+    ],
+)
+def test_an_unusable_out_is_refused_before_any_training(tmp_path, out, fragment):
+    if out == "FIFO":
+        out = tmp_path / "pipe.npz"
+        os.mkfifo(out)
+    elif out == "FOLDER":
+        out = tmp_path
+    result = mnistpad("train", "--epochs", "1", "--out", out, check_status=None)
+    assert_one_line_error(result, "--out", fragment)
+    assert "epoch" not in result.stdout
+    assert (assets_dir() / "mnist" / "train-images-idx3-ubyte.gz").stat().st_size > 1_000_000
+
+
+def png(path: Path, width: int, height: int, ink_rows: slice, ink_columns: slice) -> Path:
+    """A white RGB PNG with a black rectangle, written with zlib (fast for huge pictures)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    white = np.full((width, 3), 255, np.uint8)
+    inked = white.copy()
+    inked[ink_columns] = 0
+    rows = [b"\0" + (inked if ink_rows.start <= y < ink_rows.stop else white).tobytes()
+            for y in range(height)]  # fmt: skip
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    body = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"".join(rows), 1))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + body + chunk(b"IEND", b""))
+    return path
+
+
+def test_predict_names_what_a_path_is_and_reads_huge_and_thin_pictures(tmp_path):
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    endless = tmp_path / "zero.png"
+    endless.symlink_to("/dev/zero")
+    # 81 megapixels, a "1": within the promised 100-megapixel limit (Qt's own decoding limit,
+    # 256 MB, would refuse its 324 MB of pixels)
+    big = png(tmp_path / "big.png", 9000, 9000, slice(1500, 7500), slice(4000, 5000))
+    strip = png(tmp_path / "strip.png", 100_000, 1, slice(0, 1), slice(40_000, 60_000))
+    result = mnistpad("predict", DEFAULT_WEIGHTS, fifo, endless, big, strip, check_status=None)
+    errors = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert any(str(fifo) in line and "named pipe" in line for line in errors)
+    assert any(str(endless) in line and "is a device" in line for line in errors)
+    assert f"{big}: 1 (" in result.stdout
+    assert "Unknown error" not in result.stderr
+    assert str(strip) in result.stdout + result.stderr

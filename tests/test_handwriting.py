@@ -42,7 +42,7 @@ def test_drawings_are_labelled_kept_held_out_and_survive_a_new_window(window, qt
     assert np.array_equal(again[0].image, drawings[0].image)
     window.label_buttons[9].click()  # nothing drawn: nothing kept
     assert len(window.personal.drawings()[0]) == 6
-    assert "6</b> drawings" in window.handwriting.counts.text()
+    assert window.handwriting.counts.text().startswith("6 drawings in ")
 
 
 def test_fine_tuning_learns_a_personal_script_without_forgetting_mnist(window, qtbot, mnist):
@@ -122,10 +122,11 @@ def test_a_damaged_file_in_the_folder_is_skipped_and_named(window):
     send_stroke(window.canvas, glyph(5, np.random.default_rng(4)))
     window.label_drawing(5)
     (window.personal.folder / "broken.json").write_text("{not json")
+    window.personal.reload()  # the folder is read once; this reads it again
     drawings, problems = window.personal.drawings()
     assert len(drawings) == 1 and problems and "broken.json" in problems[0]
     window._show_handwriting()
-    assert "unreadable" in window.handwriting.counts.text()
+    assert "Unreadable, skipped: broken.json" in window.handwriting.counts.text()
 
 
 def test_fine_tune_data_mixes_mnist_with_the_drawings_repeated(mnist, tmp_path):
@@ -139,7 +140,7 @@ def test_fine_tune_data_mixes_mnist_with_the_drawings_repeated(mnist, tmp_path):
         fine_tune_data(mnist, [])
 
 
-def test_the_tabs_export_and_import_buttons_move_the_set(window, dialogs, tmp_path):
+def test_the_tabs_export_and_import_buttons_move_the_set(window, qtbot, dialogs, tmp_path):
     shown, answers = dialogs
     send_stroke(window.canvas, glyph(6, np.random.default_rng(5)))
     window.label_drawing(6)
@@ -147,10 +148,13 @@ def test_the_tabs_export_and_import_buttons_move_the_set(window, dialogs, tmp_pa
     assert window.handwriting.export_dialog()
     window.personal = PersonalSet(tmp_path / "fresh")
     answers["open"] = str(tmp_path / "out.zip")
-    assert window.handwriting.import_dialog()
+    with qtbot.waitSignal(window.handwriting.imported, timeout=10_000):
+        assert window.handwriting.import_dialog()  # started in its own thread
     assert [d.label for d in window.personal.drawings()[0]] == [6]
-    assert "1</b> drawings" in window.handwriting.counts.text()  # the tab shows the import
+    assert window.handwriting.counts.text().startswith("1 drawings in ")  # the tab shows it
+    assert window.handwriting.gallery.count() == 1
     (tmp_path / "junk.zip").write_bytes(b"not a zip")
     answers["open"] = str(tmp_path / "junk.zip")
-    assert not window.handwriting.import_dialog()
+    assert window.handwriting.import_dialog()
+    qtbot.waitUntil(lambda: not window.handwriting.importing(), timeout=10_000)
     assert "not a zip" in shown["critical"][-1][1] and "unchanged" in shown["critical"][-1][1]

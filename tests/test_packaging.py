@@ -21,8 +21,10 @@ CORE = [
     "mnistpad.weights",
     "mnistpad.train_process",
     "mnistpad.export",
+    "mnistpad.files",
     "mnistpad.handwriting",
     "mnistpad.launch",
+    "mnistpad.blas",
     "mnistpad.cli",
 ]
 
@@ -39,6 +41,20 @@ def test_the_core_and_the_cli_import_no_qt():
     assert json.loads(result.stdout) == []
 
 
+def test_the_training_child_imports_neither_the_command_nor_the_window():
+    code = (
+        "import sys, mnistpad.train_process\n"
+        "print(sorted(m for m in sys.modules if m.startswith('mnistpad.')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    loaded = result.stdout
+    assert "mnistpad.train" in loaded
+    for name in ("mnistpad.launch", "mnistpad.cli", "mnistpad.gui"):
+        assert f"'{name}" not in loaded
+
+
 def test_core_modules_import_only_numpy_and_the_standard_library():
     allowed = set(sys.stdlib_module_names) | {"numpy", "mnistpad", "__future__"}
     for module in (
@@ -49,7 +65,10 @@ def test_core_modules_import_only_numpy_and_the_standard_library():
         "weights",
         "train_process",
         "launch",
+        "blas",
         "export",
+        "files",
+        "handwriting",
     ):
         source = (ROOT / "mnistpad" / f"{module}.py").read_text()
         for line in source.splitlines():

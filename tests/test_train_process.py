@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import pytest
 
-from mnistpad.launch import one_blas_thread
+from mnistpad.blas import one_blas_thread
 from mnistpad.train import EpochEnd, Finished, Progress, preset, train
-from mnistpad.train_process import TrainingProcess, TrainingProcessError
+from mnistpad.train_process import (
+    STOP_GRACE_S,
+    TrainingProcess,
+    TrainingProcessError,
+    child_command,
+)
 
 
 def test_the_child_trains_exactly_as_in_process(tiny):
@@ -66,14 +73,36 @@ def test_one_blas_thread_unless_the_person_chose_a_count():
 def test_a_child_whose_window_vanishes_mid_hand_over_just_ends(tiny):
     import pickle
     import subprocess
-    import sys
 
     work = pickle.dumps((tiny, preset("fast"), None), protocol=5)
     child = subprocess.Popen(
-        [sys.executable, "-m", "mnistpad.train_process"],
+        child_command(),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     out, err = child.communicate(work[: len(work) // 2], timeout=30)  # then stdin closes
     assert child.returncode == 0 and out == b"" and b"Traceback" not in err
+
+
+def test_a_child_that_ignores_the_stop_request_is_ended_and_the_run_reported(mnist):
+    process = TrainingProcess(mnist, preset("naive"))
+    events = process.events()
+    next(events)
+    os.kill(process.pid, signal.SIGSTOP)  # frozen: it will never read the stop request
+    asked = time.monotonic()
+    process.request_stop()
+    with pytest.raises(TrainingProcessError, match="did not answer the stop request"):
+        list(events)
+    assert time.monotonic() - asked < STOP_GRACE_S + 2
+    assert process.exitcode is not None
+
+
+def test_the_child_never_imports_modules_from_the_current_folder(tiny, tmp_path, monkeypatch):
+    marker = tmp_path / "ran"
+    (tmp_path / "numpy.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    (tmp_path / "pickle.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    monkeypatch.chdir(tmp_path)
+    *_, finished = TrainingProcess(tiny, preset("fast", epochs=1)).events()
+    assert isinstance(finished, Finished)
+    assert not marker.exists()

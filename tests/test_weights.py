@@ -285,3 +285,20 @@ def test_curves_export_as_one_csv_table_of_runs():
     assert [row["run"] for row in rows] == ["a", "a", "b"]
     assert rows[1]["preset"] == "naive" and float(rows[1]["dev_accuracy"]) == 0.92
     assert rows[2]["preset"] == "" and rows[2]["lr"] == ""  # absent values stay empty
+
+
+def test_csv_cells_from_a_weight_file_cannot_become_spreadsheet_formulas():
+    import csv
+    import io
+
+    from mnistpad.export import curves_csv
+
+    hostile = {"preset": "=HYPERLINK(\"http://x\")", "seed": "+1", "deskew": "@SUM(A1)"}
+    history = [{"epoch": 1, "dev_accuracy": 0.9, "lr": -0.5, "train_loss": "-2+3"}]
+    text = curves_csv([("=cmd|' /C calc'!A0", hostile, history), ("\tx", {}, history)])
+    rows = list(csv.DictReader(io.StringIO(text)))
+    cells = [value for row in rows for value in row.values()]
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "@", "\t", "\r")]
+    assert rows[0]["run"] == "'=cmd|' /C calc'!A0" and rows[0]["preset"].startswith("'=")
+    assert rows[0]["train_loss"] == "'-2+3" and rows[1]["run"] == "'\tx"
+    assert float(rows[0]["lr"]) == -0.5  # a number stays a number, negative or not

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..model import LinearModel, confusion_matrix, softmax
+from .dialogs import plain, tip
 
 MAX_SHOWN = 300  # images listed for one cell; the count says how many there are
 
@@ -58,7 +59,7 @@ class ErrorsPanel(QWidget):
         self.labels: np.ndarray | None = None
         self.classes: list[str] = []
         self.probabilities: np.ndarray | None = None  # (N, C) of the model shown
-        self.summary = QLabel("The confusion matrix appears here once the test set is read.")
+        self.summary = plain(QLabel("The confusion matrix appears here once the test set is read."))
         self.summary.setWordWrap(True)
         self.matrix = QTableWidget()
         self.matrix.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -70,7 +71,7 @@ class ErrorsPanel(QWidget):
             "Click a cell to see its images."
         )
         self.matrix.cellClicked.connect(self.show_cell)
-        self.caption = QLabel(" ")
+        self.caption = plain(QLabel(" "))
         self.gallery = icon_gallery(
             56,
             "Each image with the model's probability for its prediction.\n"
@@ -123,8 +124,10 @@ class ErrorsPanel(QWidget):
                 elif count:
                     item.setBackground(QColor(225, 87, 89, round(min(1.0, 8 * share) * 200)))
                 item.setToolTip(
-                    f"{count:,} test images of {classes[row]} read as {classes[column]}"
-                    f" ({share:.1%} of the {classes[row]}s)"
+                    tip(
+                        f"{count:,} test images of {classes[row]} read as {classes[column]}"
+                        f" ({share:.1%} of the {classes[row]}s)"
+                    )
                 )
                 self.matrix.setItem(row, column, item)
         wrong = int(len(labels) - np.trace(counts))
@@ -147,8 +150,7 @@ class ErrorsPanel(QWidget):
         true_name, predicted_name = self.classes[true_class], self.classes[predicted_class]
         shown = min(len(indices), MAX_SHOWN)
         self.caption.setText(
-            f"<b>{len(indices):,}</b> test images of <b>{true_name}</b> read as"
-            f" <b>{predicted_name}</b>"
+            f"{len(indices):,} test images of {true_name} read as {predicted_name}"
             + (f", the {shown} surest shown" if shown < len(indices) else "")
             + (", surest first. Double-click one to inspect it." if len(indices) else ".")
         )
@@ -161,8 +163,10 @@ class ErrorsPanel(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, int(index))
             sure, right = probabilities[predicted_class], probabilities[true_class]
             item.setToolTip(
-                f"Test image #{index}: a {true_name}, read as {predicted_name} with {sure:.1%}"
-                f" ({true_name}: {right:.1%})"
+                tip(
+                    f"Test image #{index}: a {true_name}, read as {predicted_name} with"
+                    f" {sure:.1%} ({true_name}: {right:.1%})"
+                )
             )
             self.gallery.addItem(item)
 

@@ -2,39 +2,87 @@
 
 from __future__ import annotations
 
-from collections import Counter
+import errno
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QListWidgetItem,
-    QMessageBox,
+    QProgressDialog,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
-from ..handwriting import Drawing, HandwritingError, PersonalSet
+from ..handwriting import Drawing, HandwritingError, ImportCancelled, PersonalSet
+from .dialogs import message as message_box
+from .dialogs import plain, save_as, tip
 from .errors import digit_icon, icon_gallery
-from .files import save_as
+
+
+class ImportJob(QObject):
+    """One import in its own thread: `PersonalSet.import_from`, reporting its progress."""
+
+    progress = Signal(int, int)  # (done, total)
+    finished = Signal(object)  # (added, already there), or the HandwritingError that stopped it
+
+    def __init__(self, personal: PersonalSet, path: str, classes: list[str] | None) -> None:
+        super().__init__()
+        self.personal, self.path, self.classes = personal, path, classes
+        self.cancelled = False  # set from the GUI thread, read between drawings
+        self._reported = 0.0
+        self._thread = QThread()
+        self._thread.setObjectName("mnistpad-import")
+        self.moveToThread(self._thread)
+        self._thread.started.connect(self.run)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self) -> None:
+        """Cancel the import if it is still running, and wait for its thread to end."""
+        self.cancelled = True
+        self._thread.wait()
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            result = self.personal.import_from(self.path, self.classes, self._report)
+        except HandwritingError as error:
+            result = error
+        except Exception as error:  # a bug: say so rather than leave the dialog open forever
+            result = HandwritingError(f"{self.path}: import failed ({error!r})")
+        self.finished.emit(result)
+        self._thread.quit()
+
+    def _report(self, done: int, total: int) -> bool:
+        now = time.monotonic()
+        if now - self._reported > 0.05 or done == total:  # a few updates a second at most
+            self._reported = now
+            self.progress.emit(done, total)
+        return not self.cancelled
 
 
 class HandwritingPanel(QWidget):
     """What the personal set holds, and the buttons that use it."""
 
     fine_tune_requested = Signal()
-    imported = Signal()  # drawings were added from a file
+    imported = Signal()  # drawings were added from a file (the panel shows them already)
     message = Signal(str)  # for the status bar
 
     def __init__(
         self, personal: PersonalSet, folder: Callable[[], str], parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
-        self.personal, self.folder = personal, folder
+        self._personal, self.folder = personal, folder
+        self.classes: list[str] = []
+        self.job: ImportJob | None = None  # the import under way
+        self.progress: QProgressDialog | None = None
         intro = QLabel(
             "<b>Teach it your handwriting.</b> Draw a digit, then press its key (0-9) or a"
             " <i>Label</i> button under the canvas: the drawing joins your own dataset, kept"
@@ -43,9 +91,9 @@ class HandwritingPanel(QWidget):
             " drawings mixed with MNIST, so MNIST is not forgotten."
         )
         intro.setWordWrap(True)
-        self.counts = QLabel()
+        self.counts = plain(QLabel())  # names folders, classes and files: never HTML
         self.counts.setWordWrap(True)
-        self.result = QLabel()
+        self.result = plain(QLabel())
         self.result.setWordWrap(True)
         self.fine_tune = QPushButton("Fine-tune on my handwriting")
         self.fine_tune.setToolTip("Train the weights in use 5 epochs on your drawings and MNIST")
@@ -53,14 +101,14 @@ class HandwritingPanel(QWidget):
         export = QPushButton("Export...")
         export.setToolTip("Save your drawings as one .zip, to keep or to use elsewhere")
         export.clicked.connect(self.export_dialog)
-        import_ = QPushButton("Import...")
-        import_.setToolTip("Add the drawings of a .zip exported by mnistpad")
-        import_.clicked.connect(self.import_dialog)
+        self.import_button = QPushButton("Import...")
+        self.import_button.setToolTip("Add the drawings of a .zip exported by mnistpad")
+        self.import_button.clicked.connect(self.import_dialog)
         buttons = QHBoxLayout()
         buttons.addWidget(self.fine_tune)
         buttons.addStretch(1)
         buttons.addWidget(export)
-        buttons.addWidget(import_)
+        buttons.addWidget(self.import_button)
         self.gallery = icon_gallery(
             42, "Your labelled drawings as the model sees them (held out: *)"
         )
@@ -71,34 +119,70 @@ class HandwritingPanel(QWidget):
         layout.addWidget(self.result)
         layout.addWidget(self.gallery, 1)
 
+    @property
+    def personal(self) -> PersonalSet:
+        return self._personal
+
+    @personal.setter
+    def personal(self, personal: PersonalSet) -> None:
+        self._personal = personal
+        self.show_set(self.classes)
+
     def show_set(self, classes: list[str]) -> list[Drawing]:
-        """List the person's drawings, named by `classes`; return them."""
-        drawings, problems = self.personal.drawings()
-        per_class = Counter(d.label for d in drawings if not d.held_out)
-        held_out = Counter(d.label for d in drawings if d.held_out)
+        """List the person's drawings, named by `classes`; return them. This lists them all
+        again: after labelling one, `add_drawing` is enough."""
+        self.classes = list(classes)
+        drawings, _ = self.personal.drawings()
+        self.gallery.clear()
+        for drawing in reversed(drawings):  # newest first
+            self.gallery.addItem(self._item(drawing))
+        self._show_counts()
+        return drawings
+
+    def add_drawing(self, drawing: Drawing) -> None:
+        """Show one drawing just added to the set, first in the gallery."""
+        self.gallery.insertItem(0, self._item(drawing))
+        self._show_counts()
+
+    def remove_drawing(self, drawing: Drawing) -> None:
+        """Remove a drawing from the set and from the gallery (HandwritingError if it cannot)."""
+        self.personal.remove(drawing)
+        for row in range(self.gallery.count()):
+            if self.gallery.item(row).data(Qt.ItemDataRole.UserRole) == drawing.id:
+                self.gallery.takeItem(row)
+                break
+        self._show_counts()
+
+    def _item(self, drawing: Drawing) -> QListWidgetItem:
+        mark = "*" if drawing.held_out else ""
+        item = QListWidgetItem(digit_icon(drawing.image, 42), f"{drawing.name}{mark}")
+        item.setToolTip(tip(f"{drawing.name}, {drawing.created[:19].replace('T', ' ')}"))
+        item.setData(Qt.ItemDataRole.UserRole, drawing.id)
+        return item
+
+    def _show_counts(self) -> None:
+        counts, problems = self.personal.counts(), self.personal.problems()
         parts = [
-            f"{name}: {per_class[i]}+{held_out[i]}" for i, name in enumerate(classes) if
-            per_class[i] or held_out[i]
-        ]  # fmt: skip
-        text = f"<b>{len(drawings)}</b> drawings in {self.personal.folder}" + (
+            f"{name}: {counts[(i, False)]}+{counts[(i, True)]}"
+            for i, name in enumerate(self.classes)
+            if counts[(i, False)] or counts[(i, True)]
+        ]
+        text = f"{counts.total()} drawings in {self.personal.folder}" + (
             f" (to learn from + held out: {', '.join(parts)})" if parts else ""
         )
         if problems:
-            text += f"<br>{len(problems)} unreadable file(s) skipped: {problems[0]}"
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            text += f"\nUnreadable, skipped: {problems[0]}{more}"
         self.counts.setText(text)
-        self.fine_tune.setEnabled(any(not d.held_out for d in drawings))
-        self.gallery.clear()
-        for drawing in reversed(drawings):  # newest first
-            mark = "*" if drawing.held_out else ""
-            item = QListWidgetItem(digit_icon(drawing.image, 42), f"{drawing.name}{mark}")
-            item.setToolTip(f"{drawing.name}, {drawing.created[:19].replace('T', ' ')}")
-            self.gallery.addItem(item)
-        return drawings
+        self.fine_tune.setEnabled(any(n for (_, held), n in counts.items() if not held))
 
     @Slot()
     def export_dialog(self) -> bool:
         def save(path: str, _filter: str) -> str:
-            count = self.personal.export(path)
+            try:
+                count = self.personal.export(path)
+            except HandwritingError as error:
+                raise OSError(errno.EIO, str(error)) from None
             self.message.emit(f"Exported {count} drawings to {path}")
             return path
 
@@ -108,16 +192,69 @@ class HandwritingPanel(QWidget):
 
     @Slot()
     def import_dialog(self) -> bool:
+        """Ask for a zip and start importing it in its own thread, a progress dialog showing;
+        True when the import started (`imported` is emitted when drawings were added)."""
+        if self.job is not None:
+            return False
         path, _ = QFileDialog.getOpenFileName(
             self, "Import handwriting", self.folder(), "Zip of drawings (*.zip);;All files (*)"
         )
         if not path:
             return False
-        try:
-            added, known = self.personal.import_from(path)
-        except (HandwritingError, OSError) as error:
-            QMessageBox.critical(self, "Cannot import", f"{error}\n\nYour drawings are unchanged.")
-            return False
-        self.imported.emit()
-        self.message.emit(f"Imported {added} drawings ({known} were already here).")
+        self.job = ImportJob(self.personal, path, self.classes or None)
+        self.job.progress.connect(self._on_import_progress)
+        self.job.finished.connect(self._on_import_finished)
+        self.progress = QProgressDialog(self)
+        self.progress.setLabel(plain(QLabel(f"Checking the drawings of {path}")))
+        self.progress.setWindowTitle("Importing handwriting")
+        self.progress.setWindowModality(Qt.WindowModality.WindowModal)
+        self.progress.setRange(0, 0)
+        self.progress.setMinimumDuration(300)
+        self.progress.canceled.connect(self._on_import_cancel)
+        self.import_button.setEnabled(False)
+        self.job.start()
         return True
+
+    def importing(self) -> bool:
+        return self.job is not None
+
+    def stop_import(self) -> None:
+        """Cancel an import under way and wait for its thread (nothing is added)."""
+        if self.job is not None:
+            self.job.join()  # its finished signal, queued, is handled if the loop runs again
+
+    @Slot()
+    def _on_import_cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancelled = True
+
+    @Slot(int, int)
+    def _on_import_progress(self, done: int, total: int) -> None:
+        dialog = self.progress
+        if dialog is None or self.sender() is not self.job:
+            return
+        if 2 * done >= total:  # checked them all; now writing the new ones
+            dialog.setLabelText("Adding the drawings")
+        dialog.setRange(0, total)
+        dialog.setValue(done)  # last: a modal progress dialog handles pending events here
+
+    @Slot(object)
+    def _on_import_finished(self, result) -> None:
+        if self.sender() is not self.job:
+            return
+        self.job.join()  # it has finished: its thread ends at once
+        self.job = None
+        dialog, self.progress = self.progress, None
+        dialog.hide()
+        dialog.deleteLater()
+        self.import_button.setEnabled(True)
+        if isinstance(result, ImportCancelled):
+            self.message.emit("Import cancelled: nothing was added.")
+        elif isinstance(result, Exception):
+            text = f"{result}\n\nYour drawings are unchanged."
+            message_box(self, "critical", "Cannot import", text)
+        else:
+            added, known = result
+            self.show_set(self.classes)
+            self.imported.emit()
+            self.message.emit(f"Imported {added} drawings ({known} were already here).")

@@ -7,6 +7,8 @@ much it counted in this drawing. Both use one diverging colour scale centred on 
 
 from __future__ import annotations
 
+from html import escape
+
 import numpy as np
 from PySide6.QtCore import QRect, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QLinearGradient, QPainter, QPalette, QPen
@@ -14,6 +16,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QVB
 
 from ..model import LinearModel
 from .canvas import SquareWidget
+from .dialogs import plain, tip
 
 NEGATIVE, POSITIVE = np.array([33, 102, 172]), np.array([178, 24, 43])  # ColorBrewer RdBu ends
 WHITE = np.array([247, 247, 247])
@@ -182,9 +185,9 @@ class InsidePanel(QWidget):
         columns = 5 if len(classes) <= 10 else 8
         for index, name in enumerate(self.classes):
             tile = Heatmap()
-            tile.setToolTip(f"Template of {name}: click to see its evidence in your input")
+            tile.setToolTip(tip(f"Template of {name}: click to see its evidence in your input"))
             tile.clicked.connect(lambda index=index: self._tile_clicked(index))
-            caption = QLabel(name)
+            caption = plain(QLabel(name))
             caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
             caption.setWordWrap(True)  # long class names wrap instead of widening the column
             caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -250,7 +253,9 @@ class InsidePanel(QWidget):
             self.evidence.set_rgb(None)
             for caption, label in zip(self.captions, self.classes, strict=True):
                 caption.setText(label)
-            self.explanation.setText(f"Draw a digit to see the evidence for <b>{name}</b>.")
+            self.explanation.setText(
+                f"Draw a digit to see the evidence for <b>{escape(name)}</b>."
+            )
             return
         scale = float(np.abs(evidence).max()) or 1.0
         self.evidence_bar.set_limit(scale)
@@ -259,15 +264,18 @@ class InsidePanel(QWidget):
         best = int(logits.argmax())
         for index, (caption, label) in enumerate(zip(self.captions, self.classes, strict=True)):
             text = f"{label}: {logits[index]:+.2f}"
-            caption.setText(f"<b>{text}</b>" if index == best else text)
+            caption.setText(text)
+            font = caption.font()
+            font.setBold(index == best)
+            caption.setFont(font)
         ink = float(evidence.sum())
         other = (
             ""
             if shown == best
-            else f"; the prediction, {self.classes[best]}, has {logits[best]:+.2f}"
+            else f"; the prediction, {escape(self.classes[best])}, has {logits[best]:+.2f}"
         )
         self.explanation.setText(
-            f"Logit of <b>{name}</b>: {ink:+.2f} evidence from the ink, {self.model.b[shown]:+.2f}"
-            f" bias, <b>{logits[shown]:+.2f}</b> in all{other}. The number under each template is"
-            " that class's logit for your input; the highest wins."
+            f"Logit of <b>{escape(name)}</b>: {ink:+.2f} evidence from the ink,"
+            f" {self.model.b[shown]:+.2f} bias, <b>{logits[shown]:+.2f}</b> in all{other}. The"
+            " number under each template is that class's logit for your input; the highest wins."
         )

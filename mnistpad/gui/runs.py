@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from ..export import curves_csv
 from ..files import write_atomically
 from ..train import Finished
-from .files import save_as
+from .dialogs import save_as, tip
 from .views import GREEN, PURPLE, RED, TrainingPlots
 
 RUN_COLOURS = (PURPLE, GREEN, RED, "#9d7660", "#ff9da7", "#76b7b2", "#edc948", "#bab0ac")
@@ -94,8 +94,10 @@ class RunsPanel(QWidget):
         )
         item = QListWidgetItem(f"{name}: test {result.test_accuracy:.2%}")
         item.setToolTip(
-            f"batch {config.batch_size}, step {config.lr:g}, seed {config.seed}"
-            f"{', deskewed inputs' if config.deskew else ''}, data: {data}"
+            tip(
+                f"batch {config.batch_size}, step {config.lr:g}, seed {config.seed}"
+                f"{', deskewed inputs' if config.deskew else ''}, data: {data}"
+            )
         )
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
         item.setCheckState(Qt.CheckState.Unchecked)
@@ -136,8 +138,6 @@ class RunsPanel(QWidget):
 
     def _save_plots(self, path: str, chosen: str) -> str:
         """The plots as they are shown: PNG pixels, or SVG vectors (by the name's suffix)."""
-        if Path(path).suffix.lower() not in (".png", ".svg"):
-            path += ".svg" if "svg" in chosen.lower() else ".png"
         data = QByteArray()
         buffer = QBuffer(data)
         buffer.open(QBuffer.OpenModeFlag.WriteOnly)

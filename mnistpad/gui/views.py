@@ -11,6 +11,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QGroupBox, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from .canvas import SquareWidget
+from .dialogs import tip
 from .inside import evidence_overlay, rgb_image
 
 # Colours that read well on light and dark backgrounds alike (Tableau 10).
@@ -127,8 +128,10 @@ class ProbabilityChart(pg.PlotWidget):
         axis = self.getPlotItem().getAxis("bottom")
         axis.setTicks([ticks])
         self.setToolTip(
-            "The model's probability for each class; the highest is its prediction."
-            + "".join(f"\n{i}: {name}" for i, name in enumerate(self.classes) if self.numbered)
+            tip(
+                "The model's probability for each class; the highest is its prediction."
+                + "".join(f"\n{i}: {name}" for i, name in enumerate(self.classes) if self.numbered)
+            )
         )
         self.getPlotItem().setXRange(-0.6, n - 0.4, padding=0)
         self.hint.setPos((n - 1) / 2, 50)

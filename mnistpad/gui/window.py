@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt, QTimer, Slot
+from PySide6.QtCore import QByteArray, QStandardPaths, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QFont, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -16,7 +17,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QPushButton,
     QScrollArea,
     QSlider,
@@ -43,10 +43,12 @@ from ..preprocess import deskew, mnist_style
 from ..train import ConfigError, EpochEnd, Finished, Progress, TrainConfig
 from ..weights import WeightFileError, input_deskew, load_weights, run_meta, save_weights
 from .canvas import DrawingCanvas
+from .dialogs import Button, message, plain, save_as, tip
 from .errors import ErrorsPanel
 from .handwriting_panel import HandwritingPanel
 from .inside import InsidePanel
 from .runs import RunsPanel
+from .settings import open_settings
 from .train_panel import TrainPanel
 from .views import (
     DigitPreview,
@@ -77,7 +79,7 @@ class MainWindow(QMainWindow):
     def __init__(self, weights: Path | None = None, data_folder: Path | None = None) -> None:
         super().__init__()
         configure_pyqtgraph(QApplication.palette())
-        self.settings = QSettings()
+        self.settings, settings_problem = open_settings()
         self.data_folder = data_folder
         self.dataset: Dataset | None = None
         self.model: LinearModel | None = None  # the weights in use
@@ -111,6 +113,8 @@ class MainWindow(QMainWindow):
         opened = weights and self.open_weights(weights, "mnistpad opens its default weights.")
         if not opened and not self.open_weights(DEFAULT_WEIGHTS):
             self._show_weights_status()
+        if settings_problem:
+            self.statusBar().showMessage(settings_problem, 30_000)
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -138,14 +142,14 @@ class MainWindow(QMainWindow):
         tools.addWidget(self.clear_button)
 
         self.preview = DigitPreview()
-        self.prediction = QLabel("-")
+        self.prediction = plain(QLabel("-"))
         self.prediction.setAlignment(Qt.AlignmentFlag.AlignCenter)
         font = QFont(self.font())
         font.setPointSizeF(font.pointSizeF() * 2.6)
         font.setBold(True)
         self.prediction.setFont(font)
         self.prediction.setToolTip("The model's prediction for your drawing and how sure it is.")
-        self.confidence = QLabel("draw a digit")
+        self.confidence = plain(QLabel("draw a digit"))
         self.confidence.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.show_evidence = QCheckBox("evidence")
         self.show_evidence.setToolTip(
@@ -212,7 +216,6 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.errors, "Errors")
         self.handwriting = HandwritingPanel(PersonalSet(personal_folder()), self._last_folder)
         self.handwriting.fine_tune_requested.connect(self.fine_tune)
-        self.handwriting.imported.connect(self._show_handwriting)
         self.handwriting.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.tabs.addTab(_scrolling(self.handwriting), "Handwriting")
         self.tabs.setTabToolTip(4, "Your own labelled drawings, and fine-tuning on them")
@@ -231,8 +234,8 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(2, 4)
         self.splitter.setChildrenCollapsible(False)
         self.setCentralWidget(self.splitter)
-        self.weights_label = QLabel()
-        self.statusBar().addPermanentWidget(self.weights_label, 1)
+        self.weights_label = plain(QLabel())
+        self.statusBar().addPermanentWidget(self.weights_label)  # messages show left of it
 
     def _build_actions(self) -> None:
         style = self.style()
@@ -371,19 +374,18 @@ class MainWindow(QMainWindow):
         try:
             dataset = load_dataset(folder)
         except DataError as error:
-            QMessageBox.critical(
-                self, "Cannot open the dataset", f"{error}\n\nThe data in use is unchanged."
-            )
+            text = f"{error}\n\nThe data in use is unchanged."
+            message(self, "critical", "Cannot open the dataset", text)
             return False
         finally:
             QApplication.restoreOverrideCursor()
         self.dataset, self.data_folder = dataset, folder
         self.errors_stale = True
         names = ", ".join(dataset.classes)
-        message = f"Data: {dataset.name}, {len(dataset.classes)} classes ({names})."
+        status = f"Data: {dataset.name}, {len(dataset.classes)} classes ({names})."
         if list(dataset.classes) != self.chart.classes:
-            message += " The weights in use are for other classes: train a model for this data."
-        self.statusBar().showMessage(message, 15_000)
+            status += " The weights in use are for other classes: train a model for this data."
+        self.statusBar().showMessage(status, 15_000)
         self._refresh_errors()
         return True
 
@@ -558,7 +560,8 @@ class MainWindow(QMainWindow):
         self.chart.set_classes(classes)
         self.inside.set_classes(classes)
         tips = [
-            f"Label the drawing as {name} and keep it in your handwriting set" for name in classes
+            tip(f"Label the drawing as {name} and keep it in your handwriting set")
+            for name in classes
         ]
         if [button.toolTip() for button in self.label_buttons] == tips:
             return  # the buttons are for these classes already
@@ -594,13 +597,13 @@ class MainWindow(QMainWindow):
         name = self.chart.classes[label]
         try:
             drawing = self.personal.add(self.field, strokes, label, name)
-        except OSError as error:
-            QMessageBox.critical(self, "Cannot keep the drawing", f"{error.strerror or error}.")
+        except HandwritingError as error:
+            message(self, "critical", "Cannot keep the drawing", f"{error}.")
             return False
         held = " (held out, to measure)" if drawing.held_out else ""
         self.statusBar().showMessage(f"Kept as {name}{held}.", 5000)
         self.canvas.clear()
-        self._show_handwriting()
+        self.handwriting.add_drawing(drawing)
         return True
 
     def keyPressEvent(self, event) -> None:
@@ -627,7 +630,7 @@ class MainWindow(QMainWindow):
         """Train the weights in use further on the person's drawings mixed with MNIST."""
         if self.training or self.model is None:
             return
-        drawings = self._show_handwriting()
+        drawings = self.personal.drawings()[0]
         try:
             if self.dataset is None:
                 self.dataset = load_dataset(self.data_folder)
@@ -636,14 +639,16 @@ class MainWindow(QMainWindow):
                 len(data.train_labels)
             )
         except (DataError, HandwritingError, ConfigError) as error:
-            QMessageBox.warning(self, "Cannot fine-tune", f"{error}.")
+            message(self, "warning", "Cannot fine-tune", f"{error}.")
             return
         self.fine_tune_before = self._handwriting_scores(self.model, input_deskew(self.meta))
         self.start_training(config, dataset=data, initial=self.model)
 
     def _handwriting_scores(self, model: LinearModel, deskewed: bool) -> tuple:
         """(MNIST test accuracy, held-out drawings accuracy or None, held-out count) of a model."""
-        images, labels = drawing_arrays(self.personal.drawings()[0], held_out=True)
+        images, labels = drawing_arrays(
+            self.personal.drawings()[0], held_out=True, n_classes=model.n_classes
+        )
         return (
             model.accuracy(self._test_inputs(deskewed), self.dataset.test_labels),
             accuracy_on(model, deskew(images) if deskewed else images, labels),
@@ -659,7 +664,7 @@ class MainWindow(QMainWindow):
             return "-" if score is None else f"{score:.1%}"
 
         self.handwriting.result.setText(
-            f"<b>Fine-tuned.</b> MNIST test accuracy {before[0]:.2%} → {after[0]:.2%}; your"
+            f"Fine-tuned. MNIST test accuracy {before[0]:.2%} → {after[0]:.2%}; your"
             f" {n} held-out drawings {mine(before[1])} → {mine(after[1])}."
             + ("" if n else " Label more drawings to have some held out.")
         )
@@ -699,24 +704,23 @@ class MainWindow(QMainWindow):
         self._redraw()
         self._refresh_errors()
         if result.diverged:
-            QMessageBox.warning(
+            message(
                 self,
+                "warning",
                 "Training diverged",
                 f"{result.diverged[0].upper()}{result.diverged[1:]}.\n\nThe weights in use are the "
                 f"last finite ones ({kept}).",
             )
 
     @Slot(str)
-    def _on_failed(self, message: str) -> None:
+    def _on_failed(self, text: str) -> None:
         if not self._from_current_run():
             return
         self._end_run()
         self.panel.show_progress(0, "failed")
         self.panel.status.setText(" ")
         self.show_prediction()
-        QMessageBox.critical(
-            self, "Training failed", f"{message}\n\nThe weights in use are unchanged."
-        )
+        message(self, "critical", "Training failed", f"{text}\n\nThe weights in use are unchanged.")
 
     def _set_actions_for_training(self, running: bool) -> None:
         self.train_action.setEnabled(not running)
@@ -773,8 +777,8 @@ class MainWindow(QMainWindow):
             loaded = load_weights(path)
         except WeightFileError as error:
             reason = f"{error.reason[0].upper()}{error.reason[1:]}."
-            QMessageBox.critical(
-                self, "Cannot open weights", f"{error.path}\n\n{reason}\n\n{instead}"
+            message(
+                self, "critical", "Cannot open weights", f"{error.path}\n\n{reason}\n\n{instead}"
             )
             return False
         self.model, self.meta = loaded.model, loaded.meta
@@ -822,18 +826,17 @@ class MainWindow(QMainWindow):
         """Ask where to save the weights in use; True when they were saved."""
         if self.model is None or self.training:
             return False
-        suggested = str(Path(self._last_folder()) / "mnistpad-weights.npz")
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save weights", suggested, "mnistpad weights (*.npz)"
-        )
-        if not path:
+        def save(path: str, _filter: str) -> str:
+            try:
+                return str(save_weights(path, self.model, self.meta))
+            except WeightFileError as error:
+                raise OSError(errno.EIO, f"{error.reason}; nothing was changed") from None
+
+        suggested = Path(self._last_folder()) / "mnistpad-weights.npz"
+        saved = save_as(self, "Save weights", suggested, "mnistpad weights (*.npz)", save)
+        if saved is None:
             return False
-        path = Path(path) if path.endswith(".npz") else Path(f"{path}.npz")
-        try:
-            save_weights(path, self.model, self.meta)
-        except WeightFileError as error:
-            QMessageBox.critical(self, "Cannot save weights", f"{error}\n\nNothing was changed.")
-            return False
+        path = Path(saved)
         self.unsaved = False
         self.source = str(path)
         self.settings.setValue("last_folder", str(path.parent))
@@ -845,18 +848,17 @@ class MainWindow(QMainWindow):
         """With unsaved trained weights, offer to save them; False means cancel."""
         if not self.unsaved:
             return True
-        answer = QMessageBox.question(
+        answer = message(
             self,
+            "question",
             "Save the trained weights?",
             "The weights you trained in this session are not saved. Save them first?",
-            QMessageBox.StandardButton.Save
-            | QMessageBox.StandardButton.Discard
-            | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Save,
+            Button.Save | Button.Discard | Button.Cancel,
+            Button.Save,
         )
-        if answer == QMessageBox.StandardButton.Save:
+        if answer == Button.Save:
             return self.save_weights_dialog()
-        return answer == QMessageBox.StandardButton.Discard
+        return answer == Button.Discard
 
     def _show_weights_status(self) -> None:
         if self.model is None:
@@ -901,9 +903,11 @@ class MainWindow(QMainWindow):
         if not self._restore("splitter", self.splitter.restoreState):
             self.splitter.setSizes([440, 270, 570])
         try:
-            self.pen_width.setValue(int(self.settings.value("pen_width", 22)))
-        except (TypeError, ValueError):  # a hand-edited or damaged settings file
-            self.pen_width.setValue(22)
+            pen_width = int(self.settings.value("pen_width", 22))
+        except (TypeError, ValueError, OverflowError):  # a hand-edited or damaged settings file
+            pen_width = 22
+        in_range = self.pen_width.minimum() <= pen_width <= self.pen_width.maximum()
+        self.pen_width.setValue(pen_width if in_range else 22)
 
     def _restore(self, key: str, restore) -> bool:
         state = self.settings.value(key)
@@ -931,6 +935,7 @@ class MainWindow(QMainWindow):
         if not self._confirm_discard():
             event.ignore()
             return
+        self.handwriting.stop_import()
         self.redraw_timer.stop()
         self._save_settings()
         event.accept()

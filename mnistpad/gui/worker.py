@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from ..data import DataError, Dataset, load_dataset
 from ..model import LinearModel
 from ..train import ConfigError, EpochEnd, Finished, Progress, TrainConfig, model_inputs
-from ..train_process import TrainingProcess, TrainingProcessError
+from ..train_process import STOP_GRACE_S, TrainingProcess, TrainingProcessError
 
 
 class TrainingWorker(QObject):
@@ -60,9 +60,10 @@ class TrainingWorker(QObject):
     def is_running(self) -> bool:
         return self._thread.isRunning()
 
-    def join(self, timeout_ms: int = 10_000) -> bool:
+    def join(self, timeout_ms: int = round(STOP_GRACE_S * 1000) + 1000) -> bool:
         """Stop the run and wait for its thread to end; True when it has. A child process that
-        does not answer the stop request in time is killed."""
+        does not answer the stop request in time is ended (by the process itself after
+        STOP_GRACE_S, here at the latest)."""
         self.request_stop()
         if self._thread.wait(timeout_ms):
             return True

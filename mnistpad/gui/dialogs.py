@@ -1,0 +1,91 @@
+"""Message boxes, save dialogs and texts from outside: shown as plain text, never as HTML.
+
+Qt guesses whether a label's, a tooltip's or a message box's text is HTML. A class name, a file
+name or a message quoting either comes from files that may come from anywhere, and as HTML
+`<img src="/dev/zero">` would make Qt read a device until memory runs out. So every such text goes
+through `message`, `plain` or `tip`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import Qt as QtText
+from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox, QWidget
+
+Button = QMessageBox.StandardButton
+ICONS = {
+    "critical": QMessageBox.Icon.Critical,
+    "warning": QMessageBox.Icon.Warning,
+    "question": QMessageBox.Icon.Question,
+    "information": QMessageBox.Icon.Information,
+}
+
+
+def message(
+    parent: QWidget | None,
+    kind: str,
+    title: str,
+    text: str,
+    buttons: Button = Button.Ok,
+    default: Button = Button.NoButton,
+) -> Button:
+    """A modal message box of `kind` (critical, warning, question, information) showing `text`
+    as plain text; returns the button pressed."""
+    box = QMessageBox(ICONS[kind], title, text, buttons, parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    if default != Button.NoButton:
+        box.setDefaultButton(default)
+    return Button(box.exec())
+
+
+def plain(label: QLabel) -> QLabel:
+    """`label`, set to show its text as plain text whatever it contains."""
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
+
+
+def tip(text: str) -> str:
+    """A tooltip that shows `text` literally (tooltips have no plain-text setting)."""
+    return QtText.convertFromPlainText(text)
+
+
+def save_as(
+    parent: QWidget,
+    title: str,
+    suggested: Path,
+    filters: str,
+    save: Callable[[str, str], str],
+) -> str | None:
+    """Ask for a file name, give it the chosen filter's suffix if it has none of the filter's
+    (asking before replacing a file of that name), then `save(path, chosen filter)`, which returns
+    the path it wrote. Return that path, or None when the person cancelled or saving failed (which
+    a dialog says)."""
+    path, chosen = QFileDialog.getSaveFileName(parent, title, str(suggested), filters)
+    if not path:
+        return None
+    known = re.findall(r"\*(\.\w+)", filters)
+    if known and not path.lower().endswith(tuple(known)):
+        path += (re.findall(r"\*(\.\w+)", chosen) or known)[0]
+        if Path(path).exists() and not confirm_replace(parent, path):
+            return None
+    try:
+        return save(path, chosen)
+    except OSError as error:
+        message(parent, "critical", "Cannot save", f"{path}\n\n{error.strerror or error}.")
+        return None
+
+
+def confirm_replace(parent: QWidget, path: str) -> bool:
+    answer = message(
+        parent,
+        "question",
+        "Replace the file?",
+        f"{path} already exists. Replace it?",
+        Button.Yes | Button.Cancel,
+        Button.Cancel,
+    )
+    return answer == Button.Yes
