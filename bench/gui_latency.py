@@ -105,7 +105,7 @@ def run_in_window(window: MainWindow, name: str, drawing: bool) -> dict:
 
     def tick() -> None:
         ticks.append(time.perf_counter())
-        if window.last_progress is not None and not first_progress:
+        if window.run.last_progress is not None and not first_progress:
             first_progress.append(ticks[-1])
 
     ticker = QTimer()
@@ -113,13 +113,13 @@ def run_in_window(window: MainWindow, name: str, drawing: bool) -> dict:
     ticker.timeout.connect(tick)
     person = Person(window)
     began = time.perf_counter()
-    window.start_training(preset(name))
+    window.run.start(preset(name))
     ticker.start()
     if drawing:
         person.timer.start()
     loop = QEventLoop()  # not app.exec(): quitting the app would close the window
     poll = QTimer()
-    poll.timeout.connect(lambda: None if window.training else loop.quit())
+    poll.timeout.connect(lambda: None if window.run.training else loop.quit())
     poll.start(20)
     loop.exec()
     poll.stop()
@@ -127,7 +127,7 @@ def run_in_window(window: MainWindow, name: str, drawing: bool) -> dict:
     person.timer.stop()
     gaps = np.diff(ticks) * 1000
     return {
-        "training_seconds": window.worker.result.seconds,
+        "training_seconds": window.run.worker.result.seconds,
         "first_progress_s": first_progress[0] - began,
         "longest_stall_ms": float(gaps.max()),
         "longest_stall_after_s": float(ticks[int(gaps.argmax())] - began),
@@ -153,7 +153,7 @@ def main() -> int:
     window.resize(1280, 800)
     window.show()
     app.processEvents()
-    window.dataset = load_dataset()
+    window.session.dataset = load_dataset()
 
     idle = Person(window)
     for _ in range(300):
@@ -171,7 +171,7 @@ def main() -> int:
         report["presets"][name] = result
         if not args.json:
             print(f"  measured {name}", file=sys.stderr, flush=True)
-    window.unsaved = False
+    window.session.unsaved = False
     window.close()
 
     if args.json:

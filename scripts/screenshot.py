@@ -1,4 +1,4 @@
-"""Take the README's screenshot from the real app: draw a digit, train a few epochs, grab the window.
+"""Take the README's screenshot from the real app: draw a digit, train a few epochs, grab it.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot.py [docs/screenshot.png]
 
@@ -39,16 +39,16 @@ def main() -> int:
     window.panel.train_button.click()
 
     def finish() -> None:
-        if window.training:
+        if window.run.training:
             return
         window.repaint()
         app.processEvents()
         window.grab().save(str(out))
         print(
             f"wrote {out} ({window.width()}x{window.height()}); the model reads the drawing as "
-            f"{window.prediction.text()} ({window.confidence.text()})"
+            f"{window.draw.prediction.text()} ({window.draw.confidence.text()})"
         )
-        window.unsaved = False
+        window.session.unsaved = False
         app.quit()
 
     poll = QTimer()

@@ -57,14 +57,14 @@ def settings_dir(tmp_path, qapp):
 @pytest.fixture
 def window(qtbot, dialogs, settings_dir, mnist, tmp_path):
     win = MainWindow()
-    win.personal = PersonalSet(tmp_path / "handwriting")  # never the person's real folder
-    win.dataset = mnist  # the bundled data, already read once for the whole session
+    win.handwriting.personal = PersonalSet(tmp_path / "handwriting")  # not the real folder
+    win.session.dataset = mnist  # the bundled data, already read once for the whole session
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
     yield win
-    win.shutdown_training()
-    win.unsaved = False
+    win.run.shutdown()
+    win.session.unsaved = False
 
 
 def line(start, end, steps=20):
@@ -88,11 +88,11 @@ def start(window, qtbot, preset, **settings):
     for name, value in settings.items():
         getattr(window.panel, name).setValue(value)
     qtbot.mouseClick(window.panel.train_button, Qt.MouseButton.LeftButton)
-    assert window.training
+    assert window.run.training
 
 
 def wait_until_done(window, qtbot, timeout=120_000):
-    qtbot.waitUntil(lambda: not window.training, timeout=timeout)
+    qtbot.waitUntil(lambda: not window.run.training, timeout=timeout)
 
 
 NAMES = ["apple", "banana", "cherry", "damson", "elder", "fig", "grape", "hazel", "iris", "juniper"]

@@ -7,6 +7,7 @@ import numpy as np
 from gui_support import circle
 
 from mnistpad.gui.canvas import send_stroke
+from mnistpad.model import LinearModel
 from mnistpad.train import model_inputs
 from mnistpad.weights import input_deskew
 
@@ -28,9 +29,10 @@ def test_the_matrix_counts_the_test_set_as_the_weights_read_it(window, qtbot, mn
     )
     assert counts.sum() == len(mnist.test_labels) == 10_000
     assert np.array_equal(counts.sum(axis=1), np.bincount(mnist.test_labels, minlength=10))
-    inputs = model_inputs(mnist, input_deskew(window.meta)).test_images
-    accuracy = window.model.accuracy(inputs, mnist.test_labels)
-    assert np.trace(counts) / counts.sum() == accuracy == window.meta["metrics"]["test_accuracy"]
+    inputs = model_inputs(mnist, input_deskew(window.session.meta)).test_images
+    accuracy = window.session.model.accuracy(inputs, mnist.test_labels)
+    metrics = window.session.meta["metrics"]
+    assert np.trace(counts) / counts.sum() == accuracy == metrics["test_accuracy"]
     assert f"{accuracy:.2%}" in errors.summary.text()
 
 
@@ -47,24 +49,24 @@ def test_a_cell_lists_exactly_its_images_surest_first_and_one_can_be_inspected(w
     assert list(probabilities[:, 9]) == sorted(probabilities[:, 9], reverse=True)
 
     errors.gallery.itemActivated.emit(shown[0])  # double-click or Enter
-    assert np.array_equal(window.field.reshape(-1), errors.images[indices[0]])
-    assert window.prediction.text() == "9"
-    assert f"test image #{indices[0]}, a 4" in window.confidence.text()
-    window.show_evidence.setChecked(True)  # its evidence map, over it in the preview
+    assert np.array_equal(window.draw.field.reshape(-1), errors.images[indices[0]])
+    assert window.draw.prediction.text() == "9"
+    assert f"test image #{indices[0]}, a 4" in window.draw.confidence.text()
+    window.draw.show_evidence.setChecked(True)  # its evidence map, over it in the preview
     assert window.preview.overlay is not None
     assert np.allclose(
         window.inside.evidence_map().reshape(-1),
-        window.model.W[9] * window.current_input.reshape(-1),
+        window.session.model.W[9] * window.draw.current_input.reshape(-1),
     )
     send_stroke(window.canvas, circle())  # drawing again shows the drawing
-    assert "test image" not in window.confidence.text()
+    assert "test image" not in window.draw.confidence.text()
 
 
 def test_the_matrix_follows_the_weights_in_use(window, qtbot):
     errors = open_errors(window, qtbot)
     before = errors.probabilities
-    window.model.W[:], window.model.b[:] = 0, 0  # uniform: every image predicted as class 0
-    window.errors_stale = True
-    window._refresh_errors()
+    session = window.session
+    uniform = LinearModel(W=np.zeros_like(session.model.W), b=np.zeros_like(session.model.b))
+    session.use_weights(uniform, session.meta, "uniform", unsaved=False)  # all read as class 0
     assert errors.probabilities is not before
     assert int(errors.matrix.item(0, 0).text().replace(",", "")) == 980  # MNIST's test zeros

@@ -36,7 +36,7 @@ from mnistpad.weights import load_weights
 def test_an_empty_canvas_shows_no_prediction(window):
     assert window.preview.image is None
     assert shown_probabilities(window).sum() == 0
-    assert window.prediction.text() == "-"
+    assert window.draw.prediction.text() == "-"
     assert window.chart.hint.isVisible()
 
 
@@ -58,14 +58,14 @@ def test_drawing_updates_the_preview_and_probabilities_during_the_stroke(window)
 def test_simple_drawings_are_read_right(window, label, strokes):
     for stroke in strokes:
         send_stroke(window.canvas, stroke)
-    assert window.prediction.text() == label
+    assert window.draw.prediction.text() == label
     assert int(np.argmax(shown_probabilities(window))) == int(label)
-    assert window.confidence.text().endswith("% sure")
+    assert window.draw.confidence.text().endswith("% sure")
 
 
 def test_the_preview_is_the_mnist_style_input_centred_in_28x28(window):
     send_stroke(window.canvas, line((0.1, 0.1), (0.3, 0.3)))  # a small stroke in a corner
-    image = window.field
+    image = window.draw.field
     rows, cols = np.flatnonzero(image.any(axis=1)), np.flatnonzero(image.any(axis=0))
     assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 == 20  # scaled up into the 20-pixel box
     mass = image.sum()
@@ -89,9 +89,9 @@ def test_clear_and_undo(window, qtbot):
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert len(window.canvas.strokes) == 1
     np.testing.assert_array_equal(window.preview.image, one_stroke)
-    window.clear_button.click()
+    window.draw.clear_button.click()
     assert window.canvas.is_empty() and window.preview.image is None
-    assert shown_probabilities(window).sum() == 0 and window.prediction.text() == "-"
+    assert shown_probabilities(window).sum() == 0 and window.draw.prediction.text() == "-"
 
 
 def test_drawings_keep_their_shape_when_the_window_is_resized(window, qtbot):
@@ -99,7 +99,7 @@ def test_drawings_keep_their_shape_when_the_window_is_resized(window, qtbot):
     before = window.preview.image.copy()
     window.resize(window.width() + 300, window.height() + 100)
     qtbot.wait(50)
-    window.classify_drawing()
+    window.draw.classify_drawing()
     np.testing.assert_array_equal(window.preview.image, before)
 
 
@@ -109,7 +109,7 @@ def test_drawings_keep_their_shape_when_the_window_is_resized(window, qtbot):
 def test_training_runs_in_another_process_and_ends_with_the_new_weights_in_use(window, qtbot):
     send_stroke(window.canvas, circle())
     before_probabilities = shown_probabilities(window)
-    default_W = window.model.W.copy()
+    default_W = window.session.model.W.copy()
     ticks = []
     timer = QTimer()
     timer.timeout.connect(lambda: ticks.append(1))
@@ -117,16 +117,16 @@ def test_training_runs_in_another_process_and_ends_with_the_new_weights_in_use(w
     start(window, qtbot, "fast", epochs=2)
     wait_until_done(window, qtbot)
     timer.stop()
-    qtbot.waitUntil(lambda: not window.worker.is_running(), timeout=5_000)
-    trainer = window.worker.process  # the child process that trained, and has ended cleanly
+    qtbot.waitUntil(lambda: not window.run.worker.is_running(), timeout=5_000)
+    trainer = window.run.worker.process  # the child process that trained, and has ended cleanly
     assert trainer.pid not in (None, os.getpid()) and trainer.exitcode == 0
     assert len(ticks) > 10  # the GUI thread kept running its event loop during training
     assert len(window.plots.running) > 10 and len(window.plots.epochs) == 2
     assert window.table.rowCount() == 2
-    assert not np.array_equal(window.model.W, default_W)
-    assert window.unsaved and "trained in this session" in window.weights_label.text()
+    assert not np.array_equal(window.session.model.W, default_W)
+    assert window.session.unsaved and "trained in this session" in window.weights_label.text()
     assert "Test accuracy" in window.panel.status.text()
-    result = window.worker.result
+    result = window.run.worker.result
     assert result.test_accuracy > 0.85 and window.panel.config().epochs == 2
     assert not np.allclose(shown_probabilities(window), before_probabilities)  # re-classified
     assert window.panel.train_button.isEnabled() and not window.panel.stop_button.isEnabled()
@@ -134,33 +134,34 @@ def test_training_runs_in_another_process_and_ends_with_the_new_weights_in_use(w
 
 def test_stop_ends_a_slow_run_promptly_and_a_second_run_works(window, qtbot):
     start(window, qtbot, "naive", epochs=20)
-    qtbot.waitUntil(lambda: window.last_progress is not None, timeout=30_000)
+    qtbot.waitUntil(lambda: window.run.last_progress is not None, timeout=30_000)
     window.panel.stop_button.click()
-    qtbot.waitUntil(lambda: not window.training, timeout=1_000)  # within a second
-    assert window.worker.result.stopped
+    qtbot.waitUntil(lambda: not window.run.training, timeout=1_000)  # within a second
+    assert window.run.worker.result.stopped
     assert "Stopped" in window.panel.status.text()
-    assert np.isfinite(window.model.W).all()
+    assert np.isfinite(window.session.model.W).all()
     start(window, qtbot, "fast", epochs=1)
     wait_until_done(window, qtbot)
-    assert not window.worker.result.stopped and len(window.plots.epochs) == 1
+    assert not window.run.worker.result.stopped and len(window.plots.epochs) == 1
 
 
 def test_save_then_load_round_trips_weights_curves_and_settings(window, qtbot, dialogs, tmp_path):
     shown, answers = dialogs
     start(window, qtbot, "fast", epochs=2, seed=5)
     wait_until_done(window, qtbot)
-    trained_W = window.model.W.copy()
+    trained_W = window.session.model.W.copy()
     answers["save"] = str(tmp_path / "mine")  # the .npz suffix is added
-    window.save_action.trigger()
+    window.actions.save.trigger()
     saved = tmp_path / "mine.npz"
-    assert saved.exists() and not window.unsaved and str(saved) in window.weights_label.text()
+    assert saved.exists() and not window.session.unsaved
+    assert str(saved) in window.weights_label.text()
     assert np.array_equal(load_weights(saved).model.W, trained_W)
 
-    window.use_default_weights()
+    window.files.use_default_weights()
     assert window.panel.config().seed == 0 and len(window.plots.epochs) == 20
     answers["open"] = str(saved)
-    window.open_action.trigger()
-    assert np.array_equal(window.model.W, trained_W)
+    window.actions.open.trigger()
+    assert np.array_equal(window.session.model.W, trained_W)
     assert len(window.plots.epochs) == 2 and window.table.rowCount() == 2
     config = window.panel.config()
     assert (config.preset, config.epochs, config.seed, config.batch_size) == ("fast", 2, 5, 64)
@@ -171,10 +172,10 @@ def test_a_corrupt_file_shows_an_error_and_keeps_the_weights(window, dialogs, tm
     shown, answers = dialogs
     bad = tmp_path / "broken.npz"
     bad.write_bytes(b"PK\x03\x04 this is not a weight file")
-    model_before = window.model
+    model_before = window.session.model
     answers["open"] = str(bad)
-    window.open_action.trigger()
-    assert window.model is model_before
+    window.actions.open.trigger()
+    assert window.session.model is model_before
     assert len(shown["critical"]) == 1 and str(bad) in shown["critical"][0][1]
     assert "unchanged" in shown["critical"][0][1]
 
@@ -198,8 +199,8 @@ def test_dropping_a_weight_file_on_the_window_opens_it(window, tmp_path):
 def test_closing_while_training_stops_and_joins_the_worker(window, qtbot, dialogs):
     shown, answers = dialogs
     start(window, qtbot, "naive")
-    qtbot.waitUntil(lambda: window.last_progress is not None, timeout=30_000)
-    worker = window.worker
+    qtbot.waitUntil(lambda: window.run.last_progress is not None, timeout=30_000)
+    worker = window.run.worker
     answers["question"] = QMessageBox.StandardButton.Discard
     assert window.close()
     assert not worker.is_running()
@@ -213,7 +214,7 @@ def test_quitting_with_unsaved_weights_can_be_cancelled(window, qtbot, dialogs):
     wait_until_done(window, qtbot)
     answers["question"] = QMessageBox.StandardButton.Cancel
     assert not window.close()
-    assert window.isVisible() and window.unsaved
+    assert window.isVisible() and window.session.unsaved
     assert [title for title, _ in shown["question"]] == ["Save the trained weights?"]
     answers["question"] = QMessageBox.StandardButton.Discard
     assert window.close()
@@ -280,12 +281,12 @@ def test_the_panel_cannot_hold_a_setting_that_training_would_refuse(window):
 
 def test_a_setting_the_data_cannot_support_is_refused_with_a_message(window, qtbot, dialogs, tiny):
     shown, _ = dialogs
-    window.dataset = tiny  # 600 training images
-    model_before = window.model
+    window.session.dataset = tiny  # 600 training images
+    model_before = window.session.model
     start(window, qtbot, "fast", batch_size=1000)
     wait_until_done(window, qtbot)
     assert len(shown["critical"]) == 1 and "batch size" in shown["critical"][0][1]
-    assert window.model is model_before and window.panel.train_button.isEnabled()
+    assert window.session.model is model_before and window.panel.train_button.isEnabled()
 
 
 def test_a_diverging_run_stops_with_a_message_and_finite_weights(window, qtbot, dialogs):
@@ -297,12 +298,12 @@ def test_a_diverging_run_stops_with_a_message_and_finite_weights(window, qtbot, 
     exploding.train_labels[:] = np.random.default_rng(0).integers(
         0, 10, len(exploding.train_labels)
     )
-    window.dataset = exploding
+    window.session.dataset = exploding
     start(window, qtbot, "fast", epochs=3, lr=1000.0)
     wait_until_done(window, qtbot)
-    assert window.worker.result.diverged
+    assert window.run.worker.result.diverged
     assert len(shown["warning"]) == 1 and "diverged" in shown["warning"][0][1]
-    assert np.isfinite(window.model.W).all() and np.isfinite(window.model.b).all()
+    assert np.isfinite(window.session.model.W).all() and np.isfinite(window.session.model.b).all()
     for curve in window.plots.curves.values():
         x, y = curve.getData()
         if y is not None:
@@ -314,9 +315,9 @@ def test_a_failed_save_says_why_and_keeps_the_weights_unsaved(window, qtbot, dia
     start(window, qtbot, "fast", epochs=1)
     wait_until_done(window, qtbot)
     answers["save"] = str(tmp_path / "no such folder" / "w.npz")
-    assert not window.save_weights_dialog()
+    assert not window.files.save_weights_dialog()
     assert len(shown["critical"]) == 1 and "cannot write" in shown["critical"][0][1]
-    assert window.unsaved
+    assert window.session.unsaved
 
 
 def rss_mb() -> float:
@@ -327,41 +328,41 @@ def rss_mb() -> float:
 def test_thirty_start_stop_cycles_leave_the_app_working_without_growing(window, qtbot):
     for cycle in range(30):
         start(window, qtbot, "fast", epochs=20)
-        qtbot.waitUntil(lambda: window.last_progress is not None, timeout=30_000)
+        qtbot.waitUntil(lambda: window.run.last_progress is not None, timeout=30_000)
         window.panel.stop_button.click()
-        qtbot.waitUntil(lambda: not window.worker.is_running(), timeout=5_000)
-        assert window.worker.result.stopped and not window.training
+        qtbot.waitUntil(lambda: not window.run.worker.is_running(), timeout=5_000)
+        assert window.run.worker.result.stopped and not window.run.training
         if cycle == 4:
             baseline, files = rss_mb(), len(os.listdir("/proc/self/fd"))
     assert rss_mb() - baseline < 40
     assert len(os.listdir("/proc/self/fd")) <= files  # each run's pipe to its process is closed
     send_stroke(window.canvas, circle())
-    assert window.preview.image is not None and window.prediction.text() != "-"
+    assert window.preview.image is not None and window.draw.prediction.text() != "-"
 
 
 def test_closing_mid_training_joins_the_worker_within_a_second(window, qtbot, dialogs):
     import time
 
     start(window, qtbot, "optimized")
-    qtbot.waitUntil(lambda: window.last_progress is not None, timeout=30_000)
+    qtbot.waitUntil(lambda: window.run.last_progress is not None, timeout=30_000)
     began = time.monotonic()
     assert window.close()
     assert time.monotonic() - began < 1.0
-    assert not window.worker.is_running()
+    assert not window.run.worker.is_running()
 
 
 def test_a_missing_data_file_is_named_in_a_dialog_and_nothing_changes(
     window, qtbot, dialogs, tmp_path
 ):
     shown, _ = dialogs
-    window.dataset, window.data_folder = None, tmp_path  # an empty folder
-    model_before = window.model
+    window.session.dataset, window.session.data_folder = None, tmp_path  # an empty folder
+    model_before = window.session.model
     start(window, qtbot, "fast", epochs=1)
     wait_until_done(window, qtbot)
     assert len(shown["critical"]) == 1
     message = shown["critical"][0][1]
     assert "train-images-idx3-ubyte" in message and "missing" in message
-    assert window.model is model_before and not window.unsaved
+    assert window.session.model is model_before and not window.session.unsaved
 
 
 def test_starting_with_a_bad_weight_file_says_so_and_uses_the_default(
@@ -385,7 +386,7 @@ def test_damaged_settings_are_ignored(qtbot, dialogs, settings_dir):
     settings.sync()
     win = MainWindow()
     qtbot.addWidget(win)
-    assert win.pen_width.value() == 22 and win.width() > 0
+    assert win.draw.pen_width.value() == 22 and win.width() > 0
 
 
 # -- other datasets --------------------------------------------------------------------------
@@ -393,7 +394,7 @@ def test_damaged_settings_are_ignored(qtbot, dialogs, settings_dir):
 
 def test_a_dataset_folder_brings_its_class_names_to_every_view(window, qtbot, dialogs, tmp_path):
     _, answers = dialogs
-    assert window.open_dataset(named_idx_folder(tmp_path / "fruit"))
+    assert window.files.open_dataset(named_idx_folder(tmp_path / "fruit"))
     assert "10 classes (apple, banana" in window.statusBar().currentMessage()
     assert "other classes" in window.statusBar().currentMessage()  # the digits' weights
     start(window, qtbot, "fast", epochs=1)
@@ -401,35 +402,36 @@ def test_a_dataset_folder_brings_its_class_names_to_every_view(window, qtbot, di
     assert window.chart.classes == NAMES and window.chart.numbered  # long names: bars numbered
     assert [caption.text().split(":")[0] for caption in window.inside.captions] == NAMES
     send_stroke(window.canvas, circle())
-    assert window.prediction.text() in NAMES
+    assert window.draw.prediction.text() in NAMES
     window.tabs.setCurrentWidget(window.errors)
     assert window.errors.matrix.horizontalHeaderItem(0).text() == "→apple"
-    assert window.worker.result.test_accuracy > 0.9  # the blobs are learnable
+    assert window.run.worker.result.test_accuracy > 0.9  # the blobs are learnable
     answers["save"] = str(tmp_path / "fruit.npz")
-    assert window.save_weights_dialog()
+    assert window.files.save_weights_dialog()
     assert load_weights(tmp_path / "fruit.npz").classes == NAMES
-    window.use_default_weights()
+    window.files.use_default_weights()
     assert window.chart.classes == [str(digit) for digit in range(10)]
     assert "other classes" in window.errors.summary.text()  # digits' weights, fruit data
 
 
 def test_a_folder_that_is_not_a_dataset_is_refused_and_nothing_changes(window, dialogs, tmp_path):
     shown, _ = dialogs
-    dataset = window.dataset
+    dataset = window.session.dataset
     (tmp_path / "empty").mkdir()
-    assert not window.open_dataset(tmp_path / "empty")
+    assert not window.files.open_dataset(tmp_path / "empty")
     assert len(shown["critical"]) == 1 and "train-images" in shown["critical"][0][1]
-    assert window.dataset is dataset
+    assert window.session.dataset is dataset
 
 
 def test_a_second_deskew_run_reuses_the_deskewed_data_and_gets_the_same_result(window, qtbot):
     start(window, qtbot, "deskew", epochs=1)
     wait_until_done(window, qtbot)
-    first = window.worker.result
-    data, deskewed = window.deskewed_data
-    assert data is window.dataset and deskewed.deskewed and not window.dataset.deskewed
+    first = window.run.worker.result
+    data, deskewed = window.session.deskewed_data
+    session = window.session
+    assert data is session.dataset and deskewed.deskewed and not session.dataset.deskewed
     start(window, qtbot, "deskew", epochs=1)
-    assert window.worker.dataset is deskewed  # handed over as it is, not deskewed again
+    assert window.run.worker.dataset is deskewed  # handed over as it is, not deskewed again
     wait_until_done(window, qtbot)
-    assert window.worker.result.model.W.tobytes() == first.model.W.tobytes()
-    assert window.worker.result.test_accuracy == first.test_accuracy > 0.85
+    assert window.run.worker.result.model.W.tobytes() == first.model.W.tobytes()
+    assert window.run.worker.result.test_accuracy == first.test_accuracy > 0.85

@@ -51,20 +51,21 @@ def test_class_names_that_look_like_html_are_shown_as_text_everywhere(window, qt
     default = load_weights(DEFAULT_WEIGHTS)
     hostile = tmp_path / "hostile.npz"
     save_weights(hostile, default.model, {**default.meta, "classes": HOSTILE_NAMES})
-    assert window.open_weights(hostile)
+    assert window.files.open_weights(hostile)
     send_stroke(window.canvas, circle())
     for index in range(window.tabs.count()):  # the Inside and Errors tabs show the names
         window.tabs.setCurrentIndex(index)
         qtbot.wait(10)
     window.inside.choose(0)
-    predicted = int(window.model.probabilities(window.current_input.reshape(-1)).argmax())
-    assert window.prediction.text() == HOSTILE_NAMES[predicted]
+    model, current = window.session.model, window.draw.current_input
+    predicted = int(model.probabilities(current.reshape(-1)).argmax())
+    assert window.draw.prediction.text() == HOSTILE_NAMES[predicted]
     shown = [label for label in window.findChildren(QLabel) if "<img" in label.text()]
     assert shown, "the names are shown somewhere"
     for label in shown:
         assert label.textFormat() == label.textFormat().PlainText, label.text()
     assert not [tip for tip in every_tooltip(window) if "<img" in tip]  # escaped: &lt;img
-    assert [button.text() for button in window.label_buttons[:2]] == ["0", "1"]
+    assert [button.text() for button in window.draw.label_buttons[:2]] == ["0", "1"]
 
 
 def test_a_frozen_training_child_is_ended_and_the_window_returns_to_idle(
@@ -72,20 +73,20 @@ def test_a_frozen_training_child_is_ended_and_the_window_returns_to_idle(
 ):
     shown, _ = dialogs
     start(window, qtbot, "naive")
-    qtbot.waitUntil(lambda: window.last_progress is not None, timeout=30_000)
-    weights_before = window.model
-    os.kill(window.worker.process.pid, signal.SIGSTOP)
-    window.stop_action.trigger()
-    qtbot.waitUntil(lambda: not window.training, timeout=round(STOP_GRACE_S * 1000) + 5000)
-    assert window.model is weights_before and window.train_action.isEnabled()
+    qtbot.waitUntil(lambda: window.run.last_progress is not None, timeout=30_000)
+    weights_before = window.session.model
+    os.kill(window.run.worker.process.pid, signal.SIGSTOP)
+    window.actions.stop.trigger()
+    qtbot.waitUntil(lambda: not window.run.training, timeout=round(STOP_GRACE_S * 1000) + 5000)
+    assert window.session.model is weights_before and window.actions.train.isEnabled()
     assert "did not answer the stop request" in shown["critical"][0][1]
 
 
 def test_closing_with_a_frozen_training_child_does_not_hang(window, qtbot, dialogs):
     _, answers = dialogs
     start(window, qtbot, "naive")
-    qtbot.waitUntil(lambda: window.last_progress is not None, timeout=30_000)
-    worker = window.worker
+    qtbot.waitUntil(lambda: window.run.last_progress is not None, timeout=30_000)
+    worker = window.run.worker
     os.kill(worker.process.pid, signal.SIGSTOP)
     answers["question"] = QMessageBox.StandardButton.Discard
     assert window.close()
@@ -101,7 +102,7 @@ def test_a_pen_width_too_large_for_qt_falls_back_to_the_default(qtbot, dialogs, 
         settings.sync()
         win = MainWindow()
         qtbot.addWidget(win)
-        assert win.pen_width.value() == 22
+        assert win.draw.pen_width.value() == 22
 
 
 def test_a_settings_file_that_is_a_named_pipe_does_not_block_start_up(tmp_path):
@@ -141,9 +142,9 @@ def test_saving_under_a_name_whose_npz_exists_asks_before_replacing(
     existing.write_bytes(b"keep me")
     answers["save"] = str(tmp_path / "mymodel")  # Qt asked about "mymodel", not "mymodel.npz"
     answers["question"] = QMessageBox.StandardButton.Cancel
-    assert not window.save_weights_dialog()
+    assert not window.files.save_weights_dialog()
     assert existing.read_bytes() == b"keep me"
     assert "mymodel.npz already exists" in shown["question"][-1][1]
     answers["question"] = QMessageBox.StandardButton.Yes
-    assert window.save_weights_dialog()
-    assert np.array_equal(load_weights(existing).model.W, window.model.W)
+    assert window.files.save_weights_dialog()
+    assert np.array_equal(load_weights(existing).model.W, window.session.model.W)

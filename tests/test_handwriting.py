@@ -34,14 +34,14 @@ def test_drawings_are_labelled_kept_held_out_and_survive_a_new_window(window, qt
         send_stroke(window.canvas, glyph(label, rng))
         qtbot.keyClick(window, str(label))  # the key of the class labels the drawing
         assert window.canvas.is_empty()  # ready for the next one
-    drawings, problems = window.personal.drawings()
+    drawings, problems = window.handwriting.personal.drawings()
     assert [d.label for d in drawings] == [3, 3, 3, 3, 3, 7] and problems == []
     assert [d.held_out for d in drawings] == [False] * 4 + [True, False]  # every fifth of a class
     assert len(drawings[0].strokes) == 1 and len(drawings[0].strokes[0]["points"]) >= 20
-    again = PersonalSet(window.personal.folder).drawings()[0]
+    again = PersonalSet(window.handwriting.personal.folder).drawings()[0]
     assert np.array_equal(again[0].image, drawings[0].image)
-    window.label_buttons[9].click()  # nothing drawn: nothing kept
-    assert len(window.personal.drawings()[0]) == 6
+    window.draw.label_buttons[9].click()  # nothing drawn: nothing kept
+    assert len(window.handwriting.personal.drawings()[0]) == 6
     assert window.handwriting.counts.text().startswith("6 drawings in ")
 
 
@@ -50,24 +50,24 @@ def test_fine_tuning_learns_a_personal_script_without_forgetting_mnist(window, q
     for _ in range(10):
         for label in range(10):
             send_stroke(window.canvas, glyph(label, rng))
-            window.label_buttons[label].click()
-    mnist_before = window.meta["metrics"]["test_accuracy"]
-    window.fine_tune()
-    assert window.training
+            window.draw.label_buttons[label].click()
+    mnist_before = window.session.meta["metrics"]["test_accuracy"]
+    window.fine_tuning.start()
+    assert window.run.training
     wait_until_done(window, qtbot)
     text = window.handwriting.result.text()
     # "MNIST test accuracy 95.63% → 9x.xx%; your 20 held-out drawings a% → b%."
     before_mine, after_mine = (
         float(x) for x in text.split("drawings ")[1].rstrip(".").replace("%", "").split(" → ")
     )
-    mnist_after = window.worker.result.test_accuracy
+    mnist_after = window.run.worker.result.test_accuracy
     print(f"fine-tune: MNIST {mnist_before:.4f} -> {mnist_after:.4f}")
     print(f"fine-tune: held-out drawings {before_mine}% -> {after_mine}%")
     assert "your 20 held-out drawings" in text
     assert after_mine >= 90 and after_mine > before_mine + 40
     assert mnist_after > 0.9  # MNIST is not forgotten
-    assert window.model is window.worker.result.model and window.unsaved
-    assert window.meta["training"]["preset"] == "fine-tune"
+    assert window.session.model is window.run.worker.result.model and window.session.unsaved
+    assert window.session.meta["training"]["preset"] == "fine-tune"
 
 
 def test_export_and_import_move_a_personal_set(window, tmp_path):
@@ -75,7 +75,7 @@ def test_export_and_import_move_a_personal_set(window, tmp_path):
     for label in (1, 2):
         send_stroke(window.canvas, glyph(label, rng))
         window.label_drawing(label)
-    assert window.personal.export(tmp_path / "mine.zip") == 2
+    assert window.handwriting.personal.export(tmp_path / "mine.zip") == 2
     other = PersonalSet(tmp_path / "elsewhere")
     assert other.import_from(tmp_path / "mine.zip") == (2, 0)
     assert other.import_from(tmp_path / "mine.zip") == (0, 2)  # nothing twice
@@ -109,7 +109,7 @@ def damaged_zips(tmp_path, good: bytes) -> dict:
 def test_hostile_imports_are_refused_whole_with_the_reason(window, tmp_path):
     send_stroke(window.canvas, glyph(4, np.random.default_rng(3)))
     window.label_drawing(4)
-    good = next(window.personal.folder.glob("*.json")).read_bytes()
+    good = next(window.handwriting.personal.folder.glob("*.json")).read_bytes()
     target = PersonalSet(tmp_path / "target")
     for name, (data, reason) in damaged_zips(tmp_path, good).items():
         (tmp_path / "in.zip").write_bytes(data)
@@ -121,11 +121,11 @@ def test_hostile_imports_are_refused_whole_with_the_reason(window, tmp_path):
 def test_a_damaged_file_in_the_folder_is_skipped_and_named(window):
     send_stroke(window.canvas, glyph(5, np.random.default_rng(4)))
     window.label_drawing(5)
-    (window.personal.folder / "broken.json").write_text("{not json")
-    window.personal.reload()  # the folder is read once; this reads it again
-    drawings, problems = window.personal.drawings()
+    (window.handwriting.personal.folder / "broken.json").write_text("{not json")
+    window.handwriting.personal.reload()  # the folder is read once; this reads it again
+    drawings, problems = window.handwriting.personal.drawings()
     assert len(drawings) == 1 and problems and "broken.json" in problems[0]
-    window._show_handwriting()
+    window.handwriting.show_set(window.session.classes)
     assert "Unreadable, skipped: broken.json" in window.handwriting.counts.text()
 
 
@@ -146,11 +146,11 @@ def test_the_tabs_export_and_import_buttons_move_the_set(window, qtbot, dialogs,
     window.label_drawing(6)
     answers["save"] = str(tmp_path / "out.zip")
     assert window.handwriting.export_dialog()
-    window.personal = PersonalSet(tmp_path / "fresh")
+    window.handwriting.personal = PersonalSet(tmp_path / "fresh")
     answers["open"] = str(tmp_path / "out.zip")
     with qtbot.waitSignal(window.handwriting.imported, timeout=10_000):
         assert window.handwriting.import_dialog()  # started in its own thread
-    assert [d.label for d in window.personal.drawings()[0]] == [6]
+    assert [d.label for d in window.handwriting.personal.drawings()[0]] == [6]
     assert window.handwriting.counts.text().startswith("1 drawings in ")  # the tab shows it
     assert window.handwriting.gallery.count() == 1
     (tmp_path / "junk.zip").write_bytes(b"not a zip")

@@ -20,11 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QProgressDialog, QPushButton
 
 import mnistpad.gui.handwriting_panel as panel_module
 import mnistpad.handwriting as handwriting
+from mnistpad.gui.dialogs import Folders
 from mnistpad.gui.handwriting_panel import HandwritingPanel
 from mnistpad.handwriting import (
     MAX_POINTS,
@@ -297,7 +298,8 @@ def write_drawings(folder: Path, n: int) -> None:
 def test_labelling_reads_no_other_drawing_however_many_there_are(tmp_path, monkeypatch, qtbot):
     write_drawings(tmp_path / "handwriting", 2000)
     personal = PersonalSet(tmp_path / "handwriting")
-    panel = HandwritingPanel(personal, lambda: str(tmp_path))
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    panel = HandwritingPanel(personal, Folders(settings))
     qtbot.addWidget(panel)
     panel.show_set([str(i) for i in range(10)])  # the folder is read once, here
     assert panel.gallery.count() == 2000
@@ -496,16 +498,16 @@ def test_cancelling_the_progress_dialog_adds_nothing(window, dialogs, qtbot, tmp
     go.set()
     qtbot.waitUntil(lambda: not panel.importing(), timeout=10_000)
     assert messages[-1] == "Import cancelled: nothing was added."
-    assert window.personal.drawings()[0] == [] and panel.gallery.count() == 0
+    assert window.handwriting.personal.drawings()[0] == [] and panel.gallery.count() == 0
 
 
 def test_names_from_outside_are_shown_as_plain_text(window, dialogs, qtbot, tmp_path):
-    folder = window.personal.folder
+    folder = window.handwriting.personal.folder
     folder.mkdir()
     ident = uuid.uuid4().hex
     (folder / f"{ident}.json").write_text(drawing_json(1, ident, name=HTML))
     (folder / f"{HTML.replace('/', '_')}.json").write_text("{broken")
-    window.personal = PersonalSet(folder)
+    window.handwriting.personal = PersonalSet(folder)
     panel = window.handwriting
     panel.show_set(["zero", HTML])
     for label in (panel.counts, panel.result):

@@ -22,7 +22,7 @@ def open_inside(window):
 
 def test_templates_are_the_rows_of_w_on_one_scale_centred_on_zero(window):
     open_inside(window)
-    W = window.model.W
+    W = window.session.model.W
     limit = float(np.abs(W).max())
     assert window.inside.template_bar.limit == limit
     for index, tile in enumerate(window.inside.tiles):
@@ -35,29 +35,29 @@ def test_templates_are_the_rows_of_w_on_one_scale_centred_on_zero(window):
 
 def test_templates_follow_the_model_while_it_trains(window, qtbot):
     open_inside(window)
-    default_W = window.model.W.copy()
+    default_W = window.session.model.W.copy()
     start(window, qtbot, "fast", epochs=3)
-    qtbot.waitUntil(lambda: window.last_progress is not None, timeout=30_000)
+    qtbot.waitUntil(lambda: window.run.last_progress is not None, timeout=30_000)
     window.dirty = True
     window._redraw()
-    assert window.inside.model is window.live_model
+    assert window.inside.model is window.run.live_model
     assert not np.array_equal(window.inside.model.W, default_W)
     wait_until_done(window, qtbot)
     window._redraw()
-    assert window.inside.model is window.model  # the kept weights once the run is over
+    assert window.inside.model is window.session.model  # the kept weights once the run is over
 
 
 def test_the_evidence_map_adds_up_to_the_logit_for_the_prediction_or_a_clicked_class(window, qtbot):
-    inside, model = open_inside(window), window.model
+    inside, model = open_inside(window), window.session.model
     send_stroke(window.canvas, circle())
-    x = window.current_input.reshape(-1)
+    x = window.draw.current_input.reshape(-1)
     logits = model.logits(x)
     predicted = int(logits.argmax())
-    assert window.prediction.text() == str(predicted)
+    assert window.draw.prediction.text() == str(predicted)
     evidence = inside.evidence_map()
     assert np.allclose(evidence.reshape(-1), model.W[predicted] * x)
     assert np.isclose(evidence.sum() + model.b[predicted], logits[predicted], atol=1e-4)
-    assert not evidence[window.current_input == 0].any()  # paper gives no evidence
+    assert not evidence[window.draw.current_input == 0].any()  # paper gives no evidence
     assert inside.tiles[predicted].selected
     caption = inside.captions[predicted]
     assert caption.text() == f"{predicted}: {logits[predicted]:+.2f}" and caption.font().bold()
@@ -74,7 +74,7 @@ def test_the_evidence_map_adds_up_to_the_logit_for_the_prediction_or_a_clicked_c
 def test_the_preview_shows_the_evidence_over_the_input_when_asked(window):
     send_stroke(window.canvas, circle())
     assert window.preview.overlay is None
-    window.show_evidence.setChecked(True)
+    window.draw.show_evidence.setChecked(True)
     overlay = window.preview.overlay
     evidence = window.inside.evidence_map()
     strongest = np.unravel_index(np.abs(evidence).argmax(), evidence.shape)
@@ -82,6 +82,6 @@ def test_the_preview_shows_the_evidence_over_the_input_when_asked(window):
     assert colour.alpha() == 255 and (colour.red() > colour.blue()) == (evidence[strongest] > 0)
     window.canvas.clear()
     assert window.preview.overlay is None  # nothing drawn, nothing to explain
-    window.show_evidence.setChecked(False)
+    window.draw.show_evidence.setChecked(False)
     send_stroke(window.canvas, circle())
     assert window.preview.overlay is None

@@ -31,7 +31,7 @@ def make_application(argv: list[str] | None = None) -> QApplication:
 def run_app(weights: Path | None = None, dataset: Dataset | None = None) -> int:
     app = make_application()
     window = MainWindow(weights, dataset.folder if dataset else None)
-    window.dataset = dataset
+    window.session.dataset = dataset
     window.show()
     # Ctrl+C in the terminal closes the window as its close button would (saving is offered).
     signal.signal(signal.SIGINT, lambda *_: window.close())

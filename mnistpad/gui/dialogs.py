@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSettings, QStandardPaths, Qt
 from PySide6.QtGui import Qt as QtText
 from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox, QWidget
 
@@ -89,3 +89,43 @@ def confirm_replace(parent: QWidget, path: str) -> bool:
         Button.Cancel,
     )
     return answer == Button.Yes
+
+
+class Folders:
+    """Where file dialogs start: the folder of the last file opened or saved (remembered in the
+    settings), else the Documents folder, else the home folder."""
+
+    def __init__(self, settings: QSettings) -> None:
+        self.settings = settings
+
+    def last(self) -> str:
+        folder = self.settings.value("last_folder", "", type=str)
+        if folder and Path(folder).is_dir():
+            return folder
+        location = QStandardPaths.StandardLocation.DocumentsLocation
+        documents = QStandardPaths.writableLocation(location)
+        return documents if documents and Path(documents).is_dir() else str(Path.home())
+
+    def remember(self, folder: Path | str) -> None:
+        self.settings.setValue("last_folder", str(folder))
+
+    def open_file(self, parent: QWidget, title: str, filters: str) -> str:
+        """Ask for a file to open; "" when the person cancelled."""
+        path, _ = QFileDialog.getOpenFileName(parent, title, self.last(), filters)
+        if path:
+            self.remember(Path(path).parent)
+        return path
+
+    def save_as(
+        self,
+        parent: QWidget,
+        title: str,
+        name: str,
+        filters: str,
+        save: Callable[[str, str], str],
+    ) -> str | None:
+        """`save_as` starting at `name` in the last folder, remembering where it saved."""
+        saved = save_as(parent, title, Path(self.last()) / name, filters, save)
+        if saved is not None:
+            self.remember(Path(saved).parent)
+        return saved

@@ -12,6 +12,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QHeaderView,
     QLabel,
     QListWidget,
@@ -23,8 +24,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..data import DataError
 from ..model import LinearModel, confusion_matrix, softmax
 from .dialogs import plain, tip
+from .session import Session
 
 MAX_SHOWN = 300  # images listed for one cell; the count says how many there are
 
@@ -53,8 +56,13 @@ class ErrorsPanel(QWidget):
 
     inspect_requested = Signal(object, str)  # (784,) image as in the dataset, a caption
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.session = session
+        self.stale = True  # what is shown is not about the weights and data in use
+        if session is not None:  # follow the weights and the data in use, while shown
+            session.weights_changed.connect(self.refresh_when_shown)
+            session.dataset_changed.connect(self.refresh_when_shown)
         self.images: np.ndarray | None = None  # the test images as the dataset holds them
         self.labels: np.ndarray | None = None
         self.classes: list[str] = []
@@ -91,6 +99,51 @@ class ErrorsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addWidget(split, 1)
+
+    def refresh_when_shown(self) -> None:
+        self.stale = True
+        if self.isVisible():
+            self.refresh()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.stale:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Classify the test set with the weights in use (reading the data if need be)."""
+        session = self.session
+        if session is None or session.model is None:
+            return
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            dataset = session.loaded_dataset()
+            inputs = session.test_inputs(session.deskews)
+        except DataError as error:
+            self.show_problem(f"Cannot read the test set: {error}")
+            return
+        finally:
+            QApplication.restoreOverrideCursor()
+        if list(dataset.classes) != session.classes:
+            self.show_problem(
+                f"The weights in use are for other classes than {dataset.name}'s: train on this"
+                " data or open weights made for it."
+            )
+            return
+        self.set_results(
+            session.model, inputs, dataset.test_images, dataset.test_labels, session.classes
+        )
+        self.stale = False
+
+    def show_problem(self, text: str) -> None:
+        """Say why there is no matrix, and show none (not an older model's)."""
+        self.summary.setText(text)
+        self.probabilities = None
+        self.matrix.clear()
+        self.matrix.setRowCount(0)
+        self.matrix.setColumnCount(0)
+        self.caption.setText(" ")
+        self.gallery.clear()
 
     def set_results(
         self,

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import errno
 import time
-from collections.abc import Callable
-from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QListWidgetItem,
@@ -20,8 +17,8 @@ from PySide6.QtWidgets import (
 )
 
 from ..handwriting import Drawing, HandwritingError, ImportCancelled, PersonalSet
+from .dialogs import Folders, plain, tip
 from .dialogs import message as message_box
-from .dialogs import plain, save_as, tip
 from .errors import digit_icon, icon_gallery
 
 
@@ -76,10 +73,10 @@ class HandwritingPanel(QWidget):
     message = Signal(str)  # for the status bar
 
     def __init__(
-        self, personal: PersonalSet, folder: Callable[[], str], parent: QWidget | None = None
+        self, personal: PersonalSet, folders: Folders, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
-        self._personal, self.folder = personal, folder
+        self._personal, self.folders = personal, folders
         self.classes: list[str] = []
         self.job: ImportJob | None = None  # the import under way
         self.progress: QProgressDialog | None = None
@@ -186,9 +183,9 @@ class HandwritingPanel(QWidget):
             self.message.emit(f"Exported {count} drawings to {path}")
             return path
 
-        suggested = Path(self.folder()) / "handwriting.zip"
         filters = "Zip of drawings (*.zip)"
-        return save_as(self, "Export your handwriting", suggested, filters, save) is not None
+        title = "Export your handwriting"
+        return self.folders.save_as(self, title, "handwriting.zip", filters, save) is not None
 
     @Slot()
     def import_dialog(self) -> bool:
@@ -196,8 +193,8 @@ class HandwritingPanel(QWidget):
         True when the import started (`imported` is emitted when drawings were added)."""
         if self.job is not None:
             return False
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Import handwriting", self.folder(), "Zip of drawings (*.zip);;All files (*)"
+        path = self.folders.open_file(
+            self, "Import handwriting", "Zip of drawings (*.zip);;All files (*)"
         )
         if not path:
             return False

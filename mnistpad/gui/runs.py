@@ -9,7 +9,6 @@ every export is written atomically.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QByteArray, QPoint, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QPainter
@@ -26,7 +25,7 @@ from PySide6.QtWidgets import (
 from ..export import curves_csv
 from ..files import write_atomically
 from ..train import Finished
-from .dialogs import save_as, tip
+from .dialogs import Folders, tip
 from .views import GREEN, PURPLE, RED, TrainingPlots
 
 RUN_COLOURS = (PURPLE, GREEN, RED, "#9d7660", "#ff9da7", "#76b7b2", "#edc948", "#bab0ac")
@@ -41,11 +40,11 @@ class RunsPanel(QWidget):
         self,
         plots: TrainingPlots,
         in_use: Callable[[], tuple[str, dict, list[dict]] | None],
-        folder: Callable[[], str],
+        folders: Folders,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.plots, self.in_use, self.folder = plots, in_use, folder
+        self.plots, self.in_use, self.folders = plots, in_use, folders
         self.runs: list[dict] = []  # name, settings, history, colour
         self.list = QListWidget()
         self.list.setMaximumHeight(96)
@@ -127,14 +126,14 @@ class RunsPanel(QWidget):
             return str(write_atomically(path, lambda out: out.write(text)))
 
         return self._exported(
-            save_as(self, "Export curves", Path(self.folder()) / "curves.csv", "CSV (*.csv)", save)
+            self.folders.save_as(self, "Export curves", "curves.csv", "CSV (*.csv)", save)
         )
 
     @Slot()
     def export_plots_dialog(self) -> bool:
         filters = "PNG image (*.png);;SVG drawing (*.svg)"
-        suggested = Path(self.folder()) / "curves.png"
-        return self._exported(save_as(self, "Export plots", suggested, filters, self._save_plots))
+        saved = self.folders.save_as(self, "Export plots", "curves.png", filters, self._save_plots)
+        return self._exported(saved)
 
     def _save_plots(self, path: str, chosen: str) -> str:
         """The plots as they are shown: PNG pixels, or SVG vectors (by the name's suffix)."""

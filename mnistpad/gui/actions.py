@@ -1,0 +1,140 @@
+"""The window's menus, toolbar and keyboard shortcuts, and the help they give."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QStyle
+
+from .. import __version__
+from .dialogs import message
+
+SHORTCUTS = (
+    ("Ctrl+O", "open a weight file (or drop one on the window)"),
+    ("Ctrl+S", "save the weights in use"),
+    ("Ctrl+D", "open a dataset folder"),
+    ("Ctrl+T / Esc", "train / stop"),
+    ("0-9", "label the drawing as that class (Handwriting)"),
+    ("Ctrl+Z / Delete", "undo the last stroke / clear the canvas"),
+    ("Ctrl+Tab / Ctrl+Shift+Tab", "next / previous tab"),
+    ("Tab / Shift+Tab", "move between controls"),
+    ("F1", "this list"),
+    ("Ctrl+Q", "quit (offers to save trained weights)"),
+)
+ABOUT = (
+    f"mnistpad {__version__}\n\nTrain a linear digit classifier on MNIST from scratch, watch it"
+    " learn, and draw digits for it to read. numpy only; PySide6 and pyqtgraph for the window."
+    "\n\nThe bundled MNIST database of handwritten digits is by Yann LeCun, Corinna Cortes and"
+    " Christopher J. C. Burges, under the Creative Commons Attribution-Share Alike 3.0 licence"
+    " (CC BY-SA 3.0)."
+)
+
+
+@dataclass
+class Actions:
+    """The window's actions that change with its state."""
+
+    open: QAction
+    save: QAction
+    train: QAction
+    stop: QAction
+    files: tuple[QAction, ...]  # everything in the File menu that a run must not disturb
+
+
+def build_actions(window: QMainWindow) -> Actions:
+    """Make the actions of `window` (a MainWindow), its menus and its toolbar."""
+    icon, P, keys = window.style().standardIcon, QStyle.StandardPixmap, QKeySequence.StandardKey
+    files, canvas = window.files, window.canvas
+
+    def action(text, slot, shortcut=None, tip="", pixmap=None) -> QAction:
+        act = QAction(text, window)
+        if pixmap is not None:
+            act.setIcon(icon(pixmap))
+        act.triggered.connect(slot)
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+        act.setToolTip(tip or text)
+        act.setStatusTip(tip or text)
+        window.addAction(act)
+        return act
+
+    open_ = action(
+        "&Open weights...",
+        files.open_weights_dialog,
+        keys.Open,
+        "Open a weight file (.npz); you can also drop one on the window",
+        P.SP_DialogOpenButton,
+    )
+    save = action(
+        "&Save weights...",
+        files.save_weights_dialog,
+        keys.Save,
+        "Save the weights in use, with their curves and settings",
+        P.SP_DialogSaveButton,
+    )
+    default = action(
+        "Use the &default weights", files.use_default_weights, tip="Go back to the bundled weights"
+    )
+    dataset = action(
+        "Open &dataset folder...",
+        files.open_dataset_dialog,
+        "Ctrl+D",
+        "Train and test on another folder of MNIST-format IDX files, such as Fashion-MNIST",
+        P.SP_DirOpenIcon,
+    )
+    mnist = action(
+        "Use the bundled &MNIST",
+        files.use_bundled_mnist,
+        tip="Train and test on the bundled MNIST again",
+    )
+    quit_ = action("&Quit", window.close, keys.Quit, "Quit mnistpad")
+    train = action(
+        "&Train",
+        window.panel.train_button.click,
+        "Ctrl+T",
+        "Train a new model with the panel's settings",
+        P.SP_MediaPlay,
+    )
+    stop = action("S&top", window.run.stop, "Esc", "Stop training", P.SP_MediaStop)
+    stop.setEnabled(False)
+    undo = action("&Undo stroke", canvas.undo, keys.Undo, "Remove the last stroke", P.SP_ArrowBack)
+    clear = action(
+        "&Clear canvas", canvas.clear, keys.Delete, "Clear the canvas", P.SP_DialogResetButton
+    )
+    tabs = window.tabs
+
+    def step_tab(step: int) -> None:
+        tabs.setCurrentIndex((tabs.currentIndex() + step) % tabs.count())
+
+    next_tab = action("&Next tab", lambda: step_tab(1), keys.NextChild)
+    previous_tab = action("&Previous tab", lambda: step_tab(-1), keys.PreviousChild)
+    shortcuts = action("&Keyboard shortcuts", lambda: show_shortcuts(window), keys.HelpContents)
+    about = action(
+        "&About mnistpad", lambda: message(window, "information", "About mnistpad", ABOUT)
+    )
+
+    menus = window.menuBar()
+    for title, items in (
+        ("&File", (open_, save, default, None, dataset, mnist, None, quit_)),
+        ("&Edit", (undo, clear)),
+        ("T&raining", (train, stop)),
+        ("&View", (next_tab, previous_tab)),
+        ("&Help", (shortcuts, about)),
+    ):
+        menu = menus.addMenu(title)
+        for item in items:
+            menu.addSeparator() if item is None else menu.addAction(item)
+    toolbar = window.addToolBar("Main")
+    toolbar.setObjectName("main-toolbar")
+    toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    for item in (open_, save, None, train, stop, None, undo, clear):
+        toolbar.addSeparator() if item is None else toolbar.addAction(item)
+    return Actions(open_, save, train, stop, (open_, save, default, dataset, mnist))
+
+
+def show_shortcuts(parent) -> None:
+    width = max(len(keys) for keys, _ in SHORTCUTS)
+    text = "\n".join(f"{keys:<{width}}   {what}" for keys, what in SHORTCUTS)
+    message(parent, "information", "Keyboard shortcuts", text)

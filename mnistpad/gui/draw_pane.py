@@ -1,0 +1,177 @@
+"""The left pane: the canvas and its tools, the Label row, and what the model reads.
+
+The drawing is made MNIST-style (`preprocess.mnist_style`) on every change; the pane shows that
+input (deskewed when the model in view wants it), the prediction, how sure it is and every class's
+probability. An image from the data can be inspected in its place until the next stroke.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..model import LinearModel
+from ..preprocess import deskew, mnist_style
+from .canvas import DrawingCanvas
+from .dialogs import plain, tip
+from .views import DigitPreview, ProbabilityChart
+
+DEFAULT_PEN_WIDTH = 22
+
+
+class DrawPane(QWidget):
+    """Canvas, pen, Undo/Clear, Label buttons, the 28x28 input, the prediction and the chart."""
+
+    input_changed = Signal()  # a stroke changed the drawing, or an image is inspected
+    label_requested = Signal(int)  # the person labelled the drawing as this class
+    evidence_toggled = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.field: np.ndarray | None = None  # the drawing made MNIST-style, (28, 28)
+        self.inspecting = ""  # what the field shows when it is not the drawing
+        self.current_input: np.ndarray | None = None  # what the model in view receives
+
+        self.canvas = DrawingCanvas()
+        self.canvas.changed.connect(self.classify_drawing)
+        self.pen_width = QSlider(Qt.Orientation.Horizontal)
+        self.pen_width.setRange(6, 48)
+        self.pen_width.setValue(DEFAULT_PEN_WIDTH)
+        self.pen_width.setToolTip("Pen width for new strokes.")
+        self.pen_width.setAccessibleName("Pen width")
+        self.pen_width.valueChanged.connect(self.canvas.set_pen_width)
+        self.undo_button = QPushButton("Undo")
+        self.undo_button.setToolTip("Remove the last stroke (Ctrl+Z).")
+        self.undo_button.clicked.connect(self.canvas.undo)
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setToolTip("Clear the canvas (Delete).")
+        self.clear_button.clicked.connect(self.canvas.clear)
+        tools = QHBoxLayout()
+        tools.addWidget(QLabel("Pen"))
+        tools.addWidget(self.pen_width, 1)
+        tools.addWidget(self.undo_button)
+        tools.addWidget(self.clear_button)
+        self.label_row = QHBoxLayout()
+        self.label_row.setSpacing(2)
+        self.label_row.addWidget(QLabel("Label"))
+        self.label_buttons: list[QPushButton] = []
+
+        self.preview = DigitPreview()
+        self.prediction = plain(QLabel("-"))
+        self.prediction.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        font = QFont(self.font())
+        font.setPointSizeF(font.pointSizeF() * 2.6)
+        font.setBold(True)
+        self.prediction.setFont(font)
+        self.prediction.setToolTip("The model's prediction for your drawing and how sure it is.")
+        self.confidence = plain(QLabel("draw a digit"))
+        self.confidence.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.show_evidence = QCheckBox("evidence")
+        self.show_evidence.setToolTip(
+            "Colour the input by how much each pixel counts for the class chosen in the\n"
+            "Inside tab (the prediction unless you click a template): red for, blue against."
+        )
+        self.show_evidence.toggled.connect(self.evidence_toggled)
+        left_column = QVBoxLayout()
+        left_column.addWidget(self.preview)
+        left_column.addWidget(self.show_evidence, 0, Qt.AlignmentFlag.AlignHCenter)
+        left_column.addWidget(self.prediction)
+        left_column.addWidget(self.confidence)
+        left_column.addStretch(1)
+        self.chart = ProbabilityChart([str(digit) for digit in range(10)])
+        reading = QHBoxLayout()
+        reading.addLayout(left_column)
+        reading.addWidget(self.chart, 1)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.canvas, 3)
+        layout.addLayout(tools)
+        layout.addLayout(self.label_row)
+        layout.addLayout(reading, 2)
+
+    @property
+    def classes(self) -> list[str]:
+        return self.chart.classes
+
+    def set_classes(self, classes: list[str]) -> None:
+        """Name the classes of the weights in use on the chart and the Label buttons."""
+        self.chart.set_classes(classes)
+        tips = [
+            tip(f"Label the drawing as {name} and keep it in your handwriting set (key {i})")
+            if i < 10
+            else tip(f"Label the drawing as {name} and keep it in your handwriting set")
+            for i, name in enumerate(classes)
+        ]
+        if [button.toolTip() for button in self.label_buttons] == tips:
+            return  # the buttons are for these classes already
+        for button in self.label_buttons:
+            self.label_row.removeWidget(button)
+            button.deleteLater()
+        self.label_buttons = []
+        numbered = any(len(name) > 3 for name in classes)  # one style for all the buttons
+        for index, name in enumerate(classes):
+            button = QPushButton(str(index) if numbered else name)
+            button.setToolTip(tips[index])
+            button.setMinimumWidth(10)
+            button.clicked.connect(lambda _=False, index=index: self.label_requested.emit(index))
+            self.label_row.addWidget(button, 1)
+            self.label_buttons.append(button)
+
+    @Slot()
+    def classify_drawing(self) -> None:
+        """Make the drawing MNIST-style; called on every change of the canvas."""
+        self.field = None if self.canvas.is_empty() else mnist_style(self.canvas.ink())
+        self.inspecting = ""
+        self.input_changed.emit()
+
+    def inspect(self, image: np.ndarray, caption: str) -> None:
+        """Show an image from the data (already MNIST-style) instead of the drawing, until the
+        person draws again."""
+        self.field = np.asarray(image, dtype=np.float32).reshape(28, 28)
+        self.inspecting = caption
+        self.input_changed.emit()
+
+    def strokes(self) -> list[dict]:
+        """The drawing's strokes as the handwriting set keeps them."""
+        return [
+            {
+                "width": stroke.width,
+                "points": [
+                    [p.x(), p.y(), w] for p, w in zip(stroke.points, stroke.pressures, strict=True)
+                ],
+            }
+            for stroke in self.canvas.strokes
+        ]
+
+    def prepare_input(self, deskewed: bool) -> np.ndarray | None:
+        """The input the model in view receives, (28, 28), shown in the preview."""
+        self.current_input = self.field
+        if self.field is not None and deskewed:
+            self.current_input = deskew(self.field.reshape(-1)).reshape(self.field.shape)
+        self.preview.set_image(self.current_input)
+        return self.current_input
+
+    def show_reading(self, model: LinearModel | None, evidence: np.ndarray | None) -> None:
+        """What `model` reads in the prepared input, with an evidence overlay (or None)."""
+        self.preview.set_evidence(evidence)
+        if self.current_input is None or model is None:
+            self.chart.set_probabilities(None)
+            self.prediction.setText("-")
+            self.confidence.setText("draw a digit")
+            return
+        probabilities = model.probabilities(self.current_input.reshape(-1))
+        best = int(probabilities.argmax())
+        self.chart.set_probabilities(probabilities)
+        self.prediction.setText(self.chart.classes[best])
+        sure = f"{probabilities[best]:.1%} sure"
+        self.confidence.setText(f"{self.inspecting}:\n{sure}" if self.inspecting else sure)

@@ -1,0 +1,161 @@
+"""Training runs as the window sees them: one at a time, started, watched, stopped, finished.
+
+The controller owns the worker (and through it the training child), turns the worker's signals
+into its own for the run in progress only (a stopped run's last queued signals are dropped), and
+puts a finished run's kept weights in use in the session.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from ..data import Dataset
+from ..model import LinearModel
+from ..train import EpochEnd, Finished, Progress, TrainConfig
+from ..weights import run_meta
+from .session import Session
+from .worker import TrainingWorker
+
+TRAINED_HERE = "trained in this session, not saved"
+
+
+class RunController(QObject):
+    """Starts and stops runs; says what the run in progress does."""
+
+    started = Signal(object)  # the TrainConfig of a run that starts
+    data_read = Signal()  # the run had to read the data first (it is in the session now)
+    progress = Signal(object)  # train.Progress of the run in progress
+    epoch_end = Signal(object)  # train.EpochEnd
+    finished = Signal(object)  # train.Finished; its kept weights are in use now
+    failed = Signal(str)  # the run could not start or broke off: a message for the person
+    stopping = Signal()  # a stop was asked for
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+        self.worker: TrainingWorker | None = None  # the latest run's
+        self.training = False
+        self.live_model: LinearModel | None = None  # the weights being trained
+        self.last_progress: Progress | None = None
+        self.started_at = 0.0  # time.monotonic() when Train was pressed
+        self.epochs_done = 0
+
+    @property
+    def config(self) -> TrainConfig | None:
+        return self.worker.config if self.worker is not None else None
+
+    @property
+    def dataset(self) -> Dataset | None:
+        """The data the latest run trained on."""
+        return self.worker.dataset if self.worker is not None else None
+
+    def model_in_view(self) -> tuple[LinearModel | None, bool]:
+        """The model whose opinion the window shows (the one learning, while a run is on) and
+        whether it takes deskewed inputs."""
+        if self.training and self.live_model is not None:
+            return self.live_model, self.worker.config.deskew
+        return self.session.model, self.session.deskews
+
+    def fraction_done(self) -> float:
+        event = self.last_progress
+        if not self.training or event is None:
+            return 0.0
+        return (event.epoch - 1 + event.seen / event.total) / self.worker.config.epochs
+
+    def start(
+        self,
+        config: TrainConfig,
+        dataset: Dataset | None = None,
+        initial: LinearModel | None = None,
+    ) -> None:
+        """Train as `config` says on the data in use (or `dataset`), from scratch (or from
+        `initial`). Ignored while a run is on."""
+        if self.training:
+            return
+        if self.worker is not None:  # the previous run's thread may still be winding down
+            self.worker.join()
+        self.training = True
+        self.started_at = time.monotonic()
+        self.last_progress, self.live_model, self.epochs_done = None, None, 0
+        own_data = dataset is None
+        if own_data and config.deskew:
+            dataset = self.session.deskewed_for_run()  # deskewed by an earlier run: not again
+        worker = TrainingWorker(
+            config, dataset or self.session.dataset, self.session.data_folder, initial
+        )
+        worker.data_loaded.connect(self._on_data_loaded)
+        if own_data:
+            worker.data_prepared.connect(self._on_data_prepared)
+        worker.progress.connect(self._on_progress)
+        worker.epoch_end.connect(self._on_epoch_end)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        self.worker = worker
+        self.started.emit(config)
+        worker.start()
+
+    @Slot()
+    def stop(self) -> None:
+        if self.training and self.worker is not None:
+            self.worker.request_stop()
+            self.stopping.emit()
+
+    def shutdown(self) -> None:
+        """Stop a run and wait for its thread; its kept weights become the ones in use."""
+        if self.worker is None:
+            return
+        self.worker.join()
+        if self.training and self.worker.result is not None:
+            self._finish(self.worker.result)
+        elif self.training:  # the run broke off before it had a result
+            self._end()
+
+    def _current(self) -> bool:
+        """Whether a worker signal being handled belongs to the run in progress."""
+        return self.training and self.sender() is self.worker
+
+    @Slot(object)
+    def _on_data_loaded(self, dataset: Dataset) -> None:
+        if self._current():
+            self.session.dataset = dataset
+            self.data_read.emit()
+
+    @Slot(object)
+    def _on_data_prepared(self, deskewed: Dataset) -> None:
+        if self._current():
+            self.session.keep_deskewed(self.session.dataset, deskewed)
+
+    @Slot(object)
+    def _on_progress(self, event: Progress) -> None:
+        if self._current():
+            self.last_progress, self.live_model = event, event.model
+            self.progress.emit(event)
+
+    @Slot(object)
+    def _on_epoch_end(self, event: EpochEnd) -> None:
+        if self._current():
+            self.live_model, self.epochs_done = event.model, event.stats.epoch
+            self.epoch_end.emit(event)
+
+    @Slot(object)
+    def _on_finished(self, result: Finished) -> None:
+        if self._current():
+            self._finish(result)
+
+    @Slot(str)
+    def _on_failed(self, text: str) -> None:
+        if self._current():
+            self._end()
+            self.failed.emit(text)
+
+    def _end(self) -> None:
+        self.training, self.live_model = False, None
+
+    def _finish(self, result: Finished) -> None:
+        self._end()
+        dataset = self.worker.dataset
+        meta = run_meta(result, list(dataset.classes), dataset.name)
+        self.session.use_weights(result.model, meta, TRAINED_HERE, unsaved=True)
+        self.finished.emit(result)

@@ -1,0 +1,106 @@
+"""What the window is working with: the weights in use, where they came from, and the data.
+
+The session holds the state and says when it changes; panels listen and show it. It knows no
+widget. The data is read when first needed (the window opens before MNIST is decoded), and the
+deskewed copies that deskewing models need are made once per dataset and kept.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from ..data import Dataset, assets_dir, bundled_mnist_dir, load_dataset
+from ..model import LinearModel
+from ..preprocess import deskew
+from ..weights import input_deskew
+
+DEFAULT_WEIGHTS = assets_dir() / "weights" / "default.npz"
+
+
+class Session(QObject):
+    """The weights in use and the data in use, observed by the window's panels."""
+
+    weights_changed = Signal()  # other weights are in use (or they were saved)
+    dataset_changed = Signal()  # other data is in use
+
+    def __init__(self, data_folder: Path | None = None) -> None:
+        super().__init__()
+        self.model: LinearModel | None = None  # the weights in use
+        self.meta: dict = {}  # their file's metadata (classes, training, metrics, history)
+        self.source = ""  # where they came from: "bundled default", a path, or a run
+        self.unsaved = False  # trained in this session and not saved yet
+        self.data_folder = data_folder  # None: the bundled MNIST
+        self.dataset: Dataset | None = None  # read when first needed
+        self.deskewed_data: tuple = (None, None)  # (a dataset, the same deskewed), from a run
+        self._deskewed_tests: tuple = (None, None)  # (a dataset, its test images deskewed)
+
+    # -- the weights ---------------------------------------------------------------------------
+
+    def use_weights(self, model: LinearModel, meta: dict, source: str, unsaved: bool) -> None:
+        self.model, self.meta, self.source, self.unsaved = model, meta, source, unsaved
+        self.weights_changed.emit()
+
+    def saved_as(self, path: Path) -> None:
+        self.source, self.unsaved = str(path), False
+        self.weights_changed.emit()
+
+    @property
+    def classes(self) -> list[str]:
+        """The class names of the weights in use (the digits before any are loaded)."""
+        return list(self.meta.get("classes", [str(digit) for digit in range(10)]))
+
+    @property
+    def deskews(self) -> bool:
+        """Whether the weights in use take deskewed inputs."""
+        return input_deskew(self.meta)
+
+    @property
+    def is_default(self) -> bool:
+        return self.source == "bundled default"
+
+    def curves_in_use(self) -> tuple[str, dict, list[dict]] | None:
+        """(name, settings, per-epoch curves) of the weights in use, if their file has curves."""
+        if not self.meta.get("history"):
+            return None
+        return f"in use ({self.source})", self.meta.get("training", {}), self.meta["history"]
+
+    # -- the data ------------------------------------------------------------------------------
+
+    def use_dataset(self, dataset: Dataset, folder: Path | None) -> None:
+        self.dataset, self.data_folder = dataset, folder
+        self.dataset_changed.emit()
+
+    def loaded_dataset(self) -> Dataset:
+        """The data in use, read now if it has not been (DataError if it cannot be)."""
+        if self.dataset is None:
+            self.dataset = load_dataset(self.data_folder)
+        return self.dataset
+
+    @property
+    def data_is_bundled(self) -> bool:
+        folder = self.data_folder
+        return folder is None or Path(folder).resolve() == bundled_mnist_dir().resolve()
+
+    def keep_deskewed(self, original: Dataset, deskewed: Dataset) -> None:
+        """Keep a run's deskewed copy of `original`, for later runs and test scores."""
+        self.deskewed_data = (original, deskewed)
+
+    def deskewed_for_run(self) -> Dataset | None:
+        """The data in use deskewed by an earlier run, if any."""
+        original, deskewed = self.deskewed_data
+        return deskewed if original is self.dataset and original is not None else None
+
+    def test_inputs(self, deskewed: bool) -> np.ndarray:
+        """The test images of the data in use as a model with (or without) deskewed inputs sees
+        them: deskewed once per dataset, or taken from a training run's deskewed copy."""
+        dataset = self.loaded_dataset()
+        if not deskewed:
+            return dataset.test_images
+        if (copy := self.deskewed_for_run()) is not None:
+            return copy.test_images
+        if self._deskewed_tests[0] is not dataset:
+            self._deskewed_tests = (dataset, deskew(dataset.test_images))
+        return self._deskewed_tests[1]
