@@ -19,7 +19,16 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .data import CLASSES_FILE, FILES, DataError, Dataset, bundled_mnist_dir, load_dataset
+from .data import (
+    CLASSES_FILE,
+    FILES,
+    DataError,
+    Dataset,
+    assets_dir,
+    bundled_mnist_dir,
+    deskewed,
+    load_dataset,
+)
 from .files import read_regular, writable_target
 from .preprocess import deskew, ink_from_picture, mnist_style
 from .train import (
@@ -29,15 +38,19 @@ from .train import (
     Finished,
     Progress,
     TrainConfig,
-    model_inputs,
     preset,
     train,
 )
 from .weights import WeightFileError, load_weights, run_meta, save_weights
 
+DEFAULT_WEIGHTS = assets_dir() / "weights" / "default.npz"
 MAX_PICTURE_PIXELS = 100_000_000  # refuse pictures whose header claims more, before decoding
 WORK_SIDE = 1024  # larger pictures are decoded scaled down to this longer side
 MAX_PICTURE_BYTES = 256 << 20  # a larger image file is refused unread
+# Pictures of pixels whose header gives their size, checked before decoding. Not SVG (it names
+# other files for Qt to read, and expands without bound), nor icon formats (their directory can
+# claim 16x16 for an image of 11,000 x 11,000).
+PICTURE_FORMATS = {"png", "jpeg", "jpg", "bmp", "gif", "tiff", "tif", "webp", "pbm", "pgm", "ppm"}
 # Qt refuses to decode images needing more memory than its allocation limit (256 MB by default):
 # a 100-megapixel picture decodes to 400 MB of 32-bit pixels.
 DECODE_LIMIT_MB = 512
@@ -46,6 +59,12 @@ DATA_FILE_NAMES = {*FILES.values(), *(f"{name}.gz" for name in FILES.values())} 
     CLASSES_FILE,
     "SHA256SUMS",
 }
+
+
+def printable(text: str) -> str:
+    """Text from a file as one terminal line: control characters (newlines, escape sequences,
+    direction overrides) written as escapes, so a class name cannot forge or colour output."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 class UsageError(Exception):
@@ -58,11 +77,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0].endswith(".npz") and not argv[0].startswith("-"):
+        argv.insert(0, "gui")  # `mnistpad WEIGHTS.npz` opens the window with them
     args = _parser().parse_args(argv)
     try:
         return args.run(args)
     except (UsageError, DataError, WeightFileError, ConfigError) as error:
-        print(f"mnistpad {args.command}: error: {error}", file=sys.stderr)
+        print(f"mnistpad {args.command}: error: {printable(str(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -121,8 +143,14 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(run=_eval, command="eval")
 
     predict = commands.add_parser("predict", help="classify image files of handwritten digits")
-    predict.add_argument("weights", type=Path, help="weight file (.npz)")
-    predict.add_argument("images", type=Path, nargs="+", help="PNG, JPEG, BMP, ... files")
+    predict.usage = "mnistpad predict [-h] [--json] [WEIGHTS.npz] IMAGE [IMAGE ...]"
+    predict.add_argument(
+        "images",
+        type=Path,
+        nargs="+",
+        metavar="IMAGE",
+        help="PNG, JPEG, BMP, ... files, after a weight file (default: the bundled weights)",
+    )
     predict.add_argument("--json", action="store_true", help="one JSON object per image")
     predict.set_defaults(run=_predict, command="predict")
     return parser
@@ -155,6 +183,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.out is not None:
         _check_out(args.out, args.data)  # before training, not after
     dataset = load_dataset(args.data)
+    if config.deskew:  # the cached deskewed copy, if there is one (train() would deskew again)
+        dataset = deskewed(dataset)
     log = sys.stderr if args.json else sys.stdout
     stop = threading.Event()
     previous = signal.signal(
@@ -203,8 +233,9 @@ def _check_out(out: Path, data: Path | None) -> None:
         target = writable_target(out)
     except OSError as error:
         raise UsageError(f"--out {str(out)!r}: {error.strerror}") from None
-    folder = Path(os.path.realpath(data if data is not None else bundled_mnist_dir()))
-    if target.parent == folder and target.name in DATA_FILE_NAMES:
+    folder = data if data is not None else bundled_mnist_dir()
+    own_files = {Path(os.path.realpath(folder / name)) for name in DATA_FILE_NAMES}
+    if target in own_files:  # links followed on both sides
         raise UsageError(f"--out {out}: is one of the dataset's own files; choose another name")
 
 
@@ -249,7 +280,8 @@ def _eval(args: argparse.Namespace) -> int:
             f"{args.weights}: made for the classes {', '.join(weight_file.classes)}; the data has"
             f" {', '.join(dataset.classes)}"
         )
-    dataset = model_inputs(dataset, weight_file.deskew)
+    if weight_file.deskew:
+        dataset = deskewed(dataset)
     result = {
         "weights": str(args.weights),
         "dev_accuracy": model.accuracy(dataset.dev_images, dataset.dev_labels),
@@ -265,15 +297,20 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    weight_file = load_weights(args.weights)
+    first, *rest = args.images
+    weights, images = (first, rest) if first.suffix == ".npz" else (DEFAULT_WEIGHTS, args.images)
+    if not images:
+        raise UsageError(f"{first}: a weight file, but no image to classify")
+    weight_file = load_weights(weights)
     failures = 0
-    for path in args.images:
+    for path in images:
         try:
-            field = mnist_style(ink_from_picture(*read_picture(path)))
+            ink = ink_from_picture(*read_picture(path))  # None: blank, or noise without strokes
+            field = None if ink is None else mnist_style(ink)
             if field is None:
                 raise UsageError(f"{path}: no ink found (the picture is blank or has no contrast)")
         except UsageError as error:
-            print(f"mnistpad predict: error: {error}", file=sys.stderr)
+            print(f"mnistpad predict: error: {printable(str(error))}", file=sys.stderr)
             failures += 1
             continue
         field = field.reshape(-1)
@@ -293,7 +330,8 @@ def _predict(args: argparse.Namespace) -> int:
                 )
             )
         else:
-            print(f"{path}: {weight_file.classes[digit]} ({probabilities[digit]:.1%})")
+            label = printable(weight_file.classes[digit])
+            print(f"{printable(str(path))}: {label} ({probabilities[digit]:.1%})")
     return 2 if failures else 0
 
 
@@ -314,7 +352,7 @@ def read_picture(path: Path) -> tuple[np.ndarray, np.ndarray]:
     buffer.open(QBuffer.OpenModeFlag.ReadOnly)
     reader = QImageReader(buffer)
     reader.setAutoTransform(True)  # honour EXIF rotation of phone photos
-    if not reader.canRead():
+    if bytes(reader.format().data()).decode().lower() not in PICTURE_FORMATS:
         raise UsageError(
             f"{path}: not an image in a format mnistpad can read (PNG, JPEG, BMP, ...)"
         )

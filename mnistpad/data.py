@@ -9,22 +9,32 @@ pipe or a device is refused, never waited on). An IDX file holds at most MAX_IMA
 images or labels, checked in its header before any data is unpacked: EMNIST Digits' 240,000
 training images fit (MNIST has 60,000), and no file, however well compressed, makes mnistpad
 unpack more than 196 MB of pixels (0.8 GB once converted to float32).
+
+Decoding the gzip files and converting them to float32 costs 0.2-0.35 s, and deskewing 70,000
+images 1-2 s, so both are kept in the cache (cache.py). An entry's key is the SHA-256 digests of
+the four files as read (the ones SHA256SUMS is checked against) and what the images are (as
+decoded, or deskewed by this preprocess.py with this numpy); its arrays are mapped read-only, so
+the training child maps the same pages (`CachedData`, `reopen`). What an entry holds is checked
+to be a dataset's arrays before it is used; anything else is a miss, and the files are decoded
+again.
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import io
 import math
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from . import files
+from . import files, preprocess
+from .cache import cache_folder, open_entry, write_entry
 
 IMAGE_SIDE = 28
 DEV_SIZE = 10_000
@@ -63,6 +73,13 @@ MAX_IDX_BYTES = MAX_IMAGES * IMAGE_SIDE * IMAGE_SIDE  # the data after an IDX he
 MAX_IDX_FILE_BYTES = 16 + MAX_IDX_BYTES + (1 << 20)
 MAX_TEXT_BYTES = 128 << 10  # classes.txt (256 names of 100 characters, UTF-8) and SHA256SUMS
 
+CACHE_FORMAT = "mnistpad data cache 2"  # first line of every key: a new layout, new entries
+SPLITS = ("train", "dev", "test")
+ARRAYS = tuple(f"{split}_{kind}" for split in SPLITS for kind in ("images", "labels"))
+DECODED = "decoded"  # what an entry's images are when they are not deskewed
+# The most a cached dataset can hold: two files of MAX_IMAGES images and labels, as float32.
+MAX_DATASET_BYTES = 2 * MAX_IMAGES * (IMAGE_SIDE * IMAGE_SIDE * 4 + 1)
+
 
 class DataError(Exception):
     """A data file or folder is missing, damaged or not what mnistpad expects."""
@@ -95,6 +112,26 @@ class Dataset:
         return "bundled MNIST" if self.folder == bundled_mnist_dir() else str(self.folder)
 
 
+@dataclass(frozen=True)
+class CachedData:
+    """A dataset that is an entry of the cache: what another process needs to map the same files
+    (`reopen`) instead of receiving the arrays. Small, and safe to pickle."""
+
+    cache: Path  # the cache folder
+    sources: str  # the first part of the entry's key: the SHA-256 of each file it was read from
+    inputs: str  # the rest: DECODED, or how the images were deskewed (`_deskew_version`)
+    classes: tuple[str, ...]
+    folder: Path
+
+    @property
+    def key(self) -> str:
+        return _key(self.sources, self.inputs)
+
+    @property
+    def deskewed(self) -> bool:
+        return self.inputs != DECODED
+
+
 def assets_dir() -> Path:
     """The folder of bundled assets: inside the package when installed, beside it in a checkout."""
     package = Path(__file__).resolve().parent
@@ -117,17 +154,50 @@ def load_dataset(
     honoured, and the bundled folder must have one. The class names are `classes`, else those of
     the folder's `classes.txt`, else those of a dataset recognised by its test labels
     (Fashion-MNIST), else the digits for MNIST-sized label ranges and label numbers beyond.
-    Raises DataError naming the bad file.
+    The decoded arrays come from the cache when it has them for exactly these files (mapped,
+    read-only), and go into it when not. Raises DataError naming the bad file.
     """
+    return _load(folder, classes)[0]
+
+
+def _load(folder: Path | str | None, classes: tuple[str, ...] | None) -> tuple[Dataset, str]:
+    """The dataset, and the part of its cache key that names the files it was read from."""
     bundled = folder is None
     root = bundled_mnist_dir() if bundled else Path(folder)
     if not root.is_dir():
         raise DataError(root, "not a folder" if root.exists() else "no such folder")
     checksums = _read_checksums(root, required=bundled)
-    arrays = {key: _load_member(root, name, checksums) for key, name in FILES.items()}
+    members = {key: _read_member(root, name, checksums) for key, name in FILES.items()}
+    sources = "\n".join([CACHE_FORMAT, *(f"{key} {sha}" for key, (*_, sha) in members.items())])
+    cache = cache_folder()
+    key = _key(sources, DECODED)
+    arrays = _open_entry(cache, key) if cache else None
+    from_cache = arrays is not None
+    if not from_cache:
+        arrays = _decode(root, members)
+        written = write_entry(cache, key, arrays) if cache else None
+        if written is not None:  # mapped back from the cache (else a read-only or full disk)
+            arrays, from_cache = written, True
     if classes is None:
-        classes = _class_names(root, arrays["test_labels"], arrays["train_labels"])
+        classes = _class_names(root, arrays)
+    for split, parts in (("train", ("train_labels", "dev_labels")), ("test", ("test_labels",))):
+        top = max(int(arrays[part].max(initial=0)) for part in parts)
+        if top >= len(classes):
+            raise DataError(
+                _find(root, FILES[f"{split}_labels"]),
+                f"label {top} is out of range (expected 0 to {len(classes) - 1})",
+            )
+    if not from_cache:
+        return Dataset(**arrays, classes=tuple(classes), folder=root), sources
+    return _from_cache(arrays, CachedData(cache, sources, DECODED, tuple(classes), root)), sources
 
+
+def _decode(root: Path, members: dict[str, tuple[Path, bytes, str]]) -> dict[str, np.ndarray]:
+    """The files' arrays, checked against each other, split, the images as float32 rows."""
+    arrays = {
+        key: _parse_idx(path, data, IMAGES_MAGIC if "images" in key else LABELS_MAGIC)
+        for key, (path, data, _) in members.items()
+    }
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         if images.shape[0] != labels.shape[0]:
@@ -142,32 +212,23 @@ def load_dataset(
                 f"images are {images.shape[1]}x{images.shape[2]}, mnistpad needs "
                 f"{IMAGE_SIDE}x{IMAGE_SIDE}",
             )
-        if labels.size and labels.max() >= len(classes):
-            raise DataError(
-                _find(root, FILES[f"{split}_labels"]),
-                f"label {labels.max()} is out of range (expected 0 to {len(classes) - 1})",
-            )
     n_train = arrays["train_images"].shape[0] - DEV_SIZE
     if n_train < 1 or arrays["test_images"].shape[0] < 1:
         raise DataError(
             root, f"too few images: need more than {DEV_SIZE} training images and a test set"
         )
-
     train_images = _to_float(arrays["train_images"])
-    test_images = _to_float(arrays["test_images"])
-    return Dataset(
-        train_images=train_images[:n_train],
-        train_labels=arrays["train_labels"][:n_train],
-        dev_images=train_images[n_train:],
-        dev_labels=arrays["train_labels"][n_train:],
-        test_images=test_images,
-        test_labels=arrays["test_labels"],
-        classes=tuple(classes),
-        folder=root,
-    )
+    return {
+        "train_images": train_images[:n_train],
+        "train_labels": arrays["train_labels"][:n_train],
+        "dev_images": train_images[n_train:],
+        "dev_labels": arrays["train_labels"][n_train:],
+        "test_images": _to_float(arrays["test_images"]),
+        "test_labels": arrays["test_labels"],
+    }
 
 
-def _class_names(root: Path, test_labels: np.ndarray, train_labels: np.ndarray) -> tuple:
+def _class_names(root: Path, arrays: dict[str, np.ndarray]) -> tuple:
     named = root / CLASSES_FILE
     if named.exists():
         try:
@@ -182,10 +243,10 @@ def _class_names(root: Path, test_labels: np.ndarray, train_labels: np.ndarray) 
                 " one a line",
             )
         return names
-    known = KNOWN_CLASSES.get(hashlib.sha256(test_labels.tobytes()).hexdigest())
+    known = KNOWN_CLASSES.get(hashlib.sha256(arrays["test_labels"].tobytes()).hexdigest())
     if known:
         return known
-    count = int(max(test_labels.max(initial=0), train_labels.max(initial=0))) + 1
+    count = max(int(arrays[f"{split}_labels"].max(initial=0)) for split in SPLITS) + 1
     return DIGITS if count <= 10 else tuple(str(label) for label in range(count))
 
 
@@ -260,22 +321,22 @@ def _find(root: Path, name: str) -> Path:
     return (regular or present or candidates)[0]
 
 
-def _load_member(root: Path, name: str, checksums: dict[str, str]) -> np.ndarray:
+def _read_member(root: Path, name: str, checksums: dict[str, str]) -> tuple[Path, bytes, str]:
+    """The file `name` in `root`: its path, its content and that content's SHA-256 (checked
+    against SHA256SUMS when that lists it)."""
     path = _find(root, name)
     if not path.exists():
         raise DataError(path, f"missing (expected {name}.gz or {name} in {root})")
     data = _read(path, MAX_IDX_FILE_BYTES)
+    actual = hashlib.sha256(data).hexdigest()
     expected = checksums.get(path.name)
-    if expected is not None:
-        actual = hashlib.sha256(data).hexdigest()
-        if actual != expected:
-            raise DataError(
-                path,
-                f"checksum mismatch (sha256 {actual[:12]}..., expected {expected[:12]}...): "
-                "the file is damaged",
-            )
-    magic = IMAGES_MAGIC if "images" in name else LABELS_MAGIC
-    return _parse_idx(path, data, magic)
+    if expected is not None and actual != expected:
+        raise DataError(
+            path,
+            f"checksum mismatch (sha256 {actual[:12]}..., expected {expected[:12]}...): "
+            "the file is damaged",
+        )
+    return path, data, actual
 
 
 def _read_checksums(root: Path, required: bool) -> dict[str, str]:
@@ -296,3 +357,100 @@ def _read_checksums(root: Path, required: bool) -> dict[str, str]:
 
 def _to_float(images: np.ndarray) -> np.ndarray:
     return images.reshape(images.shape[0], -1) / np.float32(255)  # float32, correctly rounded
+
+
+# -- the cache of decoded and deskewed arrays (see the module's docstring) ----------------------
+
+
+def cached_data(dataset: Dataset) -> CachedData | None:
+    """The cache entry `dataset`'s arrays are mapped from, or None. Only the very object the cache
+    made answers, its arrays still read-only: a copy made with dataclasses.replace may hold other
+    arrays, and a deep copy's arrays may have been changed since."""
+    cached = vars(dataset).get("_cached")
+    if cached is None or any(getattr(dataset, name).flags.writeable for name in ARRAYS):
+        return None
+    return cached
+
+
+def reopen(cached: CachedData) -> Dataset:
+    """The dataset `cached` names, mapped from the cache again (in another process) and checked
+    again. Should the entry have gone or changed since, the files it was read from are read again;
+    they must still be the same files (DataError if not)."""
+    arrays = _open_entry(cached.cache, cached.key)
+    if arrays is not None:
+        return _from_cache(arrays, cached)
+    dataset, sources = _load(cached.folder, cached.classes)
+    if sources != cached.sources:
+        raise DataError(cached.folder, "the data files changed as training started; start again")
+    return deskewed(dataset) if cached.deskewed else dataset
+
+
+def deskewed(dataset: Dataset) -> Dataset:
+    """`dataset` with every image deskewed (preprocess.deskew), exactly as train.model_inputs makes
+    it: from the cache when `dataset` came from there and the cache has its deskewed copy, else
+    deskewed now (1-2 s for MNIST) and then cached."""
+    if dataset.deskewed:
+        return dataset
+    cached, version = cached_data(dataset), _deskew_version()
+    if cached is not None and version is not None:
+        cached = replace(cached, inputs=version)
+        arrays = _open_entry(cached.cache, cached.key)
+        if arrays is not None:
+            return _from_cache(arrays, cached)
+    copy = replace(
+        dataset,
+        train_images=preprocess.deskew(dataset.train_images),
+        dev_images=preprocess.deskew(dataset.dev_images),
+        test_images=preprocess.deskew(dataset.test_images),
+        deskewed=True,
+    )
+    if cached is not None and version is not None:
+        arrays = write_entry(cached.cache, cached.key, {a: getattr(copy, a) for a in ARRAYS})
+        if arrays is not None:
+            return _from_cache(arrays, cached)
+    return copy
+
+
+@functools.cache
+def _deskew_version() -> str | None:
+    """What deskewed images depend on: preprocess.py's own SHA-256 and numpy's version, so that
+    any change to either makes new entries. None if preprocess.py cannot be read (no cache)."""
+    try:
+        source = files.read_regular(preprocess.__file__, 1 << 20)
+    except (OSError, TypeError):  # TypeError: no __file__ (a frozen application)
+        return None
+    return f"deskew {hashlib.sha256(source).hexdigest()} numpy {np.__version__}"
+
+
+def _key(sources: str, inputs: str) -> str:
+    return f"{sources}\ninputs {inputs}"
+
+
+def _open_entry(folder: Path, key: str) -> dict[str, np.ndarray] | None:
+    """A dataset's arrays from the cache, if its entry is there, whole and of a dataset's shape
+    (cache.py checks the files; this, what they hold): six arrays, images (N, 784) float32 and
+    labels (N,) uint8 for each split, the dev split DEV_SIZE, no split over MAX_IMAGES."""
+    arrays = open_entry(folder, key, MAX_DATASET_BYTES)
+    if arrays is None or set(arrays) != set(ARRAYS):
+        return None
+    for split in SPLITS:
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        count = len(labels)
+        if not (
+            labels.shape == (count,)
+            and labels.dtype == np.uint8
+            and images.shape == (count, IMAGE_SIDE * IMAGE_SIDE)
+            and images.dtype == np.float32
+            and 1 <= count <= MAX_IMAGES
+            and (split != "dev" or count == DEV_SIZE)
+        ):
+            return None
+    return arrays
+
+
+def _from_cache(arrays: dict[str, np.ndarray], cached: CachedData) -> Dataset:
+    dataset = Dataset(
+        **arrays, classes=cached.classes, folder=cached.folder, deskewed=cached.deskewed
+    )
+    object.__setattr__(dataset, "_cached", cached)  # not a field: replace() does not copy it
+    return dataset

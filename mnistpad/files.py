@@ -102,6 +102,7 @@ def writable_target(path: Path | str) -> Path:
     read-only folder)."""
     if str(path) in ("", "."):
         raise _refuse(Path("."), "no file name given")
+    _check_link_owner(Path(path))
     target = Path(os.path.realpath(path))
     try:
         info = os.stat(target)
@@ -120,6 +121,24 @@ def writable_target(path: Path | str) -> Path:
     if not os.access(folder, os.W_OK | os.X_OK):
         raise _refuse(target, f"cannot write in {folder}: permission denied", 13)
     return target
+
+
+def _check_link_owner(path: Path) -> None:
+    """Refuse to follow a link that another user planted in a shared folder such as /tmp (sticky
+    and writable by all): the kernel's protected_symlinks rule, which a rename beside the link's
+    target would otherwise get round."""
+    try:
+        link = os.lstat(path)
+        folder = os.stat(path.parent)
+    except OSError:
+        return
+    shared = folder.st_mode & stat.S_ISVTX and folder.st_mode & stat.S_IWOTH
+    if (
+        stat.S_ISLNK(link.st_mode)
+        and shared
+        and link.st_uid not in (os.geteuid(), folder.st_uid)
+    ):
+        raise _refuse(path, "is a link another user made in a shared folder; not followed", 1)
 
 
 def write_atomically(path: Path | str, write: Callable[[BinaryIO], object]) -> Path:

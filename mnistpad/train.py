@@ -71,9 +71,9 @@ class TrainConfig:
             raise ConfigError(f"preset must be a name, not {self.preset!r}")
         if isinstance(self.lr, bool) or not isinstance(self.lr, int | float):
             raise ConfigError(f"step size must be a number, not {self.lr!r}")
-        if not (math.isfinite(self.lr) and 0 < self.lr <= MAX_LR):
+        if not 0 < self.lr <= MAX_LR:  # also false for NaN; exact for whole numbers of any size
             raise ConfigError(
-                f"step size must be a positive number up to {MAX_LR:g}, not {self.lr}"
+                f"step size must be a positive number up to {MAX_LR:g}, not {str(self.lr)[:24]}"
             )
         return self
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import json
 import math
+import sys
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -297,8 +298,11 @@ def _check_numbers(path: Path, where: str, values: dict) -> None:
 
 
 def is_finite_number(value) -> bool:
-    """A JSON number that is neither a boolean nor infinite nor NaN."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A JSON number that is neither a boolean nor infinite nor NaN, nor a whole number too large
+    for a float (JSON allows 10**400, and `math.isfinite` raises OverflowError on it)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return abs(value) <= sys.float_info.max if isinstance(value, int) else math.isfinite(value)
 
 
 def _check_arrays(path: Path, W: np.ndarray, b: np.ndarray, classes: list[str]) -> None:

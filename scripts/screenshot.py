@@ -1,22 +1,38 @@
-"""Take the README's screenshot from the real app: draw a digit, train a few epochs, grab it.
+"""Take the README's screenshots from the real app, driven as a person would drive it.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot.py [docs/screenshot.png]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot.py [FOLDER]   # default: docs
 
-Runs on any Qt platform: offscreen, a desktop, or Xvfb (DISPLAY=:99).
+Draws a slanted 3 and trains six deskew epochs (screenshot.png), opens the Inside tab on the
+evidence for 7 (inside.png) and the Errors tab on the 2s read as 8s (errors.png), trains the
+report's naive and optimized protocols for five epochs and lays them over each other
+(compare.png), labels 60 drawings of a made-up script and fine-tunes on them
+(handwriting.png), and, where Debian's dataset-fashion-mnist is installed, trains on
+Fashion-MNIST (fashion.png). Runs in a fresh home folder, so nothing of the person's own
+settings or drawings shows or changes. Works on any Qt platform: offscreen, a desktop, or Xvfb.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
 import sys
+import tempfile
 from pathlib import Path
 
-import numpy as np
-from PySide6.QtCore import QTimer
+HOME = tempfile.mkdtemp(prefix="mnistpad-screenshots-")
+os.environ.update(
+    HOME=HOME, XDG_CONFIG_HOME=f"{HOME}/.config", XDG_DATA_HOME=f"{HOME}/.local/share"
+)
 
-from mnistpad.gui.app import make_application
-from mnistpad.gui.canvas import send_stroke
-from mnistpad.gui.window import MainWindow
-from mnistpad.train import preset
+import numpy as np  # noqa: E402  (after HOME: Qt reads it for its standard paths)
+from PySide6.QtCore import Qt, QTimer  # noqa: E402
+
+from mnistpad.gui.app import make_application  # noqa: E402
+from mnistpad.gui.canvas import send_stroke  # noqa: E402
+from mnistpad.gui.window import MainWindow  # noqa: E402
+from mnistpad.train import preset  # noqa: E402
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
 def three() -> list[list[tuple[float, float]]]:
@@ -26,34 +42,99 @@ def three() -> list[list[tuple[float, float]]]:
     return [[(x + 0.35 * (0.5 - y), y) for x, y in arc] for arc in (top, bottom)]
 
 
+def script_glyph(label: int, rng: np.random.Generator) -> list[tuple[float, float]]:
+    """A made-up script: each class its own zigzag, drawn a little differently each time."""
+    corners = np.random.default_rng(100 + label).uniform(0.2, 0.8, size=(5, 2))
+    corners = (corners - 0.5) * rng.uniform(0.8, 1.1) + 0.5 + rng.normal(0, 0.03, 2)
+    path = []
+    for start, end in itertools.pairwise(corners):
+        path += [start + (end - start) * t for t in np.linspace(0.1, 1, 6)]
+    return [tuple(np.clip(p, 0.02, 0.98)) for p in path]
+
+
 def main() -> int:
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshot.png")
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs")
     app = make_application()
     window = MainWindow()
     window.resize(1280, 800)
     window.show()
     app.processEvents()
-    for stroke in three():
-        send_stroke(window.canvas, stroke)
-    window.panel.set_config(preset("deskew", epochs=6))
-    window.panel.train_button.click()
 
-    def finish() -> None:
-        if window.run.training:
-            return
+    def grab(name: str) -> None:
         window.repaint()
         app.processEvents()
-        window.grab().save(str(out))
-        print(
-            f"wrote {out} ({window.width()}x{window.height()}); the model reads the drawing as "
-            f"{window.draw.prediction.text()} ({window.draw.confidence.text()})"
-        )
+        window.grab().save(str(out / name))
+        print(f"wrote {out / name}")
+
+    def train(config) -> None:
+        window.panel.set_config(config)
+        window.panel.train_button.click()
+
+    def draw_three() -> None:
+        for stroke in three():
+            send_stroke(window.canvas, stroke)
+        train(preset("deskew", epochs=6))
+
+    def inside() -> None:
+        grab("screenshot.png")
+        window.tabs.setCurrentWidget(window.inside_page)
+        window.draw.show_evidence.setChecked(True)
+        window.inside.choose(7)
+        grab("inside.png")
+        window.inside.choose(None)
+        window.draw.show_evidence.setChecked(False)
+        window.tabs.setCurrentWidget(window.errors)
+        window.errors.show_cell(2, 8)
+        grab("errors.png")
+        window.tabs.setCurrentIndex(0)
+        train(preset("naive", epochs=5))
+
+    def optimized() -> None:
+        train(preset("optimized", epochs=5))
+
+    def compare() -> None:
+        for row in (1, 2):
+            window.runs.list.item(row).setCheckState(Qt.CheckState.Checked)
+        grab("compare.png")
+        for row in (1, 2):
+            window.runs.list.item(row).setCheckState(Qt.CheckState.Unchecked)
+        window.session.unsaved = False  # nothing to keep: no question to answer
+        window.files.use_default_weights()
+        rng = np.random.default_rng(0)
+        for _ in range(6):
+            for label in range(10):
+                send_stroke(window.canvas, script_glyph(label, rng))
+                window.label_drawing(label)
+        window.tabs.setCurrentIndex(4)
+        window.fine_tuning.start()
+
+    def handwriting() -> None:
+        grab("handwriting.png")
         window.session.unsaved = False
-        app.quit()
+        if not FASHION.is_dir():
+            return
+        window.files.open_dataset(FASHION)
+        train(preset("fast", epochs=10))
+
+    def fashion() -> None:
+        if FASHION.is_dir():
+            window.tabs.setCurrentWidget(window.inside_page)
+            grab("fashion.png")
+
+    steps = [draw_three, inside, optimized, compare, handwriting, fashion]
+
+    def next_step() -> None:
+        if window.run.training:
+            return
+        if not steps:
+            window.session.unsaved = False
+            app.quit()
+            return
+        steps.pop(0)()
 
     poll = QTimer()
-    poll.timeout.connect(finish)
-    poll.start(100)
+    poll.timeout.connect(next_step)
+    poll.start(200)
     return app.exec()
 
 

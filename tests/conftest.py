@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
+from mnistpad.cache import CACHE_ENV
 from mnistpad.data import DIGITS, Dataset, load_dataset
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # the tests never need a display
+# The person's own cache of decoded data (data.py) is never touched: it is off unless a test points
+# it at a folder of its own (test_cache.py), and `mnist` has one for the session.
+os.environ[CACHE_ENV] = ""
 
 pytest_plugins = ["gui_support"]  # the window fixtures, shared by the GUI test modules
 
 
 @pytest.fixture(scope="session")
-def mnist() -> Dataset:
-    return load_dataset()
+def mnist(tmp_path_factory) -> Iterator[Dataset]:
+    """The bundled MNIST as the app reads it: through the data cache, memory-mapped, read-only
+    (its deskewed copy, made by the first run that deskews, goes into the same folder)."""
+    folder = tmp_path_factory.mktemp("data-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_ENV, str(folder))
+        dataset = load_dataset()
+    yield dataset
+    shutil.rmtree(folder)  # 440 MB, not to be kept with pytest's last temporary folders
 
 
 def synthetic_dataset(n_train: int = 600, seed: int = 0, dtype=np.float32) -> Dataset:

@@ -306,3 +306,23 @@ def test_predict_names_what_a_path_is_and_reads_huge_and_thin_pictures(tmp_path)
     assert f"{big}: 1 (" in result.stdout
     assert "Unknown error" not in result.stderr
     assert str(strip) in result.stdout + result.stderr
+
+
+def test_predict_uses_the_bundled_weights_unless_given_a_weight_file(tmp_path, mnist):
+    picture = tmp_path / "seven.png"
+    save_picture(picture, rgba(1 - np.kron(mnist.test_images[0].reshape(28, 28), np.ones((4, 4)))))
+    alone = mnistpad("predict", picture, "--json")
+    given = mnistpad("predict", DEFAULT_WEIGHTS, picture, "--json")
+    assert json.loads(alone.stdout) == json.loads(given.stdout)
+    assert json.loads(alone.stdout)["prediction"] == int(mnist.test_labels[0])
+    assert_one_line_error(mnistpad("predict", DEFAULT_WEIGHTS, check_status=None), "no image")
+
+
+def test_a_weight_file_alone_opens_the_window_with_it(monkeypatch):
+    import mnistpad.gui.app
+    from mnistpad import cli
+
+    opened = []
+    monkeypatch.setattr(mnistpad.gui.app, "run_app", lambda **kw: opened.append(kw) or 0)
+    assert cli.main([str(DEFAULT_WEIGHTS)]) == 0
+    assert opened == [{"weights": DEFAULT_WEIGHTS, "dataset": None}]

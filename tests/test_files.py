@@ -4,28 +4,11 @@ only a regular file, atomically, keeping its permissions and any link to it."""
 from __future__ import annotations
 
 import os
-import threading
 
 import pytest
+from timeouts import within
 
 from mnistpad.files import read_regular, write_atomically
-
-
-def finishes_quickly(call, seconds=5.0):
-    """Run `call()` in a thread; return what it returned or raised, failing if it hangs."""
-    outcome = {}
-
-    def run():
-        try:
-            outcome["value"] = call()
-        except BaseException as error:
-            outcome["error"] = error
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), "hung"
-    return outcome
 
 
 @pytest.fixture
@@ -50,8 +33,9 @@ def specials(tmp_path):
     ],
 )
 def test_reading_refuses_what_is_not_a_small_regular_file(specials, name, reason):
-    outcome = finishes_quickly(lambda: read_regular(specials[name], 1000))
-    assert isinstance(outcome.get("error"), OSError) and reason in outcome["error"].strerror
+    with pytest.raises(OSError) as refused:
+        within(5, lambda: read_regular(specials[name], 1000))
+    assert reason in refused.value.strerror
 
 
 def test_reading_a_regular_file_through_a_link_works(tmp_path):
@@ -65,10 +49,9 @@ def test_reading_a_regular_file_through_a_link_works(tmp_path):
     [("pipe", "named pipe"), ("zero", "is a device"), ("folder", "is a folder")],
 )
 def test_saving_refuses_to_replace_what_is_not_a_regular_file(specials, name, reason):
-    outcome = finishes_quickly(
-        lambda: write_atomically(specials[name], lambda out: out.write(b"x"))
-    )
-    assert isinstance(outcome.get("error"), OSError) and reason in outcome["error"].strerror
+    with pytest.raises(OSError) as refused:
+        within(5, lambda: write_atomically(specials[name], lambda out: out.write(b"x")))
+    assert reason in refused.value.strerror
     assert os.path.exists("/dev/zero") and not (specials["folder"] / ".pipe").exists()
     assert sorted(p.name for p in specials["folder"].iterdir()) == ["pipe", "sparse", "zero"]
 

@@ -224,11 +224,11 @@ def test_window_size_and_splitter_are_remembered(qtbot, dialogs, settings_dir, m
     first = MainWindow()
     qtbot.addWidget(first)
     first.show()
-    first.resize(760, 540)  # within the offscreen platform's 800x600 screen
-    first.splitter.setSizes([300, 230, 230])
+    first.resize(796, 640)  # within the offscreen platform's 800x800 screen, over the minimum
+    first.splitter.setSizes([310, 285, 195])
     qtbot.wait(20)
     size, sizes = first.size(), first.splitter.sizes()
-    assert size.width() == 760
+    assert size.width() == 796
     first.close()
     second = MainWindow()
     qtbot.addWidget(second)

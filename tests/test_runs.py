@@ -8,7 +8,25 @@ import xml.etree.ElementTree as ET
 import numpy as np
 from gui_support import start, wait_until_done
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QImage, QPainter
+from PySide6.QtSvg import QSvgRenderer
+
+
+def differing_share(png: QImage, svg) -> float:
+    """The share of pixels that differ clearly between a PNG and an SVG rendered at its size."""
+    png = png.convertToFormat(QImage.Format.Format_RGB32)
+    drawn = QImage(png.size(), QImage.Format.Format_RGB32)
+    drawn.fill(png.pixel(0, 0))  # the plots' background
+    painter = QPainter(drawn)
+    QSvgRenderer(str(svg)).render(painter)
+    painter.end()
+
+    def pixels(image):
+        rows = np.frombuffer(image.constBits(), np.uint8, count=image.sizeInBytes())
+        rows = rows.reshape(image.height(), image.bytesPerLine())[:, : 4 * image.width()]
+        return rows.reshape(image.height(), image.width(), 4)[..., :3].astype(int)
+
+    return float((np.abs(pixels(png) - pixels(drawn)).max(axis=2) > 96).mean())
 
 
 def two_runs(window, qtbot):
@@ -35,7 +53,7 @@ def test_every_run_is_kept_and_ticked_runs_are_laid_over_the_plots(window, qtbot
     assert len(window.plots.compared) == 3
 
 
-def test_curves_export_to_csv_and_plots_to_png_and_svg(window, qtbot, dialogs, tmp_path):
+def test_curves_export_to_csv_and_plots_to_png_and_svg(window, qtbot, qtlog, dialogs, tmp_path):
     shown, answers = dialogs
     runs = two_runs(window, qtbot)
     runs.list.item(0).setCheckState(Qt.CheckState.Checked)
@@ -46,7 +64,7 @@ def test_curves_export_to_csv_and_plots_to_png_and_svg(window, qtbot, dialogs, t
     assert rows[0]["run"].startswith("1: fast") and rows[2]["run"].startswith("in use")
     assert float(rows[1]["dev_accuracy"]) == runs.runs[0]["history"][1]["dev_accuracy"]
 
-    answers["save"] = str(tmp_path / "plots.png")
+    answers["save"] = str(tmp_path / "plots")  # the chosen filter (PNG here) gives the suffix
     assert runs.export_plots_dialog()
     image = QImage(str(tmp_path / "plots.png"))
     assert not image.isNull() and image.width() == window.plots.width()
@@ -54,6 +72,14 @@ def test_curves_export_to_csv_and_plots_to_png_and_svg(window, qtbot, dialogs, t
     assert runs.export_plots_dialog()
     root = ET.parse(tmp_path / "plots.svg").getroot()
     assert root.tag.endswith("svg") and len(list(root.iter())) > 50  # vector drawing of curves
+    # Data-point markers are vector shapes, not pieces of pyqtgraph's bitmap marker sheet (which an
+    # SVG receives whole, squashed into each marker): the only pictures are plot-sized backgrounds.
+    pictures = [item for item in root.iter() if item.tag.endswith("image")]
+    assert all(float(picture.get("width")) >= window.plots.width() / 2 for picture in pictures)
+    # Rendered back at the PNG's size, the SVG looks like the PNG, text included.
+    with qtlog.disabled():  # a one-point line is an empty path, which QtSvg warns about
+        differing = differing_share(QImage(str(tmp_path / "plots.png")), tmp_path / "plots.svg")
+    assert differing < 0.01, differing
 
     answers["save"] = str(tmp_path / "missing" / "curves.csv")
     assert not runs.export_curves_dialog()

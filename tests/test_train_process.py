@@ -9,6 +9,7 @@ import time
 import pytest
 
 from mnistpad.blas import one_blas_thread
+from mnistpad.data import cached_data
 from mnistpad.train import EpochEnd, Finished, Progress, preset, train
 from mnistpad.train_process import (
     STOP_GRACE_S,
@@ -30,6 +31,16 @@ def test_the_child_trains_exactly_as_in_process(tiny):
         assert theirs.dev_loss == pytest.approx(ours.dev_loss, rel=1e-6)
         same = {"seconds": 0, "dev_loss": 0}
         assert vars(theirs) | same == vars(ours) | same
+
+
+def test_the_child_maps_cached_mnist_and_trains_exactly_as_in_process(mnist):
+    assert cached_data(mnist) is not None  # handed over by name; the child maps the same files
+    config = preset("fast", epochs=1)
+    *_, remote = TrainingProcess(mnist, config).events()
+    *_, local = train(mnist, config)
+    assert remote.model.W.tobytes() == local.model.W.tobytes()
+    assert remote.model.b.tobytes() == local.model.b.tobytes()
+    assert remote.test_accuracy == local.test_accuracy
 
 
 def test_a_stop_request_ends_the_run_with_the_policys_parameters(mnist):

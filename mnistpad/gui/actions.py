@@ -135,6 +135,6 @@ def build_actions(window: QMainWindow) -> Actions:
 
 
 def show_shortcuts(parent) -> None:
-    width = max(len(keys) for keys, _ in SHORTCUTS)
-    text = "\n".join(f"{keys:<{width}}   {what}" for keys, what in SHORTCUTS)
-    message(parent, "information", "Keyboard shortcuts", text)
+    rows = "".join(f"<tr><td><b>{keys}</b></td><td>{what}</td></tr>" for keys, what in SHORTCUTS)
+    text = f"<table cellspacing='4'>{rows}</table>"  # mnistpad's own text: no outside names
+    message(parent, "information", "Keyboard shortcuts", text, html=True)

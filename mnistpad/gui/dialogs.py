@@ -32,11 +32,13 @@ def message(
     text: str,
     buttons: Button = Button.Ok,
     default: Button = Button.NoButton,
+    html: bool = False,
 ) -> Button:
     """A modal message box of `kind` (critical, warning, question, information) showing `text`
-    as plain text; returns the button pressed."""
+    as plain text (as HTML only with `html`, for mnistpad's own texts); returns the button
+    pressed."""
     box = QMessageBox(ICONS[kind], title, text, buttons, parent)
-    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.setTextFormat(Qt.TextFormat.RichText if html else Qt.TextFormat.PlainText)
     if default != Button.NoButton:
         box.setDefaultButton(default)
     return Button(box.exec())
@@ -99,7 +101,10 @@ class Folders:
         self.settings = settings
 
     def last(self) -> str:
-        folder = self.settings.value("last_folder", "", type=str)
+        try:
+            folder = self.settings.value("last_folder", "", type=str)
+        except (TypeError, ValueError):  # a damaged setting (bytes that are no text, say)
+            folder = ""
         if folder and Path(folder).is_dir():
             return folder
         location = QStandardPaths.StandardLocation.DocumentsLocation

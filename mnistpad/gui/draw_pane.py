@@ -7,6 +7,8 @@ probability. An image from the data can be inspected in its place until the next
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QFont
@@ -126,6 +128,9 @@ class DrawPane(QWidget):
             button.clicked.connect(lambda _=False, index=index: self.label_requested.emit(index))
             self.label_row.addWidget(button, 1)
             self.label_buttons.append(button)
+        chain = [self.clear_button, *self.label_buttons, self.show_evidence]  # in reading order
+        for before, after in itertools.pairwise(chain):
+            QWidget.setTabOrder(before, after)
 
     @Slot()
     def classify_drawing(self) -> None:

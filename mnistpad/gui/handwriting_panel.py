@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import errno
 import time
+from collections.abc import Callable
+from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, Qt, QThread, Signal, Slot
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
+    QListWidget,
     QListWidgetItem,
+    QMenu,
     QProgressDialog,
     QPushButton,
     QVBoxLayout,
@@ -101,14 +105,26 @@ class HandwritingPanel(QWidget):
         self.import_button = QPushButton("Import...")
         self.import_button.setToolTip("Add the drawings of a .zip exported by mnistpad")
         self.import_button.clicked.connect(self.import_dialog)
+        self.undo_button = QPushButton("Undo")
+        self.undo_button.setToolTip("Undo the last deletion or relabelling of your drawings")
+        self.undo_button.setEnabled(False)
+        self.undo_button.clicked.connect(self.undo)
+        self.undo_steps: list[tuple[str, Callable[[], None]]] = []  # (what, how to undo it)
         buttons = QHBoxLayout()
         buttons.addWidget(self.fine_tune)
         buttons.addStretch(1)
+        buttons.addWidget(self.undo_button)
         buttons.addWidget(export)
         buttons.addWidget(self.import_button)
         self.gallery = icon_gallery(
-            42, "Your labelled drawings as the model sees them (held out: *)"
+            42,
+            "Your labelled drawings as the model sees them (held out: *).\n"
+            "Right-click one to delete or relabel it; Delete removes the selected ones.",
         )
+        self.gallery.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
+        self.gallery.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.gallery.customContextMenuRequested.connect(self._context_menu)
+        self.gallery.installEventFilter(self)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addWidget(self.counts)
@@ -150,6 +166,87 @@ class HandwritingPanel(QWidget):
                 break
         self._show_counts()
 
+    # -- deleting and relabelling, with undo ----------------------------------------------------
+
+    def selected(self) -> list[Drawing]:
+        """The drawings selected in the gallery."""
+        ids = {item.data(Qt.ItemDataRole.UserRole) for item in self.gallery.selectedItems()}
+        return [drawing for drawing in self.personal.drawings()[0] if drawing.id in ids]
+
+    def delete_selected(self) -> None:
+        drawings = self.selected()
+        if not drawings:
+            return
+        try:
+            for drawing in drawings:
+                self.remove_drawing(drawing)
+        except HandwritingError as error:
+            message_box(self, "critical", "Cannot delete the drawing", f"{error}.")
+            return
+        self._done(f"Deleted {len(drawings)} drawing{'s' * (len(drawings) > 1)}", lambda: [
+            self.personal.restore(drawing) for drawing in drawings
+        ])
+
+    def relabel_selected(self, label: int) -> None:
+        drawings = [drawing for drawing in self.selected() if drawing.label != label]
+        if not drawings:
+            return
+        name = self.classes[label]
+        try:
+            for drawing in drawings:
+                self.personal.relabel(drawing, label, name)
+        except HandwritingError as error:
+            message_box(self, "critical", "Cannot relabel the drawing", f"{error}.")
+            self.show_set(self.classes)
+            return
+        self._done(f"Relabelled {len(drawings)} as {name}", lambda: [
+            self.personal.relabel(drawing, drawing.label, drawing.name) for drawing in drawings
+        ])
+
+    def _done(self, what: str, undo: Callable[[], object]) -> None:
+        self.undo_steps.append((what, undo))
+        self.undo_button.setEnabled(True)
+        self.undo_button.setToolTip(tip(f"Undo: {what}"))
+        self.show_set(self.classes)
+        self.message.emit(f"{what}. Undo with the Undo button of the Handwriting tab.")
+
+    @Slot()
+    def undo(self) -> None:
+        if not self.undo_steps:
+            return
+        what, step = self.undo_steps.pop()
+        try:
+            step()
+        except HandwritingError as error:
+            message_box(self, "critical", "Cannot undo", f"{error}.")
+        self.undo_button.setEnabled(bool(self.undo_steps))
+        self.show_set(self.classes)
+        self.message.emit(f"Undone: {what}.")
+
+    def _context_menu(self, position) -> None:
+        item = self.gallery.itemAt(position)
+        if item is None:
+            return
+        if not item.isSelected():
+            self.gallery.setCurrentItem(item)  # the one clicked, unless it is in the selection
+        menu = QMenu(self)
+        menu.addAction("Delete", self.delete_selected)
+        relabel = menu.addMenu("Label as")
+        for index, name in enumerate(self.classes):
+            relabel.addAction(name, lambda index=index: self.relabel_selected(index))
+        menu.exec(self.gallery.viewport().mapToGlobal(position))
+
+    def eventFilter(self, watched, event) -> bool:
+        """Delete in the gallery deletes the selected drawings (not the canvas, as elsewhere)."""
+        if watched is self.gallery and event.type() in (QEvent.Type.ShortcutOverride,
+                                                        QEvent.Type.KeyPress):  # fmt: skip
+            if event.key() == Qt.Key.Key_Delete and self.gallery.selectedItems():
+                event.accept()
+                if event.type() == QEvent.Type.KeyPress:
+                    self.delete_selected()
+                return True
+        return super().eventFilter(watched, event)
+
     def _item(self, drawing: Drawing) -> QListWidgetItem:
         mark = "*" if drawing.held_out else ""
         item = QListWidgetItem(digit_icon(drawing.image, 42), f"{drawing.name}{mark}")
@@ -164,7 +261,11 @@ class HandwritingPanel(QWidget):
             for i, name in enumerate(self.classes)
             if counts[(i, False)] or counts[(i, True)]
         ]
-        text = f"{counts.total()} drawings in {self.personal.folder}" + (
+        folder = str(self.personal.folder)
+        home = str(Path.home())
+        if folder.startswith(home + "/"):  # shorter, and no user name in screenshots
+            folder = "~" + folder[len(home) :]
+        text = f"{counts.total()} drawings in {folder}" + (
             f" (to learn from + held out: {', '.join(parts)})" if parts else ""
         )
         if problems:

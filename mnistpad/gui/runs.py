@@ -26,9 +26,10 @@ from ..export import curves_csv
 from ..files import write_atomically
 from ..train import Finished
 from .dialogs import Folders, tip
-from .views import GREEN, PURPLE, RED, TrainingPlots
+from .views import TrainingPlots
 
-RUN_COLOURS = (PURPLE, GREEN, RED, "#9d7660", "#ff9da7", "#76b7b2", "#edc948", "#bab0ac")
+# Saturated colours far from the curves' own blue, orange, grey and green (and from each other).
+RUN_COLOURS = ("#7b3294", "#1b9e77", "#e7298a", "#17becf", "#8c564b", "#66a61e")
 
 
 class RunsPanel(QWidget):
@@ -145,9 +146,11 @@ class RunsPanel(QWidget):
             svg.setOutputDevice(buffer)
             svg.setSize(self.plots.size())
             svg.setViewBox(self.plots.rect())
+            svg.setResolution(self.plots.logicalDpiX())  # text as large as on screen
             svg.setTitle("mnistpad training curves")
             painter = QPainter(svg)
-            self.plots.render(painter, QPoint())
+            with self.plots.exporting():  # markers as vector shapes, not bitmap fragments
+                self.plots.render(painter, QPoint())
             painter.end()
         else:
             self.plots.grab().save(buffer, "PNG")

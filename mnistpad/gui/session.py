@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from ..data import Dataset, assets_dir, bundled_mnist_dir, load_dataset
+from ..data import Dataset, assets_dir, bundled_mnist_dir, cached_data, load_dataset
+from ..data import deskewed as deskewed_dataset
 from ..model import LinearModel
 from ..preprocess import deskew
 from ..weights import input_deskew
@@ -101,6 +102,8 @@ class Session(QObject):
             return dataset.test_images
         if (copy := self.deskewed_for_run()) is not None:
             return copy.test_images
+        if cached_data(dataset) is not None:  # the cache's deskewed copy: mapped, not computed
+            return deskewed_dataset(dataset).test_images
         if self._deskewed_tests[0] is not dataset:
             self._deskewed_tests = (dataset, deskew(dataset.test_images))
         return self._deskewed_tests[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from html import escape
 
 import numpy as np
@@ -23,6 +24,10 @@ BLUE, ORANGE, GREEN, RED, PURPLE, GREY = (
     "#b07aa1",
     "#9c9c9c",
 )
+
+
+BAR_WIDTH = 0.7  # of the space of one class
+RUNNING = "training (running)"
 
 
 def configure_pyqtgraph(palette: QPalette) -> None:
@@ -95,17 +100,20 @@ class ProbabilityChart(pg.PlotWidget):
 
     def __init__(self, classes: list[str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setMinimumHeight(160)
+        self.setMinimumSize(170, 160)  # ten readable bars, even in a 1024-pixel-wide window
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # nothing to do with the keyboard here
         self.setMenuEnabled(False)
         self.setMouseEnabled(x=False, y=False)
         self.hideButtons()
         plot = self.getPlotItem()
         plot.setLabel("left", "probability (%)")
         plot.setLabel("bottom", "class")
-        plot.setYRange(0, 112, padding=0)  # room above a full bar for its label
+        plot.setYRange(0, 105, padding=0)
         plot.getAxis("left").setTicks([[(value, str(value)) for value in range(0, 101, 20)]])
         plot.showGrid(y=True, alpha=0.25)
-        self.bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=0.7, brush=BLUE)
+        self.bars = pg.BarGraphItem(
+            x=np.arange(10), height=np.zeros(10), width=BAR_WIDTH, brush=BLUE
+        )
         plot.addItem(self.bars)
         self.value_label = pg.TextItem(anchor=(0.5, 1.0))
         self.value_label.setFont(QFont(self.font().family(), 10, QFont.Weight.Bold))
@@ -151,7 +159,13 @@ class ProbabilityChart(pg.PlotWidget):
         self.bars.setOpts(x=np.arange(n), height=percent, brushes=brushes)
         self.value_label.setText(f"{percent[best]:.1f}%")
         self.value_label.setColor(self.palette().color(QPalette.ColorRole.Text))
-        self.value_label.setPos(best, percent[best] + 1)
+        # Kept inside the plot: aligned with the bar's outer edge at either end of the chart, and
+        # written inside a tall bar rather than above it (where a short chart would clip it).
+        edge = 0.0 if best == 0 else 1.0 if best == n - 1 else 0.5
+        inside = percent[best] > 80
+        self.value_label.setAnchor((edge, 0.0 if inside else 1.0))
+        x = best + (edge - 0.5) * BAR_WIDTH
+        self.value_label.setPos(x, percent[best] - 1 if inside else percent[best] + 1)
         self.hint.setVisible(False)
 
 
@@ -163,6 +177,8 @@ class TrainingPlots(QWidget):
         super().__init__(parent)
         self.loss_plot = pg.PlotWidget()
         self.accuracy_plot = pg.PlotWidget()
+        for widget in (self.loss_plot, self.accuracy_plot):  # mouse only: no focus without a ring
+            widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         loss, accuracy = self.loss_plot.getPlotItem(), self.accuracy_plot.getPlotItem()
         loss.setTitle("Loss")
         loss.setLabel("left", "cross-entropy (nats)")
@@ -180,10 +196,10 @@ class TrainingPlots(QWidget):
                 # slow (25 ms instead of 8), which stalled the window while training.
                 plot.getAxis(name).setStyle(maxTickLevel=0)
         self.curves = {
-            "running_loss": _curve(loss, GREY, "training (running)"),
+            "running_loss": _curve(loss, GREY, RUNNING),
             "train_loss": _curve(loss, BLUE, "training", symbol="o"),
             "dev_loss": _curve(loss, ORANGE, "dev", symbol="s"),
-            "running_accuracy": _curve(accuracy, GREY, "training (running)"),
+            "running_accuracy": _curve(accuracy, GREY, RUNNING),
             "train_accuracy": _curve(accuracy, BLUE, "training", symbol="o"),
             "dev_accuracy": _curve(accuracy, ORANGE, "dev", symbol="s"),
         }
@@ -210,6 +226,7 @@ class TrainingPlots(QWidget):
         layout.addWidget(self.loss_plot)
         layout.addWidget(self.accuracy_plot)
         self.compared: list[tuple] = []  # (plot, curve) of other runs, laid over these
+        self.running_named = True  # the running curves have legend entries
         self.clear()
 
     def clear(self, epochs: int | None = None) -> None:
@@ -233,7 +250,10 @@ class TrainingPlots(QWidget):
         self.running.append((position, loss, accuracy))
 
     def add_epoch(self, stats: dict, best_epoch: int) -> None:
-        if np.isfinite(stats["train_loss"]) and np.isfinite(stats["dev_loss"]):
+        """One epoch's points; a row without finite losses (diverged, or a file's row that
+        leaves them out) is not plotted."""
+        losses = [stats.get(key) for key in ("train_loss", "dev_loss", "epoch")]
+        if all(isinstance(value, int | float) and np.isfinite(value) for value in losses):
             self.epochs.append(stats)
         self.best_epoch = best_epoch
 
@@ -246,30 +266,54 @@ class TrainingPlots(QWidget):
 
     def set_compared(self, runs: list[tuple[str, str, list[dict]]]) -> None:
         """Lay other runs' per-epoch curves over the plots: (label, colour, history) each; dev
-        accuracy and loss as solid lines, training accuracy dashed."""
+        accuracy and loss as solid lines, training accuracy dashed. The runs list, in the same
+        colours, is their legend (entries in the plots' legends would cover the curves)."""
         for plot, item in self.compared:
             plot.removeItem(item)  # from the legend too
         self.compared = []
         loss, accuracy = self.loss_plot.getPlotItem(), self.accuracy_plot.getPlotItem()
-        for label, colour, history in runs:
+        for _name, colour, history in runs:
             epoch = np.array([row["epoch"] for row in history], dtype=float)
             values = {key: np.array([row[key] for row in history], dtype=float)
                       for key in ("dev_loss", "dev_accuracy", "train_accuracy")}  # fmt: skip
             solid = pg.mkPen(colour, width=1.5)
             dashed = pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine)
             self.compared += [
-                (loss, loss.plot(epoch, values["dev_loss"], pen=solid, name=label)),
-                (
-                    accuracy,
-                    accuracy.plot(epoch, 100 * values["dev_accuracy"], pen=solid, name=label),
-                ),
+                (loss, loss.plot(epoch, values["dev_loss"], pen=solid)),
+                (accuracy, accuracy.plot(epoch, 100 * values["dev_accuracy"], pen=solid)),
                 (accuracy, accuracy.plot(epoch, 100 * values["train_accuracy"], pen=dashed)),
             ]
         if runs:
             loss.enableAutoRange(axis="x")
 
+    @contextmanager
+    def exporting(self):
+        """Draw for an export: pyqtgraph otherwise paints data-point markers from a bitmap
+        atlas, which an SVG file receives whole, squashed into every marker."""
+        items = [
+            item
+            for widget in (self.loss_plot, self.accuracy_plot)
+            for item in widget.scene().items()
+            if hasattr(item, "setExportMode")
+        ]
+        for item in items:
+            item.setExportMode(True, {"antialias": True})
+        try:
+            yield
+        finally:
+            for item in items:
+                item.setExportMode(False)
+
     def redraw(self) -> None:
         running = np.array(self.running, dtype=float).reshape(-1, 3)
+        if self.running_named != bool(len(running)):  # no legend entry for an empty curve
+            self.running_named = bool(len(running))
+            for key in ("running_loss", "running_accuracy"):
+                legend = self.curves[key].getViewBox().parentItem().legend
+                if self.running_named:
+                    legend.addItem(self.curves[key], RUNNING)
+                else:
+                    legend.removeItem(self.curves[key])
         self.curves["running_loss"].setData(running[:, 0], running[:, 1])
         self.curves["running_accuracy"].setData(running[:, 0], 100 * running[:, 2])
         keys = ("epoch", "train_loss", "dev_loss", "train_accuracy", "dev_accuracy")
@@ -305,9 +349,14 @@ class WeightsInfo(QGroupBox):
         rows = [("From", escape(source))]
         if training:
             get = training.get
+            ran, planned = len(meta.get("history", [])), get("epochs", "?")
+            epochs = (
+                f"{ran} of {planned} epochs (stopped)"
+                if metrics.get("stopped") and ran
+                else f"{planned} epoch{'' if planned == 1 else 's'}"
+            )
             settings = (
-                f"{get('preset', '?')} preset, {get('epochs', '?')} epoch"
-                f"{'' if get('epochs') == 1 else 's'}, batch "
+                f"{get('preset', '?')} preset, {epochs}, batch "
                 f"{get('batch_size', '?')}, step {get('lr', '?')}, seed {get('seed', '?')}"
                 + (", deskewed inputs" if get("deskew") else "")
                 + (", augmented" if get("augment") else "")

@@ -80,6 +80,10 @@ class MainWindow(QMainWindow):
         opened = weights and self.files.open_weights(weights, "mnistpad opens its default weights.")
         if not opened and not self.files.open_weights(DEFAULT_WEIGHTS):
             self._show_weights()
+        # Last, once the Label buttons exist: the splitter gives each pane at least its minimum.
+        if not self._restore("splitter", self.splitter.restoreState):
+            width = self.width()
+            self.splitter.setSizes([round(width * 0.34), round(width * 0.21), round(width * 0.45)])
         if settings_problem:
             self.statusBar().showMessage(settings_problem, 30_000)
 
@@ -279,6 +283,8 @@ class MainWindow(QMainWindow):
             f" accuracy {result.test_accuracy:.2%}, dev {result.dev_accuracy:.2%}."
         )
         self.say(f"Training {ending.lower()}.")
+        self.dirty = True
+        self._redraw()  # the run's last points, now
         if result.diverged:
             message(
                 self,
@@ -350,9 +356,6 @@ class MainWindow(QMainWindow):
         if not self._restore("geometry", self.restoreGeometry):
             self._first_size()
         self._restore("window_state", self.restoreState)
-        if not self._restore("splitter", self.splitter.restoreState):
-            width = self.width()
-            self.splitter.setSizes([round(width * 0.34), round(width * 0.21), round(width * 0.45)])
         try:
             pen_width = int(self.settings.value("pen_width", DEFAULT_PEN_WIDTH))
         except (TypeError, ValueError, OverflowError):  # a hand-edited or damaged settings file
@@ -362,10 +365,9 @@ class MainWindow(QMainWindow):
         slider.setValue(pen_width if in_range else DEFAULT_PEN_WIDTH)
 
     def _first_size(self) -> None:
-        """The first launch: 1280x800, or 90% of a smaller screen, centred."""
+        """The first launch: 1280x800, or less to fit a smaller screen, centred."""
         screen = self.screen().availableGeometry()
-        width = min(FIRST_SIZE[0], round(screen.width() * 0.95))
-        height = min(FIRST_SIZE[1], round(screen.height() * 0.92))
+        width, height = first_size(screen.width(), screen.height())
         self.resize(width, height)
         self.move(screen.center().x() - width // 2, screen.center().y() - height // 2)
 
@@ -389,6 +391,14 @@ class MainWindow(QMainWindow):
         self.redraw_timer.stop()
         self._save_settings()
         event.accept()
+
+
+def first_size(screen_width: int, screen_height: int) -> tuple[int, int]:
+    """The window's size on a first launch: FIRST_SIZE, or what a smaller screen leaves once a
+    title bar and a panel take their share."""
+    return min(FIRST_SIZE[0], round(screen_width * 0.95)), min(
+        FIRST_SIZE[1], round(screen_height * 0.92)
+    )
 
 
 def _scrolling(page: QWidget) -> QScrollArea:

@@ -1,9 +1,11 @@
 """Training off the GUI: a QObject worker in a QThread, speaking only through signals.
 
-The worker's thread reads the data if the window has none yet, then runs the training itself in a
-child process (`mnistpad.train_process`) so the window never shares Python's interpreter lock with
-the trainer, and forwards the child's events as signals. The events are frozen dataclasses
-holding copies of the parameters. Stopping sets a flag that the trainer polls between steps.
+The worker's thread reads the data if the window has none yet, and its deskewed copy if the run
+needs one (both from the data cache after the first time, see data.py), then runs the training
+itself in a child process (`mnistpad.train_process`) so the window never shares Python's
+interpreter lock with the trainer, and forwards the child's events as signals. The events are
+frozen dataclasses holding copies of the parameters. Stopping sets a flag that the trainer polls
+between steps.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from ..data import DataError, Dataset, load_dataset
+from ..data import DataError, Dataset, deskewed, load_dataset
 from ..model import LinearModel
-from ..train import ConfigError, EpochEnd, Finished, Progress, TrainConfig, model_inputs
+from ..train import ConfigError, EpochEnd, Finished, Progress, TrainConfig
 from ..train_process import STOP_GRACE_S, TrainingProcess, TrainingProcessError
 
 
@@ -79,7 +81,7 @@ class TrainingWorker(QObject):
                 self.data_loaded.emit(self.dataset)
             self.config.validate(n_train=len(self.dataset.train_labels))  # before any process
             if self.config.deskew and not self.dataset.deskewed:  # here, so the window can keep it
-                self.dataset = model_inputs(self.dataset, deskewed=True)
+                self.dataset = deskewed(self.dataset)
                 self.data_prepared.emit(self.dataset)
             self.process = TrainingProcess(self.dataset, self.config, self.initial)
             if self._stop_requested:  # asked before the process existed
