@@ -25,7 +25,6 @@ class RunController(QObject):
     """Starts and stops runs; says what the run in progress does."""
 
     started = Signal(object)  # the TrainConfig of a run that starts
-    data_read = Signal()  # the run had to read the data first (it is in the session now)
     progress = Signal(object)  # train.Progress of the run in progress
     epoch_end = Signal(object)  # train.EpochEnd
     finished = Signal(object)  # train.Finished; its kept weights are in use now
@@ -40,7 +39,6 @@ class RunController(QObject):
         self.live_model: LinearModel | None = None  # the weights being trained
         self.last_progress: Progress | None = None
         self.started_at = 0.0  # time.monotonic() when Train was pressed
-        self.epochs_done = 0
 
     @property
     def config(self) -> TrainConfig | None:
@@ -78,7 +76,7 @@ class RunController(QObject):
             self.worker.join()
         self.training = True
         self.started_at = time.monotonic()
-        self.last_progress, self.live_model, self.epochs_done = None, None, 0
+        self.last_progress, self.live_model = None, None
         own_data = dataset is None
         if own_data and config.deskew:
             dataset = self.session.deskewed_for_run()  # deskewed by an earlier run: not again
@@ -120,7 +118,6 @@ class RunController(QObject):
     def _on_data_loaded(self, dataset: Dataset) -> None:
         if self._current():
             self.session.dataset = dataset
-            self.data_read.emit()
 
     @Slot(object)
     def _on_data_prepared(self, deskewed: Dataset) -> None:
@@ -136,7 +133,7 @@ class RunController(QObject):
     @Slot(object)
     def _on_epoch_end(self, event: EpochEnd) -> None:
         if self._current():
-            self.live_model, self.epochs_done = event.model, event.stats.epoch
+            self.live_model = event.model
             self.epoch_end.emit(event)
 
     @Slot(object)

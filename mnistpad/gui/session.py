@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from ..data import Dataset, assets_dir, bundled_mnist_dir, cached_data, load_dataset
+from ..data import Dataset, assets_dir, cached_data, load_dataset
 from ..data import deskewed as deskewed_dataset
 from ..model import LinearModel
 from ..preprocess import deskew
@@ -58,10 +58,6 @@ class Session(QObject):
         """Whether the weights in use take deskewed inputs."""
         return input_deskew(self.meta)
 
-    @property
-    def is_default(self) -> bool:
-        return self.source == "bundled default"
-
     def curves_in_use(self) -> tuple[str, dict, list[dict]] | None:
         """(name, settings, per-epoch curves) of the weights in use, if their file has curves."""
         if not self.meta.get("history"):
@@ -79,11 +75,6 @@ class Session(QObject):
         if self.dataset is None:
             self.dataset = load_dataset(self.data_folder)
         return self.dataset
-
-    @property
-    def data_is_bundled(self) -> bool:
-        folder = self.data_folder
-        return folder is None or Path(folder).resolve() == bundled_mnist_dir().resolve()
 
     def keep_deskewed(self, original: Dataset, deskewed: Dataset) -> None:
         """Keep a run's deskewed copy of `original`, for later runs and test scores."""
