@@ -91,8 +91,9 @@ class TrainingProcess:
             except OSError:
                 pass  # the child is already gone; reading its output says why
             self._handed_over = True
-            if self._stop_wanted:  # asked while the work was being written
+            if self._stop_wanted:  # asked before the child existed, or during the hand-over
                 self._send_stop()
+                self._watch()
             while True:
                 try:
                     message = pickle.load(self._child.stdout)
@@ -119,6 +120,11 @@ class TrainingProcess:
         self._stop_wanted = True
         if self._handed_over:
             self._send_stop()
+        if self._child is not None:  # else events() starts the watch once the child exists
+            self._watch()
+
+    def _watch(self) -> None:
+        """End the child if it has not ended STOP_GRACE_S after the stop request."""
         if self._watchdog is None:
             self._watchdog = threading.Timer(STOP_GRACE_S, self._end_if_unanswered)
             self._watchdog.daemon = True
@@ -126,7 +132,7 @@ class TrainingProcess:
 
     def _end_if_unanswered(self) -> None:
         child = self._child
-        if child is None or child.poll() is not None:
+        if child.poll() is not None:
             return
         self._ended_by_force = True
         child.terminate()
