@@ -24,7 +24,6 @@ from .data import (
     FILES,
     DataError,
     Dataset,
-    assets_dir,
     bundled_mnist_dir,
     deskewed,
     load_dataset,
@@ -41,9 +40,8 @@ from .train import (
     preset,
     train,
 )
-from .weights import WeightFileError, load_weights, run_meta, save_weights
+from .weights import WeightFileError, default_weights, load_weights, run_meta, save_weights
 
-DEFAULT_WEIGHTS = assets_dir() / "weights" / "default.npz"
 MAX_PICTURE_PIXELS = 100_000_000  # refuse pictures whose header claims more, before decoding
 WORK_SIDE = 1024  # larger pictures are decoded scaled down to this longer side
 MAX_PICTURE_BYTES = 256 << 20  # a larger image file is refused unread
@@ -298,7 +296,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     first, *rest = args.images
-    weights, images = (first, rest) if first.suffix == ".npz" else (DEFAULT_WEIGHTS, args.images)
+    weights, images = (first, rest) if first.suffix == ".npz" else (default_weights(), args.images)
     if not images:
         raise UsageError(f"{first}: a weight file, but no image to classify")
     weight_file = load_weights(weights)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .data import MAX_CLASS_NAME, MAX_CLASSES
+from .data import MAX_CLASS_NAME, MAX_CLASSES, assets_dir
 from .files import open_regular, write_atomically
 from .model import N_PIXELS, LinearModel
 from .train import Finished
@@ -54,6 +54,11 @@ NUMBER_FIELDS = {
     "seconds",
 }
 COUNT_FIELDS = {"epoch", "best_epoch", "kept_epoch"}
+
+
+def default_weights() -> Path:
+    """The bundled weights: the window opens them, `predict` uses them unless given others."""
+    return assets_dir() / "weights" / "default.npz"
 
 
 class WeightFileError(Exception):

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from ..data import Dataset, assets_dir, cached_data, load_dataset
+from ..data import Dataset, cached_data, load_dataset
 from ..data import deskewed as deskewed_dataset
 from ..model import LinearModel
 from ..preprocess import deskew
-from ..weights import input_deskew
+from ..weights import default_weights, input_deskew
 
-DEFAULT_WEIGHTS = assets_dir() / "weights" / "default.npz"
+DEFAULT_WEIGHTS = default_weights()
 
 
 class Session(QObject):
