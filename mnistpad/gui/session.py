@@ -91,10 +91,12 @@ class Session(QObject):
         dataset = self.loaded_dataset()
         if not deskewed:
             return dataset.test_images
-        if (copy := self.deskewed_for_run()) is not None:
+        copy = self.deskewed_for_run()
+        if copy is None and cached_data(dataset) is not None:
+            copy = deskewed_dataset(dataset)  # mapped from the cache; kept for runs too
+            self.keep_deskewed(dataset, copy)
+        if copy is not None:
             return copy.test_images
-        if cached_data(dataset) is not None:  # the cache's deskewed copy: mapped, not computed
-            return deskewed_dataset(dataset).test_images
         if self._deskewed_tests[0] is not dataset:
             self._deskewed_tests = (dataset, deskew(dataset.test_images))
         return self._deskewed_tests[1]
