@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 
-def cli_train(name: str, seed: int = 0) -> dict:
-    """Run `mnistpad train --preset name --seed seed --json`; its JSON summary (seconds exclude
-    reading the data)."""
+def cli_train(name: str, seed: int = 0, *options: str) -> dict:
+    """Run `mnistpad train --preset name --seed seed --json [options]`; its JSON summary (seconds
+    exclude reading the data)."""
     out = subprocess.run(
         [
             sys.executable,
@@ -22,6 +22,7 @@ def cli_train(name: str, seed: int = 0) -> dict:
             "--seed",
             str(seed),
             "--json",
+            *options,
         ],
         check=True,
         capture_output=True,

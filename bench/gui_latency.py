@@ -4,7 +4,8 @@
     DISPLAY=:99 .venv/bin/python bench/gui_latency.py        # under Xvfb, as a person sees it
 
 - start-up: from launching a fresh Python process to the window being shown (median of 3);
-- stalls: the longest gap between ticks of a 5 ms timer while each preset trains 20 epochs and a
+- stalls: the longest gap between ticks of a 5 ms timer while each preset trains (--presets,
+  --epochs; by default fast, optimized and naive, 20 epochs each) and a
   simulated person draws (a 0.5 s stroke of 60 mouse moves a second, then 0.5 s of rest), and
   the training time then against the `mnistpad train` command's, in the same run;
 - Train to first progress: the child process's start and the hand-over of the data (training
@@ -99,7 +100,7 @@ class Person:
             self.send(QEvent.Type.MouseButtonRelease, x, y)
 
 
-def run_in_window(window: MainWindow, name: str, drawing: bool) -> dict:
+def run_in_window(window: MainWindow, config, drawing: bool) -> dict:
     ticks: list[float] = []
     first_progress: list[float] = []
 
@@ -113,7 +114,7 @@ def run_in_window(window: MainWindow, name: str, drawing: bool) -> dict:
     ticker.timeout.connect(tick)
     person = Person(window)
     began = time.perf_counter()
-    window.run.start(preset(name))
+    window.run.start(config)
     ticker.start()
     if drawing:
         person.timer.start()
@@ -144,6 +145,10 @@ def main() -> int:
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--presets", default="fast,optimized,naive", help="comma-separated (e.g. cnn,mlp)"
+    )
+    parser.add_argument("--epochs", type=int, help="override each preset's epochs")
     args = parser.parse_args()
     report = {"platform": os.environ.get("QT_QPA_PLATFORM") or f"display {os.environ['DISPLAY']}"}
     report["startup_seconds"] = startup_seconds()
@@ -163,9 +168,11 @@ def main() -> int:
         "p90": 1000 * float(np.percentile(idle.latencies, 90)),
     }
     report["presets"] = {}
-    for name in ("fast", "optimized", "naive"):
-        without_window = cli_train(name)["seconds"]
-        result = run_in_window(window, name, drawing=True)
+    for name in args.presets.split(","):
+        epochs = () if args.epochs is None else ("--epochs", str(args.epochs))
+        without_window = cli_train(name, 0, *epochs)["seconds"]
+        config = preset(name) if args.epochs is None else preset(name, epochs=args.epochs)
+        result = run_in_window(window, config, drawing=True)
         result["seconds_without_window"] = without_window
         result["slowdown"] = result["training_seconds"] / without_window
         report["presets"][name] = result

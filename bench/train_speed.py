@@ -2,6 +2,8 @@
 
     .venv/bin/pip install -e '.[bench]'
     .venv/bin/python bench/train_speed.py [--runs 3] [--slow-epochs 2] [--json]
+    .venv/bin/python bench/train_speed.py --networks [--epochs 2] [--json]   (MLP, CNN: see
+        bench/network_speed.py)
 
 Every method trains 20 epochs on the same 50,000 images and is scored on the same dev and test
 sets; times exclude data loading (reported on its own) and are medians of --runs runs. Ratios
@@ -27,6 +29,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+import network_speed
 import numpy as np
 from cli_run import cli_train
 
@@ -221,7 +224,20 @@ def main() -> int:
         "--skip-peers", action="store_true", help="only mnistpad, the loop and the floor"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--networks",
+        action="store_true",
+        help="instead: the MLP and CNN per epoch against PyTorch (bench/network_speed.py)",
+    )
+    parser.add_argument("--epochs", type=int, default=2, help="epochs per --networks run")
     args = parser.parse_args()
+    if args.networks:
+        rows = network_speed.compare(args.epochs)
+        if args.json:
+            print(json.dumps({"machine": machine(), "networks": rows}))
+        else:
+            network_speed.print_table(rows, args.epochs)
+        return 0
 
     start = time.perf_counter()
     dataset = load_dataset()

@@ -29,8 +29,10 @@ from .data import (
     load_dataset,
 )
 from .files import read_regular, writable_target
+from .networks import KINDS, describe, parameter_count
 from .preprocess import deskew, ink_from_picture, mnist_style
 from .train import (
+    OPTIMIZERS,
     PRESETS,
     ConfigError,
     EpochEnd,
@@ -109,8 +111,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--preset", choices=sorted(PRESETS), default="fast", help="protocol (default: fast)"
     )
+    run.add_argument(
+        "--model", choices=list(KINDS), help="linear (the report's), mlp or cnn (default: preset's)"
+    )
+    run.add_argument(
+        "--hidden", type=int, help="hidden units of the MLP or the CNN's dense layer (256 / 128)"
+    )
+    run.add_argument("--optimizer", choices=OPTIMIZERS, help="sgd, momentum (0.9) or adam")
     run.add_argument("--epochs", type=int, help="passes over the 50,000 training images")
-    run.add_argument("--lr", type=float, help="SGD step size")
+    run.add_argument("--lr", type=float, help="step size")
     run.add_argument("--batch-size", type=int, help="examples per step (1: per-example SGD)")
     run.add_argument("--seed", type=int, help="seed for the initial weights and shuffling")
     run.add_argument(
@@ -121,7 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--augment",
         action=argparse.BooleanOptionalAction,
-        help="train on randomly shifted, scaled and thickened or thinned images",
+        help="train on randomly turned, scaled, shifted and thickened or thinned images",
     )
     run.add_argument(
         "--data", type=Path, help="folder of MNIST-format IDX files (default: bundled)"
@@ -168,6 +177,9 @@ def _train(args: argparse.Namespace) -> int:
     overrides = {
         name: value
         for name, value in (
+            ("model", args.model),
+            ("hidden", args.hidden),
+            ("optimizer", args.optimizer),
             ("epochs", args.epochs),
             ("lr", args.lr),
             ("batch_size", args.batch_size),
@@ -209,6 +221,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.json:
         result = {
             "preset": config.preset,
+            "model": describe(finished.model),
+            "parameters": parameter_count(finished.model),
             "epochs": len(finished.history),
             "best_epoch": finished.best_epoch,
             "kept_epoch": finished.kept_epoch,
@@ -314,7 +328,10 @@ def _predict(args: argparse.Namespace) -> int:
         field = field.reshape(-1)
         if weight_file.deskew:
             field = deskew(field)
-        probabilities = weight_file.model.probabilities(field)
+        with np.errstate(over="ignore", invalid="ignore"):
+            probabilities = weight_file.model.probabilities(field)
+        if not np.isfinite(probabilities).all():  # finite weights whose logits overflow
+            raise UsageError(f"{weights}: the model's outputs overflow (its weights are too large)")
         digit = int(probabilities.argmax())
         if args.json:
             print(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -133,11 +134,7 @@ def _check_link_owner(path: Path) -> None:
     except OSError:
         return
     shared = folder.st_mode & stat.S_ISVTX and folder.st_mode & stat.S_IWOTH
-    if (
-        stat.S_ISLNK(link.st_mode)
-        and shared
-        and link.st_uid not in (os.geteuid(), folder.st_uid)
-    ):
+    if stat.S_ISLNK(link.st_mode) and shared and link.st_uid not in (os.geteuid(), folder.st_uid):
         raise _refuse(path, "is a link another user made in a shared folder; not followed", 1)
 
 
@@ -173,3 +170,26 @@ def write_atomically(path: Path | str, write: Callable[[BinaryIO], object]) -> P
             raise OSError(error.errno, f"cannot write: {error.strerror or error}") from None
         raise
     return Path(path)
+
+
+def zip_directory(stream: BinaryIO) -> tuple[int, int] | None:
+    """(entries, directory bytes) that a zip's end record declares, read before `zipfile`
+    parses the whole central directory (an object per entry: a small file can declare millions);
+    the zip64 end record when there is one, as zipfile itself uses it. None when no end record
+    is found (zipfile then says the file is not a zip). The stream is left at its start."""
+    stream.seek(0, os.SEEK_END)
+    size = stream.tell()
+    stream.seek(max(0, size - 22 - 0xFFFF))  # the end record, after a comment of up to 64 KiB
+    tail = stream.read()
+    end = tail.rfind(b"PK\x05\x06")
+    found = None
+    if end >= 0 and end + 22 <= len(tail):
+        found = struct.unpack("<HI", tail[end + 10 : end + 16])
+        locator = tail[end - 20 : end] if end >= 20 else b""
+        if locator[:4] == b"PK\x06\x07":  # the zip64 locator points to the zip64 end record
+            stream.seek(min(struct.unpack("<Q", locator[8:16])[0], size))
+            record = stream.read(56)
+            if len(record) == 56 and record[:4] == b"PK\x06\x06":
+                found = struct.unpack("<QQ", record[32:48])
+    stream.seek(0)
+    return found

@@ -14,7 +14,6 @@ import json
 import lzma
 import os
 import re
-import struct
 import threading
 import uuid
 import zipfile
@@ -29,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import MAX_CLASS_NAME, MAX_CLASSES, Dataset
-from .files import open_regular, read_regular, write_atomically
+from .files import open_regular, read_regular, write_atomically, zip_directory
 from .model import LinearModel
 from .train import TrainConfig
 from .weights import is_finite_number
@@ -217,16 +216,11 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -
 def _check_directory(stream, path: Path | str) -> None:
     """Refuse a zip whose central directory is larger than MAX_IMPORT_FILES entries can need,
     before zipfile parses it whole (ten million entries took 3.7 GB and a minute)."""
-    stream.seek(0, os.SEEK_END)
-    size = stream.tell()
-    stream.seek(max(0, size - 22 - 0xFFFF))  # the end record, after a comment of up to 64 KiB
-    tail = stream.read()
-    end = tail.rfind(b"PK\x05\x06")
-    if end >= 0 and end + 22 <= len(tail):  # else not a zip: zipfile says so
-        entries, directory = struct.unpack("<HI", tail[end + 10 : end + 16])
+    declared = zip_directory(stream)  # None: not a zip, which zipfile says
+    if declared is not None:
+        entries, directory = declared
         if entries > MAX_IMPORT_FILES or directory > MAX_IMPORT_FILES * MAX_ENTRY_BYTES:
             raise HandwritingError(f"{path}: more than {MAX_IMPORT_FILES:,} files")
-    stream.seek(0)
 
 
 def _read_zip(

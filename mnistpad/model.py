@@ -32,12 +32,35 @@ def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return -log_softmax(logits)[np.arange(len(labels)), labels]
 
 
+class Classifier:
+    """What every model derives from its logits (see networks.py for the shared interface)."""
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def probabilities(self, images: np.ndarray) -> np.ndarray:
+        return softmax(self.logits(images))
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        return self.logits(images).argmax(axis=-1)
+
+    def loss(self, images: np.ndarray, labels: np.ndarray) -> float:
+        """Mean negative log-likelihood of the gold labels."""
+        return float(cross_entropy(self.logits(images), labels).mean())
+
+    def accuracy(self, images: np.ndarray, labels: np.ndarray) -> float:
+        return float((self.predict(images) == labels).mean())
+
+
 @dataclass
-class LinearModel:
+class LinearModel(Classifier):
     """Weights W (classes, 784) and bias b (classes,) of o = softmax(Wx + b)."""
 
     W: np.ndarray
     b: np.ndarray
+
+    kind = "linear"
+    shape = {}  # noqa: RUF012 -- nothing to size: 784 inputs, one output per class
 
     @classmethod
     def glorot(
@@ -59,18 +82,24 @@ class LinearModel:
         """(N, 784) -> (N, classes); a single image (784,) gives (classes,)."""
         return images @ self.W.T + self.b
 
-    def probabilities(self, images: np.ndarray) -> np.ndarray:
-        return softmax(self.logits(images))
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        return {"W": self.W, "b": self.b}
 
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        return self.logits(images).argmax(axis=-1)
+    def train_gradients(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> dict:
+        """The batch's mean-loss gradients by name; z (N, C) receives the logits."""
+        np.matmul(x, self.W.T, out=z)
+        z += self.b
+        _, dW, db = self._gradients_from(z, x, y)
+        return {"W": dW, "b": db}
 
-    def loss(self, images: np.ndarray, labels: np.ndarray) -> float:
-        """Mean negative log-likelihood of the gold labels."""
-        return float(cross_entropy(self.logits(images), labels).mean())
+    def loss_and_gradients(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, dict]:
+        loss, dW, db = self.gradients(images, labels)
+        return loss, {"W": dW, "b": db}
 
-    def accuracy(self, images: np.ndarray, labels: np.ndarray) -> float:
-        return float((self.predict(images) == labels).mean())
+    def input_gradient(self, image: np.ndarray, cls: int) -> np.ndarray:
+        """d logit_cls / d pixels: the class's template."""
+        return self.W[cls]
 
     def gradients(
         self, images: np.ndarray, labels: np.ndarray
@@ -80,7 +109,10 @@ class LinearModel:
         The gradient of the loss wrt the logits is softmax(z) - onehot(gold); the chain rule through
         z = Wx + b gives dW = g x^T and db = g, averaged over the batch.
         """
-        logits = self.logits(images)
+        return self._gradients_from(self.logits(images), images, labels)
+
+    @staticmethod
+    def _gradients_from(logits, images, labels) -> tuple[float, np.ndarray, np.ndarray]:
         loss = float(cross_entropy(logits, labels).mean())
         g = softmax(logits)  # (N, C)
         g[np.arange(len(labels)), labels] -= 1

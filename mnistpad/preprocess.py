@@ -493,27 +493,31 @@ def _shift_rows(images: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 def augment(
     images: np.ndarray,
     rng: np.random.Generator,
-    shift: float = 1.0,
+    shift: float = 2.0,
     scale: float = 0.1,
+    rotation: float = 10.0,
     width_change: float = 0.3,
 ) -> np.ndarray:
     """Small random changes such as a writer makes, for training: (N, 784) -> (N, 784) float32.
 
-    Each image is scaled by a factor in [1 - scale, 1 + scale] about the centre and shifted by up
-    to `shift` pixels each way (linear interpolation), and a `width_change` share of the images get
-    strokes one grey level of a pixel thicker or thinner (a soft dilation or erosion).
+    Each image is turned by up to `rotation` degrees either way and scaled by a factor in
+    [1 - scale, 1 + scale] about the centre, shifted by up to `shift` pixels each way (bilinear
+    interpolation), and a `width_change` share of the images get strokes one grey level of a pixel
+    thicker or thinner (a soft dilation or erosion).
     """
     n = len(images)
     block = np.asarray(images, dtype=np.float32).reshape(n, FIELD, FIELD)
-    grid, middle = np.arange(FIELD, dtype=np.float64), FIELD / 2
+    angle = np.radians(rng.uniform(-rotation, rotation, n))
     factor = rng.uniform(1 - scale, 1 + scale, n)
     dy, dx = rng.uniform(-shift, shift, (2, n))
-    # Linear interpolation as matrices: output pixel j reads source position p_j with weights
-    # max(0, 1 - |p_j - k|) on source pixels k, for the rows and the columns alike.
-    source = middle + (grid[None, :] - middle) / factor[:, None]  # (N, 28)
-    rows = _hat(source - dy[:, None], grid)  # (N, 28 out, 28 source)
-    cols = _hat(source - dx[:, None], grid)
-    out = (rows @ block @ cols.transpose(0, 2, 1)).astype(np.float32)
+    # Output pixel p reads the source at centre + R(-angle) (p - centre) / factor - (dy, dx).
+    middle = (FIELD - 1) / 2
+    grid = np.arange(FIELD, dtype=np.float64) - middle
+    cos, sin = (np.cos(angle) / factor)[:, None, None], (np.sin(angle) / factor)[:, None, None]
+    r, c = grid[None, :, None], grid[None, None, :]
+    source_r = middle + cos * r - sin * c - dy[:, None, None]  # (N, 28, 28)
+    source_c = middle + sin * r + cos * c - dx[:, None, None]
+    out = _bilinear(block, source_r, source_c)
     padded = np.pad(out, ((0, 0), (1, 1), (1, 1)))
     neighbours = np.stack(
         [padded[:, 1:-1, :-2], padded[:, 1:-1, 2:], padded[:, :-2, 1:-1], padded[:, 2:, 1:-1]]
@@ -525,8 +529,23 @@ def augment(
     return np.clip(out, 0, 1).reshape(n, FIELD * FIELD)
 
 
-def _hat(positions: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """(N, 28, 28) linear-interpolation weights of each output pixel on each source pixel."""
-    return np.maximum(0.0, 1.0 - np.abs(positions[:, :, None] - grid[None, None, :])).astype(
-        np.float32
-    )
+def _bilinear(block: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """block (N, H, W) sampled at real positions rows, cols (N, h, w); zero outside."""
+    n, height, width = block.shape
+    padded = np.pad(block, ((0, 0), (1, 1), (1, 1))).reshape(n, -1)  # a zero border all round
+    top, left = np.floor(rows), np.floor(cols)
+    fr, fc = (rows - top).astype(np.float32), (cols - left).astype(np.float32)
+    # indices into the padded image, any position outside reading the zero border
+    r0 = np.clip(top.astype(np.intp) + 1, 0, height + 1)
+    r1 = np.clip(top.astype(np.intp) + 2, 0, height + 1)
+    c0 = np.clip(left.astype(np.intp) + 1, 0, width + 1)
+    c1 = np.clip(left.astype(np.intp) + 2, 0, width + 1)
+    stride, base = width + 2, (np.arange(n) * padded.shape[1])[:, None, None]
+    flat = padded.reshape(-1)
+
+    def at(r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return flat[base + r * stride + c]
+
+    upper = at(r0, c0) * (1 - fc) + at(r0, c1) * fc
+    lower = at(r1, c0) * (1 - fc) + at(r1, c1) * fc
+    return (upper * (1 - fr) + lower * fr).astype(np.float32)

@@ -13,7 +13,8 @@ process that runs Qt's threads; `-P` keeps the current folder off its import pat
 and ends with `Finished` or a message string saying what went wrong.
 Any byte on stdin afterwards is a stop request, and so is stdin closing: a child whose window has
 gone away stops at its next step. A child that does not answer a stop request within
-`STOP_GRACE_S` (stopped with SIGSTOP, or hung) is terminated, then killed.
+`STOP_GRACE_S` (stopped with SIGSTOP, or hung) is terminated, then killed; its answer is the
+`Scoring` event, after which it only scores the kept weights (seconds for a CNN) and sends them.
 
 A dataset that is an entry of the data cache (data.py) travels as the entry's name
 (`data.CachedData`), and the child maps the same files, checked again, instead of receiving
@@ -36,7 +37,7 @@ from pathlib import Path
 from .blas import one_blas_thread
 from .data import CachedData, DataError, Dataset, cached_data, reopen
 from .model import LinearModel
-from .train import ConfigError, Event, Finished, TrainConfig, train
+from .train import ConfigError, Event, Finished, Scoring, TrainConfig, train
 
 # Scheduling priority below the window's: on 2 cores it took the longest event-loop stall while
 # training from 25-71 ms to 22-33 ms (bench/gui_latency.py, 3 runs each), at the same speed.
@@ -63,6 +64,7 @@ class TrainingProcess:
         self._stop_wanted = False
         self._watchdog: threading.Timer | None = None  # ends a child that ignores a stop
         self._ended_by_force = False
+        self.scoring = False  # the child has stopped stepping and scores the kept weights
 
     @property
     def pid(self) -> int | None:
@@ -109,6 +111,8 @@ class TrainingProcess:
                     ) from None
                 if isinstance(message, str):
                     raise TrainingProcessError(message)
+                if isinstance(message, Scoring):  # the stop, if any, is answered
+                    self.scoring = True
                 yield message
                 if isinstance(message, Finished):
                     return
@@ -132,7 +136,7 @@ class TrainingProcess:
 
     def _end_if_unanswered(self) -> None:
         child = self._child
-        if child.poll() is not None:
+        if child.poll() is not None or self.scoring:
             return
         self._ended_by_force = True
         child.terminate()

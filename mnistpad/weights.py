@@ -1,10 +1,16 @@
 """The weight file: an .npz that numpy alone can read, saved atomically and loaded fully validated.
 
-Arrays: `W` float32 (classes, 784), `b` float32 (classes,), and `meta`, a 0-d unicode array holding
-JSON: the format name and version, class names, input settings, training configuration, metrics
-and per-epoch curves. Loading reads only a regular file of at most MAX_WEIGHT_FILE_BYTES, never
-unpickles, never trusts a declared size before checking it, and turns every problem into one
-WeightFileError that names the file and the reason.
+`meta` is a 0-d unicode array holding JSON: the format name and version, the model's kind and
+shape, class names, input settings, training configuration, metrics and per-epoch curves. The
+other members are the model's float32 parameters, one .npy each, named as in `model.params`:
+- version 1, the linear model: `W` (classes, 784) and `b` (classes,). A linear model is still
+  written as version 1, so that every mnistpad reads it.
+- version 2, `meta.model = {"kind": "mlp" | "cnn", "shape": {...}}`: the members that
+  networks.parameter_shapes names for that kind and shape (`dense1.W`, `conv1.b`...).
+Loading reads only a regular file of at most MAX_WEIGHT_FILE_BYTES, reads `meta` first and refuses
+a newer version before looking at anything else, derives every other member's name, dtype and
+exact shape from it (so no size a member declares is trusted), never unpickles, and turns every
+problem into one WeightFileError that names the file and the reason.
 """
 
 from __future__ import annotations
@@ -22,20 +28,19 @@ import numpy as np
 
 from . import __version__
 from .data import MAX_CLASS_NAME, MAX_CLASSES, assets_dir
-from .files import open_regular, write_atomically
-from .model import N_PIXELS, LinearModel
+from .files import open_regular, write_atomically, zip_directory
+from .networks import KINDS, Model, ShapeError, from_params, parameter_shapes
 from .train import Finished
 
 FORMAT_NAME = "mnistpad-weights"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest this mnistpad reads and writes
+LINEAR_VERSION = 1  # what a linear model is written as
 MAX_META_BYTES = 4 << 20  # JSON metadata larger than this is refused unread
-# The most data each member may hold, and the largest file: all three, with room for headers.
-MEMBER_LIMITS = {
-    "W.npy": MAX_CLASSES * N_PIXELS * 4,
-    "b.npy": MAX_CLASSES * 4,
-    "meta.npy": MAX_META_BYTES,
-}
-MAX_WEIGHT_FILE_BYTES = sum(MEMBER_LIMITS.values()) + (1 << 20)
+MAX_PARAMETERS = 16 << 20  # float32 parameters of one model (64 MB); ours have 0.08-0.2 million
+# The largest file: metadata and parameters, with room for headers.
+MAX_WEIGHT_FILE_BYTES = MAX_META_BYTES + 4 * MAX_PARAMETERS + (1 << 20)
+MAX_MEMBERS = 64
+MAX_ENTRY_BYTES = 1024  # a central directory entry: 46 bytes, a name, extra fields
 # Members compressed otherwise than numpy writes them are refused: zipfile unpacks a bzip2 or
 # LZMA member's data whole, however small its declared size (a few bytes can unpack to gigabytes).
 READABLE_COMPRESSION = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
@@ -61,6 +66,21 @@ def default_weights() -> Path:
     return assets_dir() / "weights" / "default.npz"
 
 
+BUNDLED_MODELS = {  # file name in assets/weights -> what it is (File > Open bundled model)
+    "default.npz": "Linear (the report's model, deskewed inputs)",
+    "mlp.npz": "MLP, one hidden layer of 256 units",
+    "cnn.npz": "CNN, two convolutions and two dense layers",
+}
+
+
+def bundled_models() -> dict[Path, str]:
+    """The bundled weight files that are present, each with what it is, linear first."""
+    folder = assets_dir() / "weights"
+    return {
+        folder / name: what for name, what in BUNDLED_MODELS.items() if (folder / name).is_file()
+    }
+
+
 class WeightFileError(Exception):
     """A weight file cannot be read or written; the message names the file and the reason."""
 
@@ -74,7 +94,7 @@ class WeightFileError(Exception):
 class WeightFile:
     """A loaded weight file: the model and its metadata."""
 
-    model: LinearModel
+    model: Model
     meta: dict
 
     @property
@@ -109,7 +129,7 @@ def build_meta(
     """The metadata of a new weight file."""
     return {
         "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
+        "version": LINEAR_VERSION,  # save_weights sets the version and model the model needs
         "mnistpad_version": __version__,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "classes": list(classes),
@@ -142,14 +162,20 @@ def run_meta(finished: Finished, classes: list[str] | tuple[str, ...], data: str
     )
 
 
-def save_weights(path: Path | str, model: LinearModel, meta: dict) -> Path:
-    """Write the file atomically: a temporary file in the same folder, then os.replace."""
+def save_weights(path: Path | str, model: Model, meta: dict) -> Path:
+    """Write the file atomically: a temporary file in the same folder, then os.replace. The
+    model's kind and shape go into the metadata, with the oldest version that can hold them."""
     path = Path(path)
-    W, b = np.asarray(model.W, dtype=np.float32), np.asarray(model.b, dtype=np.float32)
-    _check_arrays(path, W, b, meta.get("classes", []))
-    text = json.dumps(meta, allow_nan=False)
+    version = LINEAR_VERSION if model.kind == "linear" else FORMAT_VERSION
+    meta = {**meta, "version": version, "model": {"kind": model.kind, "shape": model.shape}}
+    params = {name: np.asarray(value, dtype=np.float32) for name, value in model.params.items()}
+    _check_params(path, meta, params)
     try:
-        return write_atomically(path, lambda out: np.savez(out, W=W, b=b, meta=np.array(text)))
+        text = json.dumps(meta, allow_nan=False)
+    except (ValueError, TypeError, RecursionError) as error:
+        raise WeightFileError(path, f"the metadata cannot be written as JSON ({error})") from None
+    try:
+        return write_atomically(path, lambda out: np.savez(out, meta=np.array(text), **params))
     except OSError as error:
         raise WeightFileError(path, error.strerror or str(error)) from None
 
@@ -162,8 +188,16 @@ def load_weights(path: Path | str) -> WeightFile:
     except OSError as error:  # missing, a folder, a pipe, a device, too large
         raise WeightFileError(path, error.strerror or str(error)) from None
     try:
-        with stream, zipfile.ZipFile(stream) as archive:
-            arrays = _read_members(path, archive)
+        with stream:
+            declared = zip_directory(stream)  # checked before zipfile parses the directory
+            if declared is not None and (
+                declared[0] > MAX_MEMBERS or declared[1] > MAX_MEMBERS * MAX_ENTRY_BYTES
+            ):
+                raise WeightFileError(
+                    path, f"not an mnistpad weight file ({declared[0]:,} members)"
+                )
+            with zipfile.ZipFile(stream) as archive:
+                meta, params = _read_members(path, archive)
     except WeightFileError:
         raise
     except OSError as error:
@@ -174,14 +208,33 @@ def load_weights(path: Path | str) -> WeightFile:
     # an encrypted member, NotImplementedError, ValueError, struct.error...
     except Exception as error:
         raise WeightFileError(path, f"not a valid .npz weight file ({error})") from None
-    meta = _parse_meta(path, arrays["meta"])
-    _check_arrays(path, arrays["W"], arrays["b"], meta["classes"])
-    return WeightFile(LinearModel(W=arrays["W"], b=arrays["b"]), meta)
+    _check_params(path, meta, params)
+    kind, shape = model_kind(meta)
+    return WeightFile(from_params(kind, shape, params), meta)
 
 
-def _read_members(path: Path, archive: zipfile.ZipFile) -> dict[str, np.ndarray]:
+def model_kind(meta: dict) -> tuple[str, dict]:
+    """The kind and shape a (parsed) file's metadata gives; version 1 files are linear."""
+    model = meta.get("model", {"kind": "linear", "shape": {}})
+    return model["kind"], model["shape"]
+
+
+def _read_members(path: Path, archive: zipfile.ZipFile) -> tuple[dict, dict[str, np.ndarray]]:
+    """The parsed metadata, read first, then the parameters it names, each checked as read."""
     names = archive.namelist()
-    expected = ["W.npy", "b.npy", "meta.npy"]
+    if len(names) > MAX_MEMBERS:
+        raise WeightFileError(path, f"not an mnistpad weight file ({len(names):,} members)")
+    if "meta.npy" not in names:
+        raise WeightFileError(path, "not an mnistpad weight file (missing meta.npy)")
+    meta = _parse_meta(path, _read_member(path, archive, "meta.npy", MAX_META_BYTES, "JSON text"))
+    kind, shape = model_kind(meta)
+    try:
+        shapes = parameter_shapes(kind, shape, len(meta["classes"]))
+    except ShapeError as error:
+        raise WeightFileError(path, f"meta.model: {error}") from None
+    if sum(math.prod(size) for size in shapes.values()) > MAX_PARAMETERS:
+        raise WeightFileError(path, f"meta.model: a {kind} of this shape is too large to load")
+    expected = ["meta.npy", *(f"{name}.npy" for name in shapes)]
     if sorted(names) != sorted(expected):
         missing = sorted(set(expected) - set(names))
         extra = sorted(set(names) - set(expected))
@@ -195,23 +248,33 @@ def _read_members(path: Path, archive: zipfile.ZipFile) -> dict[str, np.ndarray]
             if part
         )
         raise WeightFileError(path, f"not an mnistpad weight file ({detail})")
-    arrays = {}
-    for name in expected:
-        info, key = archive.getinfo(name), name[:-4]
-        if info.file_size > MEMBER_LIMITS[name] + 4096:
-            raise WeightFileError(path, f"{key} is {info.file_size:,} bytes, too large")
-        if info.flag_bits & 0x1:
-            raise WeightFileError(path, f"{key} is encrypted; mnistpad reads only plain .npz files")
-        if info.compress_type not in READABLE_COMPRESSION:
-            method = COMPRESSION_NAMES.get(info.compress_type, f"method {info.compress_type}")
-            raise WeightFileError(
-                path,
-                f"{key} is compressed with {method}; mnistpad reads .npz files stored or deflated,"
-                " as numpy writes them",
-            )
-        with archive.open(info) as member:
-            arrays[key] = _read_npy(path, key, member, MEMBER_LIMITS[name])
-    return arrays
+    params = {
+        name: _read_member(path, archive, f"{name}.npy", 4 * math.prod(size), f"float32 {size}")
+        for name, size in shapes.items()
+    }
+    return meta, params
+
+
+def _read_member(
+    path: Path, archive: zipfile.ZipFile, name: str, limit: int, what: str
+) -> np.ndarray:
+    """One member of at most `limit` bytes of data (`what` it should hold, for the message)."""
+    info, key = archive.getinfo(name), name[:-4]
+    if info.file_size > limit + 4096:  # the data, with room for the .npy header
+        raise WeightFileError(
+            path, f"{key} is {info.file_size:,} bytes, more than {what} can take: wrong shape"
+        )
+    if info.flag_bits & 0x1:
+        raise WeightFileError(path, f"{key} is encrypted; mnistpad reads only plain .npz files")
+    if info.compress_type not in READABLE_COMPRESSION:
+        method = COMPRESSION_NAMES.get(info.compress_type, f"method {info.compress_type}")
+        raise WeightFileError(
+            path,
+            f"{key} is compressed with {method}; mnistpad reads .npz files stored or deflated,"
+            " as numpy writes them",
+        )
+    with archive.open(info) as member:
+        return _read_npy(path, key, member, limit)
 
 
 def _read_npy(path: Path, key: str, member, max_bytes: int) -> np.ndarray:
@@ -269,6 +332,9 @@ def _parse_meta(path: Path, array: np.ndarray) -> dict:
         and all(isinstance(name, str) and 0 < len(name) <= MAX_CLASS_NAME for name in classes)
     ):
         raise WeightFileError(path, "meta.classes must be a list of short class names")
+    if not 2 <= len(classes) <= MAX_CLASSES:
+        raise WeightFileError(path, f"needs 2 to {MAX_CLASSES} class names, has {len(classes)}")
+    _check_model(path, meta, version)
     for key, kind in (("training", dict), ("metrics", dict), ("history", list), ("input", dict)):
         if not isinstance(meta.get(key, kind()), kind):
             raise WeightFileError(
@@ -291,6 +357,24 @@ def _parse_meta(path: Path, array: np.ndarray) -> dict:
     return meta
 
 
+def _check_model(path: Path, meta: dict, version: int) -> None:
+    """meta.model names a kind this mnistpad has, with a JSON object for its shape; version 1 files
+    hold the linear model and may leave it out."""
+    if "model" not in meta and version == LINEAR_VERSION:
+        return
+    model = meta.get("model")
+    if not (isinstance(model, dict) and isinstance(model.get("shape"), dict)):
+        raise WeightFileError(path, "meta.model must be an object with a kind and a shape")
+    kind = model.get("kind")
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise WeightFileError(
+            path,
+            f"meta.model: unknown kind {str(kind)[:40]!r} (this mnistpad knows {', '.join(KINDS)})",
+        )
+    if (kind == "linear") != (version == LINEAR_VERSION):
+        raise WeightFileError(path, f"a {kind} model in a version {version} file")
+
+
 def _check_numbers(path: Path, where: str, values: dict) -> None:
     """The numbers the app plots and shows must be finite numbers; epochs whole and not negative."""
     for key, value in values.items():
@@ -310,14 +394,25 @@ def is_finite_number(value) -> bool:
     return abs(value) <= sys.float_info.max if isinstance(value, int) else math.isfinite(value)
 
 
-def _check_arrays(path: Path, W: np.ndarray, b: np.ndarray, classes: list[str]) -> None:
-    n = len(classes)
+def _check_params(path: Path, meta: dict, params: dict[str, np.ndarray]) -> None:
+    """Every parameter the kind and shape call for, float32, of its exact shape, finite."""
+    n = len(meta.get("classes", []))
     if not 2 <= n <= MAX_CLASSES:
         raise WeightFileError(path, f"needs 2 to {MAX_CLASSES} class names, has {n}")
-    for key, array, shape in (("W", W, (n, N_PIXELS)), ("b", b, (n,))):
+    kind, shape = model_kind(meta)
+    try:
+        shapes = parameter_shapes(kind, shape, n)
+    except ShapeError as error:
+        raise WeightFileError(path, f"meta.model: {error}") from None
+    if sorted(params) != sorted(shapes):
+        raise WeightFileError(
+            path, f"a {kind} model has {', '.join(shapes)}, not {', '.join(params)}"
+        )
+    for key, size in shapes.items():
+        array = params[key]
         if array.dtype != np.float32:
             raise WeightFileError(path, f"{key} has dtype {array.dtype}, expected float32")
-        if array.shape != shape:
-            raise WeightFileError(path, f"{key} has shape {array.shape}, expected {shape}")
+        if array.shape != size:
+            raise WeightFileError(path, f"{key} has shape {array.shape}, expected {size}")
         if not np.isfinite(array).all():
             raise WeightFileError(path, f"{key} contains NaN or infinite values")

@@ -68,9 +68,7 @@ def test_class_names_that_look_like_html_are_shown_as_text_everywhere(window, qt
     assert [button.text() for button in window.draw.label_buttons[:2]] == ["0", "1"]
 
 
-def test_a_frozen_training_child_is_ended_and_the_window_returns_to_idle(
-    window, qtbot, dialogs
-):
+def test_a_frozen_training_child_is_ended_and_the_window_returns_to_idle(window, qtbot, dialogs):
     shown, _ = dialogs
     start(window, qtbot, "naive")
     qtbot.waitUntil(lambda: window.run.last_progress is not None, timeout=30_000)

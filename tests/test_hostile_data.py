@@ -209,8 +209,13 @@ ODD_ZIPS = {
         None,
         "not a valid .npz weight file (Error -3 while decompressing data: invalid block type)",
     ),
-    "bzip2, damaged": (zipfile.ZIP_BZIP2, None, "W is compressed with bzip2" + NOT_AS_NUMPY_WRITES),
-    "LZMA, damaged": (zipfile.ZIP_LZMA, None, "W is compressed with LZMA" + NOT_AS_NUMPY_WRITES),
+    # every member is compressed so; meta is read first (it says what the other members are)
+    "bzip2, damaged": (
+        zipfile.ZIP_BZIP2,
+        None,
+        "meta is compressed with bzip2" + NOT_AS_NUMPY_WRITES,
+    ),
+    "LZMA, damaged": (zipfile.ZIP_LZMA, None, "meta is compressed with LZMA" + NOT_AS_NUMPY_WRITES),
     "unknown method": (
         zipfile.ZIP_STORED,
         method_99,

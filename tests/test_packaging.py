@@ -16,6 +16,8 @@ CORE = [
     "mnistpad",
     "mnistpad.data",
     "mnistpad.model",
+    "mnistpad.layers",
+    "mnistpad.networks",
     "mnistpad.train",
     "mnistpad.preprocess",
     "mnistpad.weights",
@@ -60,6 +62,9 @@ def test_core_modules_import_only_numpy_and_the_standard_library():
     for module in (
         "data",
         "model",
+        "layers",
+        "networks",
+        "cache",
         "train",
         "preprocess",
         "weights",
@@ -110,7 +115,8 @@ def test_the_wheel_carries_the_data_weights_and_licence(wheel):
         "README.md",
     ):
         assert f"mnistpad/assets/mnist/{name}" in names
-    assert "mnistpad/assets/weights/default.npz" in names
+    for name in ("default.npz", "mlp.npz", "cnn.npz"):
+        assert f"mnistpad/assets/weights/{name}" in names
 
 
 def test_an_installed_wheel_finds_its_bundled_data(wheel, tmp_path):

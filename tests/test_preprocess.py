@@ -352,14 +352,14 @@ def test_deskew_takes_one_image_or_a_batch_and_removes_mnists_slant(mnist):
 
 def test_augment_shifts_scales_and_rethickens_reproducibly(mnist):
     batch = mnist.test_images[:200]
-    same = augment(batch, np.random.default_rng(0), shift=0, scale=0, width_change=0)
+    same = augment(batch, np.random.default_rng(0), shift=0, scale=0, rotation=0, width_change=0)
     assert np.array_equal(same, batch)  # no change asked, none made
     first = augment(batch, np.random.default_rng(1))
     assert np.array_equal(first, augment(batch, np.random.default_rng(1)))
     assert not np.array_equal(first, augment(batch, np.random.default_rng(2)))
     assert first.shape == batch.shape and first.dtype == np.float32
     assert first.min() >= 0 and first.max() <= 1
-    moved = augment(batch, np.random.default_rng(3), scale=0, width_change=0)
+    moved = augment(batch, np.random.default_rng(3), scale=0, rotation=0, width_change=0)
     centres = [moments(image.reshape(28, 28))[:2] for image in (batch[0], moved[0])]
-    assert 0 < np.abs(np.subtract(*centres)).max() <= 1.0 + 1e-3  # at most a pixel each way
+    assert 0 < np.abs(np.subtract(*centres)).max() <= 2.0 + 1e-3  # at most 2 pixels each way
     assert moved.sum() == pytest.approx(batch.sum(), rel=0.02)  # shifting keeps the ink

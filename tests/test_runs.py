@@ -41,7 +41,7 @@ def test_every_run_is_kept_and_ticked_runs_are_laid_over_the_plots(window, qtbot
     assert window.runs.list.count() == 1 and "appear here" in window.runs.list.item(0).text()
     assert not window.runs.list.item(0).flags() & Qt.ItemFlag.ItemIsEnabled  # a hint, not a run
     runs = two_runs(window, qtbot)
-    assert runs.list.count() == 2 and "2: fast, 1 epochs" in runs.list.item(1).text()
+    assert runs.list.count() == 2 and "2: Linear · fast · 1 epoch" in runs.list.item(1).text()
     assert window.plots.compared == []
     runs.list.item(0).setCheckState(Qt.CheckState.Checked)
     runs.list.item(1).setCheckState(Qt.CheckState.Checked)
@@ -61,7 +61,7 @@ def test_curves_export_to_csv_and_plots_to_png_and_svg(window, qtbot, qtlog, dia
     assert runs.export_curves_dialog()
     rows = list(csv.DictReader((tmp_path / "curves.csv").read_text().splitlines()))
     assert len(rows) == 2 + 1  # the ticked run's two epochs and the weights in use's one
-    assert rows[0]["run"].startswith("1: fast") and rows[2]["run"].startswith("in use")
+    assert rows[0]["run"].startswith("1: Linear · fast") and rows[2]["run"].startswith("in use")
     assert float(rows[1]["dev_accuracy"]) == runs.runs[0]["history"][1]["dev_accuracy"]
 
     answers["save"] = str(tmp_path / "plots")  # the chosen filter (PNG here) gives the suffix

@@ -10,7 +10,7 @@ import pytest
 
 from mnistpad.blas import one_blas_thread
 from mnistpad.data import cached_data
-from mnistpad.train import EpochEnd, Finished, Progress, preset, train
+from mnistpad.train import EpochEnd, Finished, Progress, Scoring, preset, train
 from mnistpad.train_process import (
     STOP_GRACE_S,
     TrainingProcess,
@@ -58,7 +58,8 @@ def test_a_stop_request_ends_the_run_with_the_policys_parameters(mnist):
 def test_a_stop_requested_before_the_start_gives_an_immediate_result(tiny):
     process = TrainingProcess(tiny, preset("naive", epochs=5))
     process.request_stop()
-    (finished,) = process.events()
+    scoring, finished = process.events()
+    assert isinstance(scoring, Scoring) and process.scoring  # the stop is answered: no step
     assert finished.stopped and finished.kept_epoch == 0
 
 

@@ -42,7 +42,7 @@ def test_round_trip_keeps_weights_and_metadata(tmp_path):
     loaded = load_weights(path)
     assert loaded.model.W.dtype == np.float32 and np.array_equal(loaded.model.W, model.W)
     assert np.array_equal(loaded.model.b, model.b)
-    assert loaded.meta == json.loads(json.dumps(meta))
+    assert loaded.meta == json.loads(json.dumps(meta)) | {"model": {"kind": "linear", "shape": {}}}
     assert loaded.classes == list(DIGITS) and loaded.metrics["test_accuracy"] == 0.925
     assert [row["epoch"] for row in loaded.history] == [1, 2]
 
@@ -53,7 +53,7 @@ def test_the_file_is_a_plain_npz_that_numpy_reads_without_pickle(tmp_path):
         assert sorted(npz.files) == ["W", "b", "meta"]
         assert npz["W"].shape == (10, 784) and npz["b"].dtype == np.float32
         meta = json.loads(str(npz["meta"]))
-    assert meta["format"] == "mnistpad-weights" and meta["version"] == FORMAT_VERSION
+    assert meta["format"] == "mnistpad-weights" and meta["version"] == 1  # what any version reads
 
 
 def test_bundled_default_weights_load_and_record_how_they_were_made():
@@ -293,7 +293,7 @@ def test_csv_cells_from_a_weight_file_cannot_become_spreadsheet_formulas():
 
     from mnistpad.export import curves_csv
 
-    hostile = {"preset": "=HYPERLINK(\"http://x\")", "seed": "+1", "deskew": "@SUM(A1)"}
+    hostile = {"preset": '=HYPERLINK("http://x")', "seed": "+1", "deskew": "@SUM(A1)"}
     history = [{"epoch": 1, "dev_accuracy": 0.9, "lr": -0.5, "train_loss": "-2+3"}]
     text = curves_csv([("=cmd|' /C calc'!A0", hostile, history), ("\tx", {}, history)])
     rows = list(csv.DictReader(io.StringIO(text)))
@@ -302,3 +302,116 @@ def test_csv_cells_from_a_weight_file_cannot_become_spreadsheet_formulas():
     assert rows[0]["run"] == "'=cmd|' /C calc'!A0" and rows[0]["preset"].startswith("'=")
     assert rows[0]["train_loss"] == "'-2+3" and rows[1]["run"] == "'\tx"
     assert float(rows[0]["lr"]) == -0.5  # a number stays a number, negative or not
+
+
+# -- networks: the model's kind and shape in the file (format version 2) ----------------------
+
+
+def a_network(kind: str):
+    from mnistpad.networks import new_model
+
+    shape = {"mlp": {"hidden": 12}, "cnn": {"filters": [3, 4], "kernel": 5, "hidden": 8}}[kind]
+    return new_model(kind, np.random.default_rng(1), 10, shape)
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_networks_round_trip_with_their_kind_and_shape(tmp_path, kind):
+    model = a_network(kind)
+    loaded = load_weights(save_weights(tmp_path / "n.npz", model, a_meta()))
+    assert loaded.model.kind == kind and loaded.model.shape == model.shape
+    assert sorted(loaded.model.params) == sorted(model.params)
+    for name, value in model.params.items():
+        assert loaded.model.params[name].dtype == np.float32
+        assert np.array_equal(loaded.model.params[name], value), name
+    image = np.random.default_rng(2).uniform(0, 1, 784).astype(np.float32)
+    np.testing.assert_array_equal(loaded.model.logits(image), model.logits(image))
+    assert loaded.meta["version"] == 2 and loaded.meta["model"]["kind"] == kind
+    with np.load(tmp_path / "n.npz", allow_pickle=False) as plain:  # numpy alone reads it
+        assert sorted(plain.files) == sorted(["meta", *model.params])
+
+
+def network_file(tmp_path: Path, kind: str = "mlp", meta_changes=None, arrays=None) -> Path:
+    """An MLP file as save_weights writes it, with its meta or members changed."""
+    model = a_network(kind)
+    good = save_weights(tmp_path / "good.npz", model, a_meta())
+    with np.load(good, allow_pickle=False) as plain:
+        members = {name: plain[name] for name in plain.files}
+    meta = json.loads(str(members["meta"]))
+    for key, value in (meta_changes or {}).items():
+        meta[key] = value
+    members["meta"] = np.array(json.dumps(meta))
+    members.update(arrays or {})
+    return bad_file(tmp_path, npz_bytes(**{k: v for k, v in members.items() if v is not None}))
+
+
+BAD_NETWORK_FILES = {
+    "unknown kind": ({"model": {"kind": "transformer", "shape": {}}}, None, "unknown kind"),
+    "kind not text": ({"model": {"kind": ["mlp"], "shape": {}}}, None, "unknown kind"),
+    "no model in a version 2 file": ({"model": None}, None, "meta.model must be an object"),
+    "shape not an object": ({"model": {"kind": "mlp", "shape": 12}}, None, "kind and a shape"),
+    "a network in a version 1 file": ({"version": 1}, None, "a mlp model in a version 1 file"),
+    "a width of zero": ({"model": {"kind": "mlp", "shape": {"hidden": 0}}}, None, "hidden must"),
+    "a width of true": ({"model": {"kind": "mlp", "shape": {"hidden": True}}}, None, "hidden"),
+    # a shape that would need gigabytes is refused before any member is read
+    "an enormous shape": (
+        {"model": {"kind": "cnn", "shape": {"filters": [256, 256], "kernel": 1, "hidden": 4096}}},
+        None,
+        "too large to load",
+    ),
+    # the members must be exactly those of the shape the meta gives
+    "a member missing": ({}, {"dense2.b": None}, "missing dense2.b.npy"),
+    "a member too many": ({}, {"extra": np.zeros(2, np.float32)}, "unexpected extra.npy"),
+    "a linear W beside the network": ({}, {"W": np.zeros((10, 784), np.float32)}, "unexpected W"),
+    "a member larger than its shape": (
+        {},
+        {"dense1.W": np.zeros((13, 784), np.float32)},
+        "dense1.W declares shape (13, 784) of float32, too large",
+    ),
+    "a member smaller than its shape": (
+        {},
+        {"dense1.W": np.zeros((11, 784), np.float32)},
+        "dense1.W has shape (11, 784), expected (12, 784)",
+    ),
+    "a float64 member": ({}, {"dense2.b": np.zeros(10)}, "declares shape (10,) of float64"),
+    "NaN in a member": ({}, {"dense2.b": np.full(10, np.nan, np.float32)}, "NaN"),
+    "too many members": (
+        {},
+        {f"x{i}": np.zeros(1, np.float32) for i in range(70)},
+        "(75 members)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_NETWORK_FILES))
+def test_every_bad_network_file_gives_one_clear_error(tmp_path, case):
+    meta_changes, arrays, reason = BAD_NETWORK_FILES[case]
+    if meta_changes.get("model", "") is None:
+        meta_changes = {"model": "absent"}
+    path = network_file(tmp_path, "cnn" if "enormous" in case else "mlp", meta_changes, arrays)
+    if meta_changes.get("model") == "absent":  # delete the key rather than set it
+        with np.load(path, allow_pickle=False) as plain:
+            members = {name: plain[name] for name in plain.files}
+        meta = json.loads(str(members["meta"]))
+        del meta["model"]
+        members["meta"] = np.array(json.dumps(meta))
+        path = bad_file(tmp_path, npz_bytes(**members))
+    with pytest.raises(WeightFileError) as caught:
+        load_weights(path)
+    assert caught.value.path == path and reason in caught.value.reason
+
+
+def test_a_file_from_a_later_format_is_refused_before_its_members_are_looked_at(tmp_path):
+    path = network_file(
+        tmp_path, meta_changes={"version": 3, "mnistpad_version": "9.0"}, arrays={"new": None}
+    )
+    with pytest.raises(
+        WeightFileError, match=r"newer mnistpad \(format version 3, 9\.0\).*upgrade"
+    ):
+        load_weights(path)
+
+
+def test_linear_files_stay_version_1_so_that_every_mnistpad_reads_them(tmp_path):
+    path = save_weights(tmp_path / "w.npz", a_model(), a_meta())
+    with np.load(path, allow_pickle=False) as plain:
+        assert sorted(plain.files) == ["W", "b", "meta"]
+        assert json.loads(str(plain["meta"]))["version"] == 1

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QStyle
+from PySide6.QtWidgets import QMainWindow, QMenu, QStyle
 
 from .. import __version__
+from ..weights import bundled_models
 from .dialogs import message
 
 SHORTCUTS = (
@@ -24,8 +25,9 @@ SHORTCUTS = (
     ("Ctrl+Q", "quit (offers to save trained weights)"),
 )
 ABOUT = (
-    f"mnistpad {__version__}\n\nTrain a linear digit classifier on MNIST from scratch, watch it"
-    " learn, and draw digits for it to read. numpy only; PySide6 and pyqtgraph for the window."
+    f"mnistpad {__version__}\n\nTrain digit classifiers (linear, MLP, CNN) on MNIST from"
+    " scratch, watch them learn, and draw digits for them to read. numpy only; PySide6 and"
+    " pyqtgraph for the window."
     "\n\nThe bundled MNIST database of handwritten digits is by Yann LeCun, Corinna Cortes and"
     " Christopher J. C. Burges, under the Creative Commons Attribution-Share Alike 3.0 licence"
     " (CC BY-SA 3.0)."
@@ -37,6 +39,7 @@ class Actions:
     """The window's actions that change with its state."""
 
     open: QAction
+    bundled: QMenu  # File > Open bundled model, listing the bundled files present
     save: QAction
     train: QAction
     stop: QAction
@@ -67,6 +70,22 @@ def build_actions(window: QMainWindow) -> Actions:
         "Open a weight file (.npz); you can also drop one on the window",
         P.SP_DialogOpenButton,
     )
+    bundled = QMenu("Open &bundled model", window)
+    bundled.setToolTipsVisible(True)
+    bundled.menuAction().setStatusTip("Use one of the weight files that come with mnistpad")
+
+    def list_bundled() -> None:  # the files present when the menu opens
+        bundled.clear()
+        for path, what in bundled_models().items():
+            act = bundled.addAction(what.replace("&", "&&"))  # no accelerator, all the text
+            act.setToolTip(f"{what}: {path.name}")
+            act.setStatusTip(f"Use the bundled {path.name}: {what}")
+            act.triggered.connect(lambda _=False, path=path: files.open_bundled(path))
+        if bundled.isEmpty():
+            bundled.addAction("No bundled weights found").setEnabled(False)
+
+    bundled.aboutToShow.connect(list_bundled)
+    list_bundled()
     save = action(
         "&Save weights...",
         files.save_weights_dialog,
@@ -117,7 +136,7 @@ def build_actions(window: QMainWindow) -> Actions:
 
     menus = window.menuBar()
     for title, items in (
-        ("&File", (open_, save, default, None, dataset, mnist, None, quit_)),
+        ("&File", (open_, bundled, save, default, None, dataset, mnist, None, quit_)),
         ("&Edit", (undo, clear)),
         ("T&raining", (train, stop)),
         ("&View", (next_tab, previous_tab)),
@@ -125,13 +144,19 @@ def build_actions(window: QMainWindow) -> Actions:
     ):
         menu = menus.addMenu(title)
         for item in items:
-            menu.addSeparator() if item is None else menu.addAction(item)
+            if item is None:
+                menu.addSeparator()
+            elif isinstance(item, QMenu):
+                menu.addMenu(item)
+            else:
+                menu.addAction(item)
     toolbar = window.addToolBar("Main")
     toolbar.setObjectName("main-toolbar")
     toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
     for item in (open_, save, None, train, stop, None, undo, clear):
         toolbar.addSeparator() if item is None else toolbar.addAction(item)
-    return Actions(open_, save, train, stop, (open_, save, default, dataset, mnist))
+    files_ = (open_, bundled.menuAction(), save, default, dataset, mnist)
+    return Actions(open_, bundled, save, train, stop, files_)
 
 
 def show_shortcuts(parent) -> None:

@@ -18,13 +18,15 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSlider,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from ..model import LinearModel
+from ..networks import Model
 from ..preprocess import deskew, mnist_style
 from .canvas import DrawingCanvas
+from .compare import CompareView
 from .dialogs import plain, tip
 from .views import DigitPreview, ProbabilityChart
 
@@ -37,6 +39,7 @@ class DrawPane(QWidget):
     input_changed = Signal()  # a stroke changed the drawing, or an image is inspected
     label_requested = Signal(int)  # the person labelled the drawing as this class
     evidence_toggled = Signal(bool)
+    compare_toggled = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -84,16 +87,31 @@ class DrawPane(QWidget):
             "Inside tab (the prediction unless you click a template): red for, blue against."
         )
         self.show_evidence.toggled.connect(self.evidence_toggled)
+        self.show_compare = QCheckBox("compare")
+        self.show_compare.setToolTip(
+            "Show the linear model's probabilities beside a network's (an MLP or a CNN) for the\n"
+            "same drawing: the weights in use and a bundled model of the other kind."
+        )
+        self.show_compare.toggled.connect(self._on_compare_toggled)
+        checks = QVBoxLayout()
+        checks.setSpacing(0)
+        checks.addWidget(self.show_evidence)
+        checks.addWidget(self.show_compare)
         left_column = QVBoxLayout()
         left_column.addWidget(self.preview)
-        left_column.addWidget(self.show_evidence, 0, Qt.AlignmentFlag.AlignHCenter)
+        left_column.addLayout(checks)
+        left_column.setAlignment(checks, Qt.AlignmentFlag.AlignHCenter)
         left_column.addWidget(self.prediction)
         left_column.addWidget(self.confidence)
         left_column.addStretch(1)
         self.chart = ProbabilityChart([str(digit) for digit in range(10)])
+        self.compare = CompareView()
+        self.charts = QStackedWidget()  # the chart, or the comparison in its place
+        self.charts.addWidget(self.chart)
+        self.charts.addWidget(self.compare)
         reading = QHBoxLayout()
         reading.addLayout(left_column)
-        reading.addWidget(self.chart, 1)
+        reading.addWidget(self.charts, 1)
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.canvas, 3)
@@ -128,9 +146,15 @@ class DrawPane(QWidget):
             button.clicked.connect(lambda _=False, index=index: self.label_requested.emit(index))
             self.label_row.addWidget(button, 1)
             self.label_buttons.append(button)
-        chain = [self.clear_button, *self.label_buttons, self.show_evidence]  # in reading order
+        # in reading order
+        chain = [self.clear_button, *self.label_buttons, self.show_evidence, self.show_compare]
         for before, after in itertools.pairwise(chain):
             QWidget.setTabOrder(before, after)
+
+    @Slot(bool)
+    def _on_compare_toggled(self, on: bool) -> None:
+        self.charts.setCurrentWidget(self.compare if on else self.chart)
+        self.compare_toggled.emit(on)
 
     @Slot()
     def classify_drawing(self) -> None:
@@ -166,15 +190,19 @@ class DrawPane(QWidget):
         self.preview.set_image(self.current_input)
         return self.current_input
 
-    def show_reading(self, model: LinearModel | None, evidence: np.ndarray | None) -> None:
+    def show_reading(self, model: Model | None, evidence: np.ndarray | None) -> None:
         """What `model` reads in the prepared input, with an evidence overlay (or None)."""
         self.preview.set_evidence(evidence)
-        if self.current_input is None or model is None:
+        probabilities = None
+        if self.current_input is not None and model is not None:
+            with np.errstate(over="ignore", invalid="ignore"):
+                probabilities = model.probabilities(self.current_input.reshape(-1))
+        if probabilities is None or not np.isfinite(probabilities).all():
             self.chart.set_probabilities(None)
             self.prediction.setText("-")
-            self.confidence.setText("draw a digit")
+            overflow = "the weights overflow on this input (they are too large)"
+            self.confidence.setText("draw a digit" if probabilities is None else overflow)
             return
-        probabilities = model.probabilities(self.current_input.reshape(-1))
         best = int(probabilities.argmax())
         self.chart.set_probabilities(probabilities)
         self.prediction.setText(self.chart.classes[best])

@@ -3,9 +3,13 @@
 A confusion matrix (rows: the true class, columns: the prediction) counts the test images of each
 kind; clicking a cell lists that cell's images, the most confident mistakes first, and
 double-clicking one (or Enter) sends it to the preview, where its evidence map can be inspected.
+Every kind of model is classified alike; a CNN takes seconds over MNIST's 10,000 test images, so
+it is classified in a thread of its own while the tab says so.
 """
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
@@ -25,11 +29,13 @@ from PySide6.QtWidgets import (
 )
 
 from ..data import DataError
-from ..model import LinearModel, confusion_matrix, softmax
+from ..model import confusion_matrix
+from ..networks import Model, describe
 from .dialogs import plain, tip
 from .session import Session
 
 MAX_SHOWN = 300  # images listed for one cell; the count says how many there are
+SLOW_KINDS = {"cnn"}  # models classified off the GUI thread (the others take well under a second)
 
 
 def icon_gallery(icon: int, tip: str) -> QListWidget:
@@ -55,6 +61,7 @@ class ErrorsPanel(QWidget):
     """Confusion matrix of a model on a test set, and a gallery of one cell's images."""
 
     inspect_requested = Signal(object, str)  # (784,) image as in the dataset, a caption
+    classified = Signal(int, object)  # (classification number, its results), from a thread
 
     def __init__(self, session: Session | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -67,6 +74,8 @@ class ErrorsPanel(QWidget):
         self.labels: np.ndarray | None = None
         self.classes: list[str] = []
         self.probabilities: np.ndarray | None = None  # (N, C) of the model shown
+        self.classifications = 0  # started so far: only the newest one's results are shown
+        self.classified.connect(self._on_classified)
         self.summary = plain(QLabel("The confusion matrix appears here once the test set is read."))
         self.summary.setWordWrap(True)
         self.matrix = QTableWidget()
@@ -147,16 +156,49 @@ class ErrorsPanel(QWidget):
 
     def set_results(
         self,
-        model: LinearModel,
+        model: Model,
         inputs: np.ndarray,
         images: np.ndarray,
         labels: np.ndarray,
         classes: list[str],
     ) -> None:
         """Classify `inputs` (the test images prepared for the model) and show where it errs;
-        `images` are the same images as the dataset holds them, for the gallery."""
+        `images` are the same images as the dataset holds them, for the gallery. A slow model
+        is classified in a thread, and the results are shown when it is done."""
+        self.classifications += 1
+        data = (images, labels, list(classes))
+        if model.kind not in SLOW_KINDS:
+            self.show_results(model.probabilities(inputs), *data)
+            return
+        self.show_problem(f"Classifying the {len(inputs):,} test images with {describe(model)}...")
+        number = self.classifications
+
+        def classify() -> None:
+            try:
+                result = (model.probabilities(inputs), *data)
+            except Exception as error:  # no memory, or a bug: say so, not "Classifying" forever
+                result = error
+            try:
+                self.classified.emit(number, result)
+            except RuntimeError:  # the panel was closed meanwhile
+                pass
+
+        threading.Thread(target=classify, name="mnistpad-errors", daemon=True).start()
+
+    def _on_classified(self, number: int, result: tuple | Exception) -> None:
+        if number != self.classifications:
+            return  # other weights or data came since
+        if isinstance(result, Exception):
+            self.show_problem(f"Cannot classify the test set: {result}")
+        else:
+            self.show_results(*result)
+
+    def show_results(
+        self, probabilities: np.ndarray, images: np.ndarray, labels: np.ndarray, classes: list[str]
+    ) -> None:
+        """The confusion matrix of these (N, C) probabilities of the test images."""
         self.images, self.labels, self.classes = images, labels, list(classes)
-        self.probabilities = softmax(model.logits(inputs))
+        self.probabilities = probabilities
         predicted = self.probabilities.argmax(axis=1)
         counts = confusion_matrix(labels, predicted, len(classes))
         n = len(classes)

@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QApplication, QFileDialog, QWidget
 
 from ..data import DataError, bundled_mnist_dir, load_dataset
-from ..weights import WeightFile, WeightFileError, load_weights, save_weights
+from ..weights import WeightFile, WeightFileError, bundled_models, load_weights, save_weights
 from .dialogs import Button, Folders, message
 from .run_controller import RunController
 from .session import DEFAULT_WEIGHTS, Session
@@ -47,9 +47,10 @@ class FileActions(QObject):
             message(self.window, "critical", "Cannot open weights", text)
             return False
         default = path.resolve() == DEFAULT_WEIGHTS.resolve()
-        source = "bundled default" if default else str(path)
+        bundled = default or path.resolve() in {known.resolve() for known in bundled_models()}
+        source = "bundled default" if default else f"bundled {path.name}" if bundled else str(path)
         self.session.use_weights(loaded.model, loaded.meta, source, unsaved=False)
-        if not default:
+        if not bundled:
             self.folders.remember(path.parent)
         self.weights_opened.emit(loaded)
         return True
@@ -64,8 +65,12 @@ class FileActions(QObject):
             self.open_weights(path)
 
     def use_default_weights(self) -> None:
+        self.open_bundled(DEFAULT_WEIGHTS)
+
+    def open_bundled(self, path: Path) -> None:
+        """Open one of the bundled weight files (File > Open bundled model)."""
         if not self.run.training and self.confirm_discard():
-            self.open_weights(DEFAULT_WEIGHTS)
+            self.open_weights(path)
 
     def save_weights_dialog(self) -> bool:
         """Ask where to save the weights in use; True when they were saved."""

@@ -4,18 +4,38 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from PySide6.QtCore import QObject, Slot
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QObject, Qt, Slot
+from PySide6.QtWidgets import QApplication, QWidget
 
 from ..data import DataError
 from ..handwriting import FINE_TUNE, HandwritingError, accuracy_on, drawing_arrays, fine_tune_data
-from ..model import LinearModel
+from ..networks import Model, describe
 from ..preprocess import deskew
-from ..train import ConfigError, Finished
+from ..train import ConfigError, Finished, TrainConfig
 from .dialogs import message
 from .handwriting_panel import HandwritingPanel
 from .run_controller import RunController
 from .session import Session
+
+# The networks start from weights Adam found: small Adam steps, for few epochs, adjust them without
+# undoing them (plain SGD at the linear model's step size would).
+NETWORK_LR = 1e-4
+NETWORK_EPOCHS = 3
+
+
+def fine_tune_config(model: Model, deskewed: bool, n_train: int) -> TrainConfig:
+    """FINE_TUNE for the model in use: its kind and width, its inputs; Adam for a network."""
+    config = replace(
+        FINE_TUNE, model=model.kind, hidden=model.shape.get("hidden", 0), deskew=deskewed
+    )
+    if model.kind != "linear":
+        config = replace(config, optimizer="adam", lr=NETWORK_LR, epochs=NETWORK_EPOCHS)
+    if config.shape != model.shape:
+        raise ConfigError(
+            f"the window trains only the default layer sizes, and these weights are a"
+            f" {describe(model)}"
+        )
+    return config.validate(n_train)
 
 
 class FineTuning(QObject):
@@ -39,20 +59,28 @@ class FineTuning(QObject):
             return
         try:
             data = fine_tune_data(session.loaded_dataset(), self.panel.personal.drawings()[0])
-            config = replace(FINE_TUNE, deskew=session.deskews).validate(len(data.train_labels))
+            config = fine_tune_config(session.model, session.deskews, len(data.train_labels))
         except (DataError, HandwritingError, ConfigError) as error:
             message(self.window, "warning", "Cannot fine-tune", f"{error}.")
             return
-        self.before = self.scores(session.model, session.deskews)
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)  # a CNN takes seconds
+        try:
+            self.before = self.scores(session.model, session.deskews)
+        finally:
+            QApplication.restoreOverrideCursor()
         self.run.start(config, dataset=data, initial=session.model)
 
-    def scores(self, model: LinearModel, deskewed: bool) -> tuple:
-        """(MNIST test accuracy, held-out drawings accuracy or None, held-out count)."""
+    def scores(self, model: Model, deskewed: bool, test_accuracy: float | None = None) -> tuple:
+        """(MNIST test accuracy, held-out drawings accuracy or None, held-out count); the test
+        accuracy is measured unless given (a finished run has measured it)."""
         images, labels = drawing_arrays(
             self.panel.personal.drawings()[0], held_out=True, n_classes=model.n_classes
         )
+        if test_accuracy is None:
+            inputs = self.session.test_inputs(deskewed)
+            test_accuracy = model.accuracy(inputs, self.session.dataset.test_labels)
         return (
-            model.accuracy(self.session.test_inputs(deskewed), self.session.dataset.test_labels),
+            test_accuracy,
             accuracy_on(model, deskew(images) if deskewed else images, labels),
             len(labels),
         )
@@ -62,7 +90,7 @@ class FineTuning(QObject):
         if self.before is None:
             return  # an ordinary run
         before, self.before = self.before, None
-        after = self.scores(result.model, result.config.deskew)
+        after = self.scores(result.model, result.config.deskew, result.test_accuracy)
         n = after[2]
 
         def mine(score):

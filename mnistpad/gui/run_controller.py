@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtWidgets import QApplication
 
 from ..data import Dataset
-from ..model import LinearModel
+from ..networks import Model
 from ..train import EpochEnd, Finished, Progress, TrainConfig
 from ..weights import run_meta
 from .session import Session
@@ -30,13 +31,14 @@ class RunController(QObject):
     finished = Signal(object)  # train.Finished; its kept weights are in use now
     failed = Signal(str)  # the run could not start or broke off: a message for the person
     stopping = Signal()  # a stop was asked for
+    scoring = Signal()  # no step is left: the kept weights are being scored
 
     def __init__(self, session: Session) -> None:
         super().__init__()
         self.session = session
         self.worker: TrainingWorker | None = None  # the latest run's
         self.training = False
-        self.live_model: LinearModel | None = None  # the weights being trained
+        self.live_model: Model | None = None  # the weights being trained
         self.last_progress: Progress | None = None
         self.started_at = 0.0  # time.monotonic() when Train was pressed
 
@@ -49,7 +51,7 @@ class RunController(QObject):
         """The data the latest run trained on."""
         return self.worker.dataset if self.worker is not None else None
 
-    def model_in_view(self) -> tuple[LinearModel | None, bool]:
+    def model_in_view(self) -> tuple[Model | None, bool]:
         """The model whose opinion the window shows (the one learning, while a run is on) and
         whether it takes deskewed inputs."""
         if self.training and self.live_model is not None:
@@ -66,7 +68,7 @@ class RunController(QObject):
         self,
         config: TrainConfig,
         dataset: Dataset | None = None,
-        initial: LinearModel | None = None,
+        initial: Model | None = None,
     ) -> None:
         """Train as `config` says on the data in use (or `dataset`), from scratch (or from
         `initial`). Ignored while a run is on."""
@@ -88,6 +90,7 @@ class RunController(QObject):
             worker.data_prepared.connect(self._on_data_prepared)
         worker.progress.connect(self._on_progress)
         worker.epoch_end.connect(self._on_epoch_end)
+        worker.scoring.connect(self._on_scoring)
         worker.finished.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
         self.worker = worker
@@ -104,7 +107,11 @@ class RunController(QObject):
         """Stop a run and wait for its thread; its kept weights become the ones in use."""
         if self.worker is None:
             return
-        self.worker.join()
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)  # a CNN scores for seconds
+        try:
+            self.worker.join()
+        finally:
+            QApplication.restoreOverrideCursor()
         if self.training and self.worker.result is not None:
             self._finish(self.worker.result)
         elif self.training:  # the run broke off before it had a result
@@ -129,6 +136,11 @@ class RunController(QObject):
         if self._current():
             self.last_progress, self.live_model = event, event.model
             self.progress.emit(event)
+
+    @Slot()
+    def _on_scoring(self) -> None:
+        if self._current():
+            self.scoring.emit()
 
     @Slot(object)
     def _on_epoch_end(self, event: EpochEnd) -> None:

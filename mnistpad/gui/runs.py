@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from ..export import curves_csv
 from ..files import write_atomically
+from ..networks import KIND_NAMES, describe
 from ..train import Finished
 from .dialogs import Folders, tip
 from .views import TrainingPlots
@@ -49,6 +50,7 @@ class RunsPanel(QWidget):
         self.runs: list[dict] = []  # name, settings, history, colour
         self.list = QListWidget()
         self.list.setMaximumHeight(96)
+        self.list.setWordWrap(True)  # no sideways scrolling in a narrow window
         self.list.setToolTip(
             "Every training run of this session. Tick runs to lay their dev curves (solid) and\n"
             "training accuracy (dashed) over the plots, for example naive against optimized."
@@ -81,8 +83,10 @@ class RunsPanel(QWidget):
             return
         if not self.runs:
             self.list.clear()  # the hint goes
-        config = result.config
-        name = f"{len(self.runs) + 1}: {config.preset}, {len(result.history)} epochs"
+        config, epochs = result.config, len(result.history)
+        kind = KIND_NAMES[result.model.kind]
+        plural = "" if epochs == 1 else "s"
+        name = f"{len(self.runs) + 1}: {kind} · {config.preset} · {epochs} epoch{plural}"
         colour = RUN_COLOURS[len(self.runs) % len(RUN_COLOURS)]
         self.runs.append(
             {
@@ -92,11 +96,13 @@ class RunsPanel(QWidget):
                 "colour": colour,
             }
         )
-        item = QListWidgetItem(f"{name}: test {result.test_accuracy:.2%}")
+        item = QListWidgetItem(f"{name} · test {result.test_accuracy:.2%}")
         item.setToolTip(
             tip(
-                f"batch {config.batch_size}, step {config.lr:g}, seed {config.seed}"
-                f"{', deskewed inputs' if config.deskew else ''}, data: {data}"
+                f"{describe(result.model)}, {config.preset} preset: batch {config.batch_size},"
+                f" {config.optimizer} step {config.lr:g}, seed {config.seed}"
+                f"{', deskewed inputs' if config.deskew else ''}"
+                f"{', augmented' if config.augment else ''}, data: {data}"
             )
         )
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)

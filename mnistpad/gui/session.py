@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Signal
 
 from ..data import Dataset, cached_data, load_dataset
 from ..data import deskewed as deskewed_dataset
-from ..model import LinearModel
+from ..networks import Model
 from ..preprocess import deskew
 from ..weights import default_weights, input_deskew
 
@@ -29,7 +29,7 @@ class Session(QObject):
 
     def __init__(self, data_folder: Path | None = None) -> None:
         super().__init__()
-        self.model: LinearModel | None = None  # the weights in use
+        self.model: Model | None = None  # the weights in use
         self.meta: dict = {}  # their file's metadata (classes, training, metrics, history)
         self.source = ""  # where they came from: "bundled default", a path, or a run
         self.unsaved = False  # trained in this session and not saved yet
@@ -40,7 +40,7 @@ class Session(QObject):
 
     # -- the weights ---------------------------------------------------------------------------
 
-    def use_weights(self, model: LinearModel, meta: dict, source: str, unsaved: bool) -> None:
+    def use_weights(self, model: Model, meta: dict, source: str, unsaved: bool) -> None:
         self.model, self.meta, self.source, self.unsaved = model, meta, source, unsaved
         self.weights_changed.emit()
 

@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QGroupBox, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from ..networks import Model, describe, parameter_count
 from .canvas import SquareWidget
 from .dialogs import tip
 from .inside import evidence_overlay, rgb_image
@@ -119,7 +120,7 @@ class ProbabilityChart(pg.PlotWidget):
         self.value_label.setFont(QFont(self.font().family(), 10, QFont.Weight.Bold))
         plot.addItem(self.value_label)
         self.hint = pg.TextItem(
-            "Draw a digit to see\nwhat the model thinks",
+            "Draw a digit\nto see what the\nmodel thinks",
             color=self.palette().color(QPalette.ColorRole.PlaceholderText),
             anchor=(0.5, 0.5),
         )
@@ -344,9 +345,13 @@ class WeightsInfo(QGroupBox):
         layout = QVBoxLayout(self)
         layout.addWidget(self.text)
 
-    def show_weights(self, source: str, meta: dict) -> None:
+    def show_weights(self, source: str, meta: dict, model: Model | None = None) -> None:
         training, metrics = meta.get("training", {}), meta.get("metrics", {})
         rows = [("From", escape(source))]
+        if model is not None:
+            rows.append(
+                ("Model", escape(f"{describe(model)}, {parameter_count(model):,} parameters"))
+            )
         if training:
             get = training.get
             ran, planned = len(meta.get("history", [])), get("epochs", "?")
@@ -356,8 +361,8 @@ class WeightsInfo(QGroupBox):
                 else f"{planned} epoch{'' if planned == 1 else 's'}"
             )
             settings = (
-                f"{get('preset', '?')} preset, {epochs}, batch "
-                f"{get('batch_size', '?')}, step {get('lr', '?')}, seed {get('seed', '?')}"
+                f"{get('preset', '?')} preset, {epochs}, batch {get('batch_size', '?')},"
+                f" {get('optimizer', 'sgd')} step {get('lr', '?')}, seed {get('seed', '?')}"
                 + (", deskewed inputs" if get("deskew") else "")
                 + (", augmented" if get("augment") else "")
                 + (f", on {get('data')}" if get("data") not in (None, "bundled MNIST") else "")

@@ -43,6 +43,7 @@ from .views import TrainingPlots, WeightsInfo, configure_pyqtgraph
 
 REDRAW_MS = 100  # the progress bar and the live prediction refresh at most 10 times a second
 PLOTS_EVERY_S = 0.25  # and the curves at most 4 times a second
+A_MODEL = {"linear": "a linear model", "mlp": "an MLP", "cnn": "a CNN"}
 FIRST_SIZE = (1280, 800)  # on a first launch, or less to fit the screen
 
 
@@ -100,6 +101,11 @@ class MainWindow(QMainWindow):
         middle_layout.addWidget(self.panel)
         middle_layout.addWidget(self.info)
         middle_layout.addStretch(1)
+        # Scrolled rather than squeezed on a short screen, never sideways.
+        middle_pane = _scrolling(middle)
+        middle_pane.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scrollbar = middle_pane.verticalScrollBar().sizeHint().width()
+        middle_pane.setMinimumWidth(middle.minimumSizeHint().width() + scrollbar)
 
         self.plots = TrainingPlots()
         self.table = EpochsTable()
@@ -125,7 +131,7 @@ class MainWindow(QMainWindow):
             self.tabs.setTabToolTip(self.tabs.addTab(page, name), tip)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        for pane, stretch in ((self.draw, 3), (middle, 0), (self.tabs, 4)):
+        for pane, stretch in ((self.draw, 3), (middle_pane, 0), (self.tabs, 4)):
             self.splitter.addWidget(pane)
             self.splitter.setStretchFactor(self.splitter.count() - 1, stretch)
         self.splitter.setChildrenCollapsible(False)
@@ -138,6 +144,7 @@ class MainWindow(QMainWindow):
         session.weights_changed.connect(self._on_weights_changed)
         draw.input_changed.connect(self.show_prediction)
         draw.evidence_toggled.connect(self.show_prediction)
+        draw.compare_toggled.connect(self.show_prediction)
         draw.label_requested.connect(self.label_drawing)
         self.inside.class_chosen.connect(self.show_prediction)
         self.tabs.currentChanged.connect(self.show_prediction)  # Inside is kept only while shown
@@ -150,6 +157,7 @@ class MainWindow(QMainWindow):
         run.finished.connect(self._on_run_finished)
         run.failed.connect(self._on_run_failed)
         run.stopping.connect(self._on_stopping)
+        run.scoring.connect(self._on_scoring)
         files.weights_opened.connect(self._on_weights_opened)
         files.status.connect(self.say)
         self.runs.exported.connect(lambda path: self.say(f"Exported {path}"))
@@ -189,7 +197,7 @@ class MainWindow(QMainWindow):
         known = isinstance(accuracy, float)
         accuracy_text = f"test accuracy {accuracy:.2%}" if known else "test accuracy unknown"
         self.weights_label.setText(f"Weights: {session.source}  -  {accuracy_text}")
-        self.info.show_weights(session.source, session.meta)
+        self.info.show_weights(session.source, session.meta, session.model)
         name = Path(session.source).name if "/" in session.source else session.source
         self.setWindowTitle(f"{name}[*]")  # Qt adds " - mnistpad", and "*" while unsaved
         self.setWindowModified(session.unsaved)
@@ -204,6 +212,11 @@ class MainWindow(QMainWindow):
         if overlay or self.tabs.currentWidget() is self.inside_page:  # else nobody looks
             self.inside.show(model, current)
         self.draw.show_reading(model, self.inside.evidence_map() if overlay else None)
+        if self.draw.show_compare.isChecked():
+            where = "in use" if model is self.session.model else "being trained"
+            self.draw.compare.show_drawing(
+                self.draw.field, model, deskewed, self.draw.classes, where
+            )
 
     @Slot(int)
     def label_drawing(self, label: int) -> bool:
@@ -241,11 +254,15 @@ class MainWindow(QMainWindow):
         self.panel.set_running(True)
         self._enable_for_training(True)
         self.weights_label.setText("Weights: the model being trained (live)")
-        self.say(f"Training with the {config.preset} preset...")
+        self.say(f"Training {A_MODEL[config.model]} with the {config.preset} preset...")
 
     @Slot()
     def _on_stopping(self) -> None:
         self.panel.show_progress(self.run.fraction_done(), "stopping...")
+
+    @Slot()
+    def _on_scoring(self) -> None:
+        self.panel.show_progress(self.run.fraction_done(), "scoring the kept weights...")
 
     @Slot(object)
     def _on_progress(self, event) -> None:

@@ -15,9 +15,11 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from ..data import DataError, Dataset, deskewed, load_dataset
-from ..model import LinearModel
-from ..train import ConfigError, EpochEnd, Finished, Progress, TrainConfig
+from ..networks import Model
+from ..train import ConfigError, EpochEnd, Finished, Progress, Scoring, TrainConfig
 from ..train_process import STOP_GRACE_S, TrainingProcess, TrainingProcessError
+
+SCORING_LIMIT_MS = 120_000  # a CNN scores 70,000 images in seconds; this is for slow machines
 
 
 class TrainingWorker(QObject):
@@ -27,6 +29,7 @@ class TrainingWorker(QObject):
     data_prepared = Signal(object)  # the Dataset deskewed, when the worker had to deskew it
     progress = Signal(object)  # train.Progress
     epoch_end = Signal(object)  # train.EpochEnd
+    scoring = Signal()  # no step is left: the kept weights are being scored
     finished = Signal(object)  # train.Finished: the run is over and these are its kept weights
     failed = Signal(str)  # the run could not start or broke: a message for the person
 
@@ -35,7 +38,7 @@ class TrainingWorker(QObject):
         config: TrainConfig,
         dataset: Dataset | None,
         data_folder: Path | None = None,
-        initial: LinearModel | None = None,
+        initial: Model | None = None,
     ) -> None:
         super().__init__()
         self.config = config
@@ -65,10 +68,16 @@ class TrainingWorker(QObject):
     def join(self, timeout_ms: int = round(STOP_GRACE_S * 1000) + 1000) -> bool:
         """Stop the run and wait for its thread to end; True when it has. A child process that
         does not answer the stop request in time is ended (by the process itself after
-        STOP_GRACE_S, here at the latest)."""
+        STOP_GRACE_S, here at the latest); one that answered and scores the kept weights is
+        given up to SCORING_LIMIT_S more."""
         self.request_stop()
         if self._thread.wait(timeout_ms):
             return True
+        waited = 0
+        while self.process is not None and self.process.scoring and waited < SCORING_LIMIT_MS:
+            if self._thread.wait(100):
+                return True
+            waited += 100
         if self.process is not None:
             self.process.kill()
         return self._thread.wait(2_000)
@@ -91,6 +100,8 @@ class TrainingWorker(QObject):
                     self.progress.emit(event)
                 elif isinstance(event, EpochEnd):
                     self.epoch_end.emit(event)
+                elif isinstance(event, Scoring):
+                    self.scoring.emit()
                 elif isinstance(event, Finished):
                     self.result = event
                     self.finished.emit(event)
