@@ -68,7 +68,7 @@ def default_weights() -> Path:
 
 BUNDLED_MODELS = {  # file name in assets/weights -> what it is (File > Open bundled model)
     "default.npz": "Linear (the report's model, deskewed inputs)",
-    "mlp.npz": "MLP, one hidden layer of 256 units",
+    "mlp.npz": "MLP, one hidden layer of 256 units (deskewed inputs)",
     "cnn.npz": "CNN, two convolutions and two dense layers",
 }
 

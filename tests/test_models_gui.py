@@ -93,6 +93,12 @@ def test_closing_the_window_during_a_cnn_run_on_all_of_mnist_keeps_the_run(windo
     request: that answer, the Scoring event, keeps it from being ended as unresponsive."""
     start(window, qtbot, "cnn", epochs=15)
     qtbot.waitUntil(lambda: window.run.last_progress is not None, timeout=60_000)
+    window.panel.stop_button.click()
+    progress = window.panel.progress
+    qtbot.waitUntil(lambda: progress.format() == "scoring the kept weights...", timeout=30_000)
+    window.dirty = True
+    window._redraw()  # the periodic refresh leaves the text as it is
+    assert progress.format() == "scoring the kept weights..."
     window.run.shutdown()  # what closing the window does first
     result = window.run.worker.result
     assert result is not None, "the stopped run was lost"

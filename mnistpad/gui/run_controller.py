@@ -40,6 +40,7 @@ class RunController(QObject):
         self.training = False
         self.live_model: Model | None = None  # the weights being trained
         self.last_progress: Progress | None = None
+        self.ending = ""  # what a run that takes no more steps does: stopping, scoring
         self.started_at = 0.0  # time.monotonic() when Train was pressed
 
     @property
@@ -78,7 +79,7 @@ class RunController(QObject):
             self.worker.join()
         self.training = True
         self.started_at = time.monotonic()
-        self.last_progress, self.live_model = None, None
+        self.last_progress, self.live_model, self.ending = None, None, ""
         own_data = dataset is None
         if own_data and config.deskew:
             dataset = self.session.deskewed_for_run()  # deskewed by an earlier run: not again
@@ -101,6 +102,7 @@ class RunController(QObject):
     def stop(self) -> None:
         if self.training and self.worker is not None:
             self.worker.request_stop()
+            self.ending = self.ending or "stopping..."
             self.stopping.emit()
 
     def shutdown(self) -> None:
@@ -140,6 +142,7 @@ class RunController(QObject):
     @Slot()
     def _on_scoring(self) -> None:
         if self._current():
+            self.ending = "scoring the kept weights..."
             self.scoring.emit()
 
     @Slot(object)

@@ -156,8 +156,8 @@ class MainWindow(QMainWindow):
         run.epoch_end.connect(self._on_epoch_end)
         run.finished.connect(self._on_run_finished)
         run.failed.connect(self._on_run_failed)
-        run.stopping.connect(self._on_stopping)
-        run.scoring.connect(self._on_scoring)
+        run.stopping.connect(self._on_ending)
+        run.scoring.connect(self._on_ending)
         files.weights_opened.connect(self._on_weights_opened)
         files.status.connect(self.say)
         self.runs.exported.connect(lambda path: self.say(f"Exported {path}"))
@@ -257,12 +257,8 @@ class MainWindow(QMainWindow):
         self.say(f"Training {A_MODEL[config.model]} with the {config.preset} preset...")
 
     @Slot()
-    def _on_stopping(self) -> None:
-        self.panel.show_progress(self.run.fraction_done(), "stopping...")
-
-    @Slot()
-    def _on_scoring(self) -> None:
-        self.panel.show_progress(self.run.fraction_done(), "scoring the kept weights...")
+    def _on_ending(self) -> None:  # a stop asked for, or the kept weights being scored
+        self.panel.show_progress(self.run.fraction_done(), self.run.ending)
 
     @Slot(object)
     def _on_progress(self, event) -> None:
@@ -345,7 +341,8 @@ class MainWindow(QMainWindow):
             elapsed = now - self.run.started_at
             left = elapsed * (1 - done) / done if done > 0 else 0
             epoch, epochs = self.run.last_progress.epoch, self.run.config.epochs
-            self.panel.show_progress(done, f"epoch {epoch}/{epochs} - {_duration(left)} left")
+            text = self.run.ending or f"epoch {epoch}/{epochs} - {_duration(left)} left"
+            self.panel.show_progress(done, text)
         self.show_prediction()
 
     # -- messages, help, keys ------------------------------------------------------------------
