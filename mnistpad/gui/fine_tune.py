@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 
-from PySide6.QtCore import QObject, Qt, Slot
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtCore import QObject, Slot
+from PySide6.QtWidgets import QWidget
 
 from ..data import DataError
 from ..handwriting import FINE_TUNE, HandwritingError, accuracy_on, drawing_arrays, fine_tune_data
@@ -47,7 +48,8 @@ class FineTuning(QObject):
     ) -> None:
         super().__init__(parent)
         self.window, self.session, self.run, self.panel = parent, session, run, panel
-        self.before: tuple | None = None  # scores of the weights fine-tuning started from
+        self.before: Future | None = None  # scores of the weights fine-tuning started from
+        self.helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mnistpad-scores")
         panel.fine_tune_requested.connect(self.start)
         run.finished.connect(self._on_finished)
         run.failed.connect(self._on_failed)
@@ -63,34 +65,26 @@ class FineTuning(QObject):
         except (DataError, HandwritingError, ConfigError) as error:
             message(self.window, "warning", "Cannot fine-tune", f"{error}.")
             return
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)  # a CNN takes seconds
-        try:
-            self.before = self.scores(session.model, session.deskews)
-        finally:
-            QApplication.restoreOverrideCursor()
+        # The starting weights' test accuracy takes a CNN seconds: measured beside the run (numpy
+        # leaves the interpreter lock while it multiplies), never in the window's thread.
+        model, inputs = session.model, session.test_inputs(session.deskews)
+        labels, held_out = session.dataset.test_labels, self.held_out(model, session.deskews)
+        self.before = self.helper.submit(lambda: (model.accuracy(inputs, labels), *held_out))
         self.run.start(config, dataset=data, initial=session.model)
 
-    def scores(self, model: Model, deskewed: bool, test_accuracy: float | None = None) -> tuple:
-        """(MNIST test accuracy, held-out drawings accuracy or None, held-out count); the test
-        accuracy is measured unless given (a finished run has measured it)."""
+    def held_out(self, model: Model, deskewed: bool) -> tuple[float | None, int]:
+        """The model's accuracy on the held-out drawings (None without any), and their count."""
         images, labels = drawing_arrays(
             self.panel.personal.drawings()[0], held_out=True, n_classes=model.n_classes
         )
-        if test_accuracy is None:
-            inputs = self.session.test_inputs(deskewed)
-            test_accuracy = model.accuracy(inputs, self.session.dataset.test_labels)
-        return (
-            test_accuracy,
-            accuracy_on(model, deskew(images) if deskewed else images, labels),
-            len(labels),
-        )
+        return accuracy_on(model, deskew(images) if deskewed else images, labels), len(labels)
 
     @Slot(object)
     def _on_finished(self, result: Finished) -> None:
         if self.before is None:
             return  # an ordinary run
-        before, self.before = self.before, None
-        after = self.scores(result.model, result.config.deskew, result.test_accuracy)
+        before, self.before = self.before.result(), None  # done long before any run ends
+        after = (result.test_accuracy, *self.held_out(result.model, result.config.deskew))
         n = after[2]
 
         def mine(score):
