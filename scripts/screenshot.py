@@ -137,7 +137,7 @@ def main() -> int:
         grab("inside.png")
         window.inside.choose(None)
         window.draw.show_evidence.setChecked(False)
-        window.tabs.setCurrentWidget(window.errors)
+        window.tabs.setCurrentWidget(window.errors_page)
         window.errors.show_cell(2, 8)
         grab("errors.png")
         window.tabs.setCurrentIndex(0)

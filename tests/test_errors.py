@@ -13,7 +13,7 @@ from mnistpad.weights import input_deskew
 
 
 def open_errors(window, qtbot):
-    window.tabs.setCurrentWidget(window.errors)
+    window.tabs.setCurrentWidget(window.errors_page)
     qtbot.waitUntil(lambda: window.errors.probabilities is not None, timeout=10_000)
     return window.errors
 

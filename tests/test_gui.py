@@ -403,7 +403,7 @@ def test_a_dataset_folder_brings_its_class_names_to_every_view(window, qtbot, di
     assert [caption.text().split(":")[0] for caption in window.inside.captions] == NAMES
     send_stroke(window.canvas, circle())
     assert window.draw.prediction.text() in NAMES
-    window.tabs.setCurrentWidget(window.errors)
+    window.tabs.setCurrentWidget(window.errors_page)
     assert window.errors.matrix.horizontalHeaderItem(0).text() == "→apple"
     assert window.run.worker.result.test_accuracy > 0.9  # the blobs are learnable
     answers["save"] = str(tmp_path / "fruit.npz")

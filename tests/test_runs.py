@@ -53,6 +53,17 @@ def test_every_run_is_kept_and_ticked_runs_are_laid_over_the_plots(window, qtbot
     assert len(window.plots.compared) == 3
 
 
+def test_a_new_run_keeps_the_longer_runs_laid_over_it_in_view(window):
+    plots = window.plots
+    row = {"dev_loss": 0.3, "dev_accuracy": 0.9, "train_accuracy": 0.91}
+    plots.set_compared([("linear", "#800080", [row | {"epoch": e} for e in range(1, 21)])])
+    plots.clear(epochs=15)  # a CNN run of 15 epochs starts: the 20-epoch run stays whole
+    assert plots.loss_plot.getPlotItem().viewRange()[0][1] >= 20
+    plots.set_compared([])
+    plots.clear(epochs=3)
+    assert plots.loss_plot.getPlotItem().viewRange()[0][1] < 4
+
+
 def test_curves_export_to_csv_and_plots_to_png_and_svg(window, qtbot, qtlog, dialogs, tmp_path):
     shown, answers = dialogs
     runs = two_runs(window, qtbot)

@@ -73,7 +73,7 @@ def test_the_first_window_fits_small_screens_and_stays_usable_there(window, qtbo
 
 
 def test_a_dataset_of_other_classes_clears_the_errors_matrix(window, qtbot, dialogs, tmp_path):
-    window.tabs.setCurrentWidget(window.errors)
+    window.tabs.setCurrentWidget(window.errors_page)
     assert window.errors.matrix.rowCount() == 10
     assert window.files.open_dataset(named_idx_folder(tmp_path / "fruit"))
     assert window.errors.matrix.rowCount() == 0 and window.errors.gallery.count() == 0

@@ -227,6 +227,7 @@ class TrainingPlots(QWidget):
         layout.addWidget(self.loss_plot)
         layout.addWidget(self.accuracy_plot)
         self.compared: list[tuple] = []  # (plot, curve) of other runs, laid over these
+        self.compared_epochs = 0  # the most epochs of those runs
         self.running_named = True  # the running curves have legend entries
         self.clear()
 
@@ -234,8 +235,8 @@ class TrainingPlots(QWidget):
         """Forget all points; with `epochs`, fix the epoch axis for a run of that length, so the
         curves grow into a still frame (and the axes need not be redrawn at every point)."""
         plot = self.loss_plot.getPlotItem()
-        if epochs:
-            plot.setXRange(0, epochs, padding=0.04)
+        if epochs:  # wide enough for the runs laid over it too
+            plot.setXRange(0, max(epochs, self.compared_epochs), padding=0.04)
         else:
             plot.enableAutoRange(axis="x")
         self.running: list[tuple[float, float, float]] = []  # (epoch position, loss, accuracy)
@@ -272,6 +273,7 @@ class TrainingPlots(QWidget):
         for plot, item in self.compared:
             plot.removeItem(item)  # from the legend too
         self.compared = []
+        self.compared_epochs = max((row["epoch"] for _, _, rows in runs for row in rows), default=0)
         loss, accuracy = self.loss_plot.getPlotItem(), self.accuracy_plot.getPlotItem()
         for _name, colour, history in runs:
             epoch = np.array([row["epoch"] for row in history], dtype=float)
@@ -279,9 +281,10 @@ class TrainingPlots(QWidget):
                       for key in ("dev_loss", "dev_accuracy", "train_accuracy")}  # fmt: skip
             solid = pg.mkPen(colour, width=1.5)
             dashed = pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine)
-            self.compared += [
-                (loss, loss.plot(epoch, values["dev_loss"], pen=solid)),
-                (accuracy, accuracy.plot(epoch, 100 * values["dev_accuracy"], pen=solid)),
+            dots = {"symbol": "o", "symbolSize": 4, "symbolBrush": colour, "symbolPen": None}
+            self.compared += [  # dots on the dev points: a one-epoch run shows too
+                (loss, loss.plot(epoch, values["dev_loss"], pen=solid, **dots)),
+                (accuracy, accuracy.plot(epoch, 100 * values["dev_accuracy"], pen=solid, **dots)),
                 (accuracy, accuracy.plot(epoch, 100 * values["train_accuracy"], pen=dashed)),
             ]
         if runs:

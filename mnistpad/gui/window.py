@@ -121,11 +121,12 @@ class MainWindow(QMainWindow):
         self.fine_tuning = FineTuning(self, self.session, self.run, self.handwriting)
         self.tabs = QTabWidget()
         self.inside_page = _scrolling(self.inside)
+        self.errors_page = _scrolling(self.errors)  # a narrow window scrolls, never widens
         for page, name, tip in (
             (curves_page, "Curves", "Loss and accuracy per epoch"),
             (self.table, "Epochs", "The same numbers as a table"),
             (self.inside_page, "Inside", "The model's templates; the evidence in your drawing"),
-            (self.errors, "Errors", "Where the weights in use go wrong on the test set"),
+            (self.errors_page, "Errors", "Where the weights in use go wrong on the test set"),
             (_scrolling(self.handwriting), "Handwriting", "Your labelled drawings; fine-tuning"),
         ):
             self.tabs.setTabToolTip(self.tabs.addTab(page, name), tip)
