@@ -151,7 +151,7 @@ def test_the_tabs_export_and_import_buttons_move_the_set(window, qtbot, dialogs,
     with qtbot.waitSignal(window.handwriting.imported, timeout=10_000):
         assert window.handwriting.import_dialog()  # started in its own thread
     assert [d.label for d in window.handwriting.personal.drawings()[0]] == [6]
-    assert window.handwriting.counts.text().startswith("1 drawings in ")  # the tab shows it
+    assert window.handwriting.counts.text().startswith("1 drawing in ")  # the tab shows it
     assert window.handwriting.gallery.count() == 1
     (tmp_path / "junk.zip").write_bytes(b"not a zip")
     answers["open"] = str(tmp_path / "junk.zip")

@@ -90,10 +90,11 @@ class FineTuning(QObject):
         def mine(score):
             return "-" if score is None else f"{score:.1%}"
 
+        mnist = f"Fine-tuned. MNIST test accuracy {before[0]:.2%} → {after[0]:.2%}"
         self.panel.result.setText(
-            f"Fine-tuned. MNIST test accuracy {before[0]:.2%} → {after[0]:.2%}; your"
-            f" {n} held-out drawings {mine(before[1])} → {mine(after[1])}."
-            + ("" if n else " Label more drawings to have some held out.")
+            f"{mnist}; your {n} held-out drawings {mine(before[1])} → {mine(after[1])}."
+            if n
+            else f"{mnist}. None of your drawings is held out yet: every fifth of a class is."
         )
 
     @Slot(str)

@@ -272,7 +272,8 @@ class HandwritingPanel(QWidget):
         home = str(Path.home())
         if folder.startswith(home + "/"):  # shorter, and no user name in screenshots
             folder = "~" + folder[len(home) :]
-        text = f"{counts.total()} drawings in {folder}" + (
+        total = counts.total()
+        text = f"{total} drawing{'s' * (total != 1)} in {folder}" + (
             f" (to learn from + held out: {', '.join(parts)})" if parts else ""
         )
         if problems:
