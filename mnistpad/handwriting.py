@@ -29,7 +29,7 @@ import numpy as np
 
 from .data import MAX_CLASS_NAME, MAX_CLASSES, Dataset
 from .files import open_regular, read_regular, write_atomically, zip_directory
-from .model import LinearModel
+from .networks import Model
 from .train import TrainConfig
 from .weights import is_finite_number
 
@@ -505,6 +505,6 @@ def fine_tune_data(mnist: Dataset, drawings: list[Drawing], seed: int = 0) -> Da
     )
 
 
-def accuracy_on(model: LinearModel, images: np.ndarray, labels: np.ndarray) -> float | None:
+def accuracy_on(model: Model, images: np.ndarray, labels: np.ndarray) -> float | None:
     """Accuracy on a possibly empty set (None when there is nothing to measure)."""
     return model.accuracy(images, labels) if len(labels) else None

@@ -346,14 +346,13 @@ def _epoch(model, images, labels, order, epoch, lr, config, should_stop, clock, 
     examples seen, where outcome is "" when the pass completes, "stopped" on a stop request, or the
     reason training diverged."""
     n = len(order)
-    per_example = config.batch_size == 1 and model.kind == "linear" and config.optimizer == "sgd"
+    linear_sgd = model.kind == "linear" and config.optimizer == "sgd"  # its own exact steps
+    per_example = linear_sgd and config.batch_size == 1
     unit = BLOCK if per_example else config.batch_size  # examples per call of the step function
     if per_example:
         step = _per_example_block
-    elif model.kind == "linear" and config.optimizer == "sgd":
-        step = _minibatch_step
     else:
-        step = optimizer.train_step
+        step = _minibatch_step if linear_sgd else optimizer.train_step
     segment = max(unit, -(-n // PROGRESS_POINTS // unit) * unit)  # a whole number of steps
     logits = np.empty((n, model.n_classes), dtype=np.float32)  # as each example saw them
     loss_sum = correct = seen = 0

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from .blas import one_blas_thread
 from .data import CachedData, DataError, Dataset, cached_data, reopen
-from .model import LinearModel
+from .networks import Model
 from .train import ConfigError, Event, Finished, Scoring, TrainConfig, train
 
 # Scheduling priority below the window's: on 2 cores it took the longest event-loop stall while
@@ -55,9 +55,7 @@ class TrainingProcess:
     """One run in a child process. Iterate `events()` from one thread; `request_stop()` and
     `kill()` are safe from any other."""
 
-    def __init__(
-        self, dataset: Dataset, config: TrainConfig, initial: LinearModel | None = None
-    ) -> None:
+    def __init__(self, dataset: Dataset, config: TrainConfig, initial: Model | None = None) -> None:
         self.dataset, self.config, self.initial = dataset, config, initial
         self._child: subprocess.Popen | None = None
         self._handed_over = False  # the work is written: stdin is free for a stop request

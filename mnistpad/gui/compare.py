@@ -20,7 +20,7 @@ from ..networks import Model, describe
 from ..preprocess import deskew
 from ..weights import WeightFileError, default_weights, load_weights
 from .dialogs import plain, tip
-from .views import BLUE, ORANGE
+from .views import BLUE, ORANGE, label_classes
 
 LINEAR_FILES = ("default.npz",)  # bundled files to compare with, the first present one is used
 OTHER_FILES = ("cnn.npz", "mlp.npz")
@@ -156,17 +156,11 @@ class CompareView(QWidget):
         if list(classes) == self.classes:
             return
         self.classes = list(classes)
-        numbered = max(len(name) for name in classes) > 3  # as the probability chart does
-        ticks = [(i, str(i) if numbered else name) for i, name in enumerate(classes)]
-        item = self.plot.getPlotItem()
-        item.getAxis("bottom").setTicks([ticks])
-        item.setXRange(-0.6, len(classes) - 0.4, padding=0)
-        self.plot.setToolTip(
-            tip(
-                "Each class's probability by the linear model (left bar) and by the other model"
-                " (right bar)."
-                + "".join(f"\n{i}: {name}" for i, name in enumerate(classes) if numbered)
-            )
+        label_classes(
+            self.plot,
+            self.classes,
+            "Each class's probability by the linear model (left bar) and by the other model"
+            " (right bar).",
         )
 
     def _bundled(self, names: tuple[str, ...], classes: list[str], notes: list[str]):

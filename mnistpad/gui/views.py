@@ -41,6 +41,20 @@ def configure_pyqtgraph(palette: QPalette) -> None:
     )
 
 
+def label_classes(plot: pg.PlotWidget, classes: list[str], about: str) -> bool:
+    """Name the classes under a bar chart's bars, with `about` as its tooltip. Long names
+    (Fashion-MNIST's) would overlap under the bars: the bars are numbered instead, the tooltip
+    lists the names, and True is returned."""
+    numbered = max(len(name) for name in classes) > 3
+    ticks = [(i, str(i) if numbered else name) for i, name in enumerate(classes)]
+    item = plot.getPlotItem()
+    item.getAxis("bottom").setTicks([ticks])
+    item.setXRange(-0.6, len(classes) - 0.4, padding=0)
+    listed = "".join(f"\n{i}: {name}" for i, name in enumerate(classes) if numbered)
+    plot.setToolTip(tip(about + listed))
+    return numbered
+
+
 def _curve(plot: pg.PlotItem, colour: str, name: str, symbol: str | None = None):
     """A thin line for running values, or a thicker one with markers for epoch-end values."""
     if symbol is None:
@@ -129,21 +143,9 @@ class ProbabilityChart(pg.PlotWidget):
 
     def set_classes(self, classes: list[str]) -> None:
         self.classes = list(classes)
-        n = len(self.classes)
-        # Long names (Fashion-MNIST's) would overlap under the bars: number the bars instead
-        # (the tooltip lists the names, and the prediction is written out beside the chart).
-        self.numbered = max(len(name) for name in self.classes) > 3
-        ticks = [(i, str(i) if self.numbered else name) for i, name in enumerate(self.classes)]
-        axis = self.getPlotItem().getAxis("bottom")
-        axis.setTicks([ticks])
-        self.setToolTip(
-            tip(
-                "The model's probability for each class; the highest is its prediction."
-                + "".join(f"\n{i}: {name}" for i, name in enumerate(self.classes) if self.numbered)
-            )
-        )
-        self.getPlotItem().setXRange(-0.6, n - 0.4, padding=0)
-        self.hint.setPos((n - 1) / 2, 50)
+        about = "The model's probability for each class; the highest is its prediction."
+        self.numbered = label_classes(self, self.classes, about)
+        self.hint.setPos((len(self.classes) - 1) / 2, 50)
         self.set_probabilities(None)
 
     def set_probabilities(self, probabilities: np.ndarray | None) -> None:
