@@ -133,6 +133,11 @@ def _parser() -> argparse.ArgumentParser:
         help="train on randomly turned, scaled, shifted and thickened or thinned images",
     )
     run.add_argument(
+        "--styles",
+        action=argparse.BooleanOptionalAction,
+        help="also train on real writing's styles: bent, stretched, slanted, bold, scanned",
+    )
+    run.add_argument(
         "--data", type=Path, help="folder of MNIST-format IDX files (default: bundled)"
     )
     run.add_argument("--out", type=Path, help="write the trained weights to this .npz file")
@@ -186,6 +191,7 @@ def _train(args: argparse.Namespace) -> int:
             ("seed", args.seed),
             ("deskew", args.deskew),
             ("augment", args.augment),
+            ("styles", args.styles),
         )
         if value is not None
     }

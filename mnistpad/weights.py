@@ -28,7 +28,7 @@ import numpy as np
 
 from . import __version__
 from .data import MAX_CLASS_NAME, MAX_CLASSES, assets_dir
-from .files import open_regular, write_atomically, zip_directory
+from .files import open_regular, read_regular, write_atomically, zip_directory
 from .networks import KINDS, Model, ShapeError, from_params, parameter_shapes
 from .train import Finished
 
@@ -79,6 +79,29 @@ def bundled_models() -> dict[Path, str]:
     return {
         folder / name: what for name, what in BUNDLED_MODELS.items() if (folder / name).is_file()
     }
+
+
+HANDWRITING_TABLE = "handwriting.json"  # bench/handwriting.py's table of the bundled files
+REAL_WRITERS = ("optdigits-nearest", "optdigits-bicubic")  # its sets of real people's digits
+MAX_TABLE_BYTES = 1 << 16
+
+
+def real_handwriting_scores() -> dict[str, float]:
+    """Bundled file name -> the share of real writers' digits it reads right (1,797 digits by 13
+    writers, the mean over both renders of REAL_WRITERS), as bench/handwriting.py measured and
+    wrote beside the bundled weights; {} if that table is missing or damaged."""
+    path = assets_dir() / "weights" / HANDWRITING_TABLE
+    try:
+        table = json.loads(read_regular(path, MAX_TABLE_BYTES))["full"]["accuracy"]
+        rows = [table[name] for name in REAL_WRITERS]
+        scores = {
+            f"{model}.npz": sum(float(row[model]) for row in rows) / len(rows)
+            for model in rows[0]
+            if "+" not in model  # an ensemble is no file
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError):
+        return {}
+    return {name: score for name, score in scores.items() if 0 <= score <= 1}
 
 
 class WeightFileError(Exception):

@@ -363,3 +363,19 @@ def test_augment_shifts_scales_and_rethickens_reproducibly(mnist):
     centres = [moments(image.reshape(28, 28))[:2] for image in (batch[0], moved[0])]
     assert 0 < np.abs(np.subtract(*centres)).max() <= 2.0 + 1e-3  # at most 2 pixels each way
     assert moved.sum() == pytest.approx(batch.sum(), rel=0.02)  # shifting keeps the ink
+
+
+def test_writing_styles_vary_digits_as_real_writers_do_reproducibly(mnist):
+    batch = mnist.test_images[:2000]
+    styled = augment(batch, np.random.default_rng(1), styles=True)
+    assert np.array_equal(styled, augment(batch, np.random.default_rng(1), styles=True))
+    plain = augment(batch, np.random.default_rng(1))
+    assert styled.shape == batch.shape and styled.dtype == np.float32
+    assert styled.min() >= 0 and styled.max() <= 1
+    changed = np.abs(styled - plain).sum(axis=1) > 1
+    assert 0.5 < changed.mean() < 1  # most images restyled, some left in MNIST's own style
+    binarised = np.isin(styled, (0.0, 1.0)).all(axis=1)
+    assert 0.05 < binarised.mean() < 0.15  # a tenth scanned in black and white
+    assert styled.sum() > 1.05 * plain.sum()  # a quarter written with a bolder pen
+    # Every image is still a digit: some ink, and all of it near where the digit was.
+    assert (styled.sum(axis=1) > 0.3 * batch.sum(axis=1)).all()

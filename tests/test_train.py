@@ -284,3 +284,15 @@ def test_deskewing_a_dataset_happens_once(tiny):
     assert once.deskewed and not tiny.deskewed
     assert model_inputs(once, True) is once and model_inputs(tiny, False) is tiny
     assert not np.array_equal(once.train_images, tiny.train_images)
+
+
+def test_training_on_writing_styles_is_reproducible_and_deskews_what_it_altered(tiny):
+    config = preset("fast", epochs=2, seed=4, styles=True, deskew=True)
+    _, first = run(tiny, config)
+    _, second = run(tiny, config)
+    _, augmented = run(tiny, preset("fast", epochs=2, seed=4, augment=True, deskew=True))
+    assert first.model.W.tobytes() == second.model.W.tobytes()
+    assert not np.array_equal(first.model.W, augmented.model.W)
+    assert first.config.as_dict()["styles"] is True  # in the file
+    assert preset("cnn-robust").styles and preset("mlp-robust").styles
+    assert not preset("cnn").styles  # the presets trained for MNIST alone are as they were

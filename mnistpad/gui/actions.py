@@ -9,7 +9,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QStyle
 
 from .. import __version__
-from ..weights import bundled_models
+from ..weights import bundled_models, real_handwriting_scores
 from .dialogs import message
 
 SHORTCUTS = (
@@ -31,6 +31,12 @@ ABOUT = (
     "\n\nThe bundled MNIST database of handwritten digits is by Yann LeCun, Corinna Cortes and"
     " Christopher J. C. Burges, under the Creative Commons Attribution-Share Alike 3.0 licence"
     " (CC BY-SA 3.0)."
+)
+
+BEST_READER_WHY = (
+    "Best on real handwriting: trained on MNIST's digits bent, stretched, slanted, written"
+    " with a bold pen and scanned in black and white (the robust presets), so people's own"
+    " styles look less foreign to it. The report's linear model stays the default."
 )
 
 
@@ -76,10 +82,24 @@ def build_actions(window: QMainWindow) -> Actions:
 
     def list_bundled() -> None:  # the files present when the menu opens
         bundled.clear()
+        scores = real_handwriting_scores()
+        best = max(scores, key=scores.__getitem__, default=None)
         for path, what in bundled_models().items():
-            act = bundled.addAction(what.replace("&", "&&"))  # no accelerator, all the text
-            act.setToolTip(f"{what}: {path.name}")
-            act.setStatusTip(f"Use the bundled {path.name}: {what}")
+            score = scores.get(path.name)
+            text = what if score is None else f"{what} · real handwriting {score:.1%}"
+            if path.name == best:
+                text += " (best)"
+            act = bundled.addAction(text.replace("&", "&&"))  # no accelerator, all the text
+            tip = f"{what}: {path.name}"
+            if score is not None:
+                tip += (
+                    f"\nReads {score:.1%} of 1,797 digits by 13 real writers (UCI optdigits;"
+                    " the README's handwriting table)."
+                )
+            if path.name == best:
+                tip += "\n" + BEST_READER_WHY
+            act.setToolTip(tip)
+            act.setStatusTip(tip.replace("\n", " "))
             act.triggered.connect(lambda _=False, path=path: files.open_bundled(path))
         if bundled.isEmpty():
             bundled.addAction("No bundled weights found").setEnabled(False)

@@ -102,7 +102,8 @@ class RunsPanel(QWidget):
                 f"{describe(result.model)}, {config.preset} preset: batch {config.batch_size},"
                 f" {config.optimizer} step {config.lr:g}, seed {config.seed}"
                 f"{', deskewed inputs' if config.deskew else ''}"
-                f"{', augmented' if config.augment else ''}, data: {data}"
+                f"{', augmented' if config.augment else ''}"
+                f"{', real-writing styles' if config.styles else ''}, data: {data}"
             )
         )
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)

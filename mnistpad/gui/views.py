@@ -370,6 +370,7 @@ class WeightsInfo(QGroupBox):
                 f" {get('optimizer', 'sgd')} step {get('lr', '?')}, seed {get('seed', '?')}"
                 + (", deskewed inputs" if get("deskew") else "")
                 + (", augmented" if get("augment") else "")
+                + (", real-writing styles" if get("styles") else "")
                 + (f", on {get('data')}" if get("data") not in (None, "bundled MNIST") else "")
             )
             rows.append(("Trained", escape(settings)))
