@@ -5,10 +5,12 @@ model selection, and the t10k file is the test set, as in the course report. Ima
 float32 rows of 784 pixels in [0, 1], labels as uint8.
 
 Files come from anywhere, so only regular files of a bounded size are read (files.py: a named
-pipe or a device is refused, never waited on). An IDX file holds at most MAX_IMAGES (250,000)
-images or labels, checked in its header before any data is unpacked: EMNIST Digits' 240,000
-training images fit (MNIST has 60,000), and no file, however well compressed, makes mnistpad
-unpack more than 196 MB of pixels (0.8 GB once converted to float32).
+pipe or a device is refused, never waited on). What a folder costs is bounded by the images its
+headers declare, checked before any data is unpacked, however well the files compress: an IDX
+file holds at most MAX_IMAGES (250,000) images or labels, and the training and test files at most
+MAX_DATASET_IMAGES (300,000) images together. EMNIST Digits' 280,000 fit (MNIST has 70,000); that
+is at most 235 MB of pixels unpacked, 0.94 GB once converted to float32, and as much again for a
+deskewed copy.
 
 Decoding the gzip files and converting them to float32 costs 0.2-0.35 s, and deskewing 70,000
 images 1-2 s, so both are kept in the cache (cache.py). An entry's key is the SHA-256 digests of
@@ -68,6 +70,9 @@ IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions (count, rows, cols)
 LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension (count)
 # Images (or labels) in one IDX file: EMNIST Digits' 240,000 training images fit, MNIST has 60,000.
 MAX_IMAGES = 250_000
+# Images in the training and test files together: EMNIST Digits' 280,000 fit. It bounds what
+# reading a folder costs: 0.94 GB as float32 (the cache entry), as much again deskewed.
+MAX_DATASET_IMAGES = 300_000
 MAX_IDX_BYTES = MAX_IMAGES * IMAGE_SIDE * IMAGE_SIDE  # the data after an IDX header, unpacked
 # An IDX file on disk, raw or gzip (which adds well under 1 MiB to even incompressible data).
 MAX_IDX_FILE_BYTES = 16 + MAX_IDX_BYTES + (1 << 20)
@@ -77,8 +82,8 @@ CACHE_FORMAT = "mnistpad data cache 2"  # first line of every key: a new layout,
 SPLITS = ("train", "dev", "test")
 ARRAYS = tuple(f"{split}_{kind}" for split in SPLITS for kind in ("images", "labels"))
 DECODED = "decoded"  # what an entry's images are when they are not deskewed
-# The most a cached dataset can hold: two files of MAX_IMAGES images and labels, as float32.
-MAX_DATASET_BYTES = 2 * MAX_IMAGES * (IMAGE_SIDE * IMAGE_SIDE * 4 + 1)
+# The most a cached dataset can hold: MAX_DATASET_IMAGES images as float32, and their labels.
+MAX_DATASET_BYTES = MAX_DATASET_IMAGES * (IMAGE_SIDE * IMAGE_SIDE * 4 + 1)
 
 
 class DataError(Exception):
@@ -193,37 +198,46 @@ def _load(folder: Path | str | None, classes: tuple[str, ...] | None) -> tuple[D
 
 
 def _decode(root: Path, members: dict[str, tuple[Path, bytes, str]]) -> dict[str, np.ndarray]:
-    """The files' arrays, checked against each other, split, the images as float32 rows."""
-    arrays = {
-        key: _parse_idx(path, data, IMAGES_MAGIC if "images" in key else LABELS_MAGIC)
+    """The files' arrays, checked against each other, split, the images as float32 rows. What the
+    headers declare is checked first (the counts, the image size, the images in all), before any
+    data is unpacked."""
+    opened = {
+        key: (path, *_open_idx(path, data, IMAGES_MAGIC if "images" in key else LABELS_MAGIC))
         for key, (path, data, _) in members.items()
     }
+    shapes = {key: shape for key, (_, _, shape) in opened.items()}
     for split in ("train", "test"):
-        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
-        if images.shape[0] != labels.shape[0]:
+        images, labels = shapes[f"{split}_images"], shapes[f"{split}_labels"]
+        if images[0] != labels[0]:
             raise DataError(
                 _find(root, FILES[f"{split}_labels"]),
-                f"has {labels.shape[0]} labels but {FILES[f'{split}_images']} has "
-                f"{images.shape[0]} images",
+                f"has {labels[0]} labels but {FILES[f'{split}_images']} has {images[0]} images",
             )
-        if images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
+        if images[1:] != (IMAGE_SIDE, IMAGE_SIDE):
             raise DataError(
                 _find(root, FILES[f"{split}_images"]),
-                f"images are {images.shape[1]}x{images.shape[2]}, mnistpad needs "
-                f"{IMAGE_SIDE}x{IMAGE_SIDE}",
+                f"images are {images[1]}x{images[2]}, mnistpad needs {IMAGE_SIDE}x{IMAGE_SIDE}",
             )
-    n_train = arrays["train_images"].shape[0] - DEV_SIZE
-    if n_train < 1 or arrays["test_images"].shape[0] < 1:
+    n_train = shapes["train_images"][0] - DEV_SIZE
+    if n_train < 1 or shapes["test_images"][0] < 1:
         raise DataError(
             root, f"too few images: need more than {DEV_SIZE} training images and a test set"
         )
-    train_images = _to_float(arrays["train_images"])
+    declared = shapes["train_images"][0] + shapes["test_images"][0]
+    if declared > MAX_DATASET_IMAGES:
+        raise DataError(
+            root,
+            f"its training and test files declare {declared:,} images; mnistpad reads at most"
+            f" {MAX_DATASET_IMAGES:,} in all",
+        )
+    arrays = {key: _read_body(*parts) for key, parts in opened.items()}
+    train_images = _to_float(arrays.pop("train_images"))  # each unpacked copy let go once converted
     return {
         "train_images": train_images[:n_train],
         "train_labels": arrays["train_labels"][:n_train],
         "dev_images": train_images[n_train:],
         "dev_labels": arrays["train_labels"][n_train:],
-        "test_images": _to_float(arrays["test_images"]),
+        "test_images": _to_float(arrays.pop("test_images")),
         "test_labels": arrays["test_labels"],
     }
 
@@ -253,7 +267,7 @@ def _class_names(root: Path, arrays: dict[str, np.ndarray]) -> tuple:
 def read_idx(path: Path | str, expected_magic: int | None = None) -> np.ndarray:
     """Read one IDX file of unsigned bytes (gzip or raw) into a uint8 array of its shape."""
     path = Path(path)
-    return _parse_idx(path, _read(path, MAX_IDX_FILE_BYTES), expected_magic)
+    return _read_body(path, *_open_idx(path, _read(path, MAX_IDX_FILE_BYTES), expected_magic))
 
 
 def _read(path: Path, max_bytes: int) -> bytes:
@@ -264,7 +278,11 @@ def _read(path: Path, max_bytes: int) -> bytes:
         raise DataError(path, error.strerror or str(error)) from None
 
 
-def _parse_idx(path: Path, data: bytes, expected_magic: int | None) -> np.ndarray:
+def _open_idx(
+    path: Path, data: bytes, expected_magic: int | None
+) -> tuple[io.BufferedIOBase, tuple[int, ...]]:
+    """The IDX data in `data` (gzip or raw) as a stream just past its header, and the shape the
+    header declares, checked against the limits before anything else is unpacked."""
     stream = (
         gzip.GzipFile(fileobj=io.BytesIO(data)) if data[:2] == b"\x1f\x8b" else io.BytesIO(data)
     )
@@ -284,32 +302,47 @@ def _parse_idx(path: Path, data: bytes, expected_magic: int | None) -> np.ndarra
                 path, f"magic number 0x{magic:08x}, expected 0x{expected_magic:08x} ({kind})"
             )
         dims_bytes = stream.read(4 * n_dims)
-        if len(dims_bytes) < 4 * n_dims:
-            raise DataError(path, "truncated in its header")
-        shape = struct.unpack(f">{n_dims}I", dims_bytes)
-        if shape[0] > MAX_IMAGES:
-            raise DataError(
-                path,
-                f"header declares {shape[0]:,} {'images' if n_dims == 3 else 'labels'}; "
-                f"mnistpad reads at most {MAX_IMAGES:,} per file",
-            )
-        size = math.prod(shape)  # Python integers: a hostile header cannot overflow them
-        if size > MAX_IDX_BYTES:
-            raise DataError(
-                path, f"header declares {shape}, over the limit of {MAX_IDX_BYTES:,} bytes of data"
-            )
-        body = stream.read(size + 1)
     except (OSError, EOFError, zlib.error) as error:
         raise DataError(path, f"damaged gzip data ({error})") from None
-    if len(body) < size:
+    if len(dims_bytes) < 4 * n_dims:
+        raise DataError(path, "truncated in its header")
+    shape = struct.unpack(f">{n_dims}I", dims_bytes)
+    if shape[0] > MAX_IMAGES:
         raise DataError(
-            path, f"truncated: header declares {shape}, {size} bytes, but only {len(body)} follow"
+            path,
+            f"header declares {shape[0]:,} {'images' if n_dims == 3 else 'labels'}; "
+            f"mnistpad reads at most {MAX_IMAGES:,} per file",
         )
-    if len(body) > size:
+    size = math.prod(shape)  # Python integers: a hostile header cannot overflow them
+    if size > MAX_IDX_BYTES:
+        raise DataError(
+            path, f"header declares {shape}, over the limit of {MAX_IDX_BYTES:,} bytes of data"
+        )
+    return stream, shape
+
+
+def _read_body(path: Path, stream: io.BufferedIOBase, shape: tuple[int, ...]) -> np.ndarray:
+    """The data after an IDX header, exactly as much as `shape` needs, unpacked into the array
+    that keeps it (16 MB at a time: never a second copy of it all)."""
+    size = math.prod(shape)
+    body = np.empty(size, np.uint8)
+    filled = 0
+    try:
+        while filled < size and (chunk := stream.read(min(size - filled, 1 << 24))):
+            body[filled : filled + len(chunk)] = np.frombuffer(chunk, np.uint8)
+            filled += len(chunk)
+        extra = stream.read(1)
+    except (OSError, EOFError, zlib.error) as error:
+        raise DataError(path, f"damaged gzip data ({error})") from None
+    if filled < size:
+        raise DataError(
+            path, f"truncated: header declares {shape}, {size} bytes, but only {filled} follow"
+        )
+    if extra:
         raise DataError(
             path, f"has unexpected bytes after the {size} declared by its header {shape}"
         )
-    return np.frombuffer(body, dtype=np.uint8).reshape(shape)
+    return body.reshape(shape)
 
 
 def _find(root: Path, name: str) -> Path:
@@ -429,9 +462,12 @@ def _key(sources: str, inputs: str) -> str:
 def _open_entry(folder: Path, key: str) -> dict[str, np.ndarray] | None:
     """A dataset's arrays from the cache, if its entry is there, whole and of a dataset's shape
     (cache.py checks the files; this, what they hold): six arrays, images (N, 784) float32 and
-    labels (N,) uint8 for each split, the dev split DEV_SIZE, no split over MAX_IMAGES."""
+    labels (N,) uint8 for each split, the dev split DEV_SIZE, no split over MAX_IMAGES and no more
+    than MAX_DATASET_IMAGES in all."""
     arrays = open_entry(folder, key, MAX_DATASET_BYTES)
     if arrays is None or set(arrays) != set(ARRAYS):
+        return None
+    if sum(len(arrays[f"{split}_labels"]) for split in SPLITS) > MAX_DATASET_IMAGES:
         return None
     for split in SPLITS:
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]

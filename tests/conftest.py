@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -60,3 +61,14 @@ def synthetic_dataset(n_train: int = 600, seed: int = 0, dtype=np.float32) -> Da
 @pytest.fixture
 def tiny() -> Dataset:
     return synthetic_dataset()
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Iterator[Path]:
+    """A data cache folder of the test's own (test_cache.py, test_hostile_cache.py)."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(CACHE_ENV, str(folder))
+    yield folder
+    if folder.exists():  # 30-100 MB, not to be kept with pytest's last temporary folders
+        folder.chmod(0o700)
+        shutil.rmtree(folder)

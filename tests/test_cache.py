@@ -9,8 +9,6 @@ import hashlib
 import json
 import os
 import pickle
-import shutil
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,16 +33,6 @@ from mnistpad.train import Finished, model_inputs, preset, train
 from mnistpad.train_process import TrainingProcess, TrainingProcessError
 
 N_TRAIN = 10_300  # 300 training images after the 10,000 of dev: a run takes a fraction of a second
-
-
-@pytest.fixture
-def cache(tmp_path, monkeypatch) -> Iterator[Path]:
-    folder = tmp_path / "cache"
-    monkeypatch.setenv(CACHE_ENV, str(folder))
-    yield folder
-    if folder.exists():  # 30-100 MB, not to be kept with pytest's last temporary folders
-        folder.chmod(0o700)
-        shutil.rmtree(folder)
 
 
 @pytest.fixture
@@ -138,7 +126,7 @@ def other_dtype(path: Path) -> None:
     np.save(path, np.load(path).astype(np.float64))
 
 
-def other_data_same_shape(path: Path) -> None:  # a foreign file: only the fingerprint tells
+def other_data_same_shape(path: Path) -> None:  # a foreign file: only the SHA-256 tells
     np.save(path, np.load(path)[::-1])
 
 

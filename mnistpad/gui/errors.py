@@ -36,6 +36,7 @@ from .session import Session
 
 MAX_SHOWN = 300  # images listed for one cell; the count says how many there are
 SLOW_KINDS = {"cnn"}  # models classified off the GUI thread (the others take well under a second)
+SLOW_IMAGES = 20_000  # and test sets as large as this, whatever the model (up to 290,000 images)
 
 
 def icon_gallery(icon: int, tip: str) -> QListWidget:
@@ -167,7 +168,7 @@ class ErrorsPanel(QWidget):
         is classified in a thread, and the results are shown when it is done."""
         self.classifications += 1
         data = (images, labels, list(classes))
-        if model.kind not in SLOW_KINDS:
+        if model.kind not in SLOW_KINDS and len(inputs) < SLOW_IMAGES:
             self.show_results(model.probabilities(inputs), *data)
             return
         self.show_problem(f"Classifying the {len(inputs):,} test images with {describe(model)}...")

@@ -13,7 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QApplication, QFileDialog, QWidget
 
-from ..data import DataError, bundled_mnist_dir, load_dataset
+from ..data import DataError, bundled_mnist_dir
 from ..weights import WeightFile, WeightFileError, bundled_models, load_weights, save_weights
 from .dialogs import Button, Folders, message
 from .run_controller import RunController
@@ -135,7 +135,7 @@ class FileActions(QObject):
         """Train and test on the IDX files in `folder` from now on; on failure say why."""
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            dataset = load_dataset(folder)
+            dataset = self.session.read_dataset(folder)  # in a thread: seconds for large data
         except DataError as error:
             text = f"{error}\n\nThe data in use is unchanged."
             message(self.window, "critical", "Cannot open the dataset", text)

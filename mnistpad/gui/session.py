@@ -2,15 +2,21 @@
 
 The session holds the state and says when it changes; panels listen and show it. It knows no
 widget. The data is read when first needed (the window opens before MNIST is decoded), and the
-deskewed copies that deskewing models need are made once per dataset and kept.
+deskewed copies that deskewing models need are made once per dataset and kept. Reading a folder
+or deskewing its images takes seconds for the largest datasets (300,000 images), so both are done
+in a thread while the window keeps painting (`in_background`).
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, Signal
 
 from ..data import Dataset, cached_data, load_dataset
 from ..data import deskewed as deskewed_dataset
@@ -19,6 +25,17 @@ from ..preprocess import deskew
 from ..weights import default_weights, input_deskew
 
 DEFAULT_WEIGHTS = default_weights()
+T = TypeVar("T")
+
+
+def in_background(future: Future[T]) -> T:
+    """The result of `future` (or its exception, raised here), the window's thread painting and
+    running its timers meanwhile; what the person types or clicks waits until it is done, as it
+    would for any call that takes time. From any other thread, simply waits."""
+    if threading.current_thread() is threading.main_thread() and QCoreApplication.instance():
+        while not wait([future], timeout=0.02).done:
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+    return future.result()
 
 
 class Session(QObject):
@@ -37,6 +54,8 @@ class Session(QObject):
         self.dataset: Dataset | None = None  # read when first needed
         self.deskewed_data: tuple = (None, None)  # (a dataset, the same deskewed), from a run
         self._deskewed_tests: tuple = (None, None)  # (a dataset, its test images deskewed)
+        self._data_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mnistpad-data")
+        self._under_way: dict[tuple, Future] = {}  # the data thread's work, by what it makes
 
     # -- the weights ---------------------------------------------------------------------------
 
@@ -70,11 +89,31 @@ class Session(QObject):
         self.dataset, self.data_folder = dataset, folder
         self.dataset_changed.emit()
 
+    def read_dataset(self, folder: Path | None) -> Dataset:
+        """The data in `folder` (None: the bundled MNIST), read in the data thread (DataError if
+        it cannot be)."""
+        return self._in_background(("read", folder), lambda: load_dataset(folder))
+
     def loaded_dataset(self) -> Dataset:
         """The data in use, read now if it has not been (DataError if it cannot be)."""
         if self.dataset is None:
-            self.dataset = load_dataset(self.data_folder)
+            dataset = self.read_dataset(self.data_folder)
+            if self.dataset is None:  # else a run read it meanwhile
+                self.dataset = dataset
         return self.dataset
+
+    def _in_background(self, what: tuple, work: Callable[[], T]) -> T:
+        """work()'s result, made in the data thread while the window paints (`in_background`).
+        Asked for again meanwhile (a timer or a run's signal can ask), the same work is awaited,
+        never started twice: each copy of the largest dataset takes 0.94 GB."""
+        future = self._under_way.get(what)
+        if future is None:
+            future = self._under_way[what] = self._data_thread.submit(work)
+        try:
+            return in_background(future)
+        finally:
+            if self._under_way.get(what) is future:
+                del self._under_way[what]
 
     def keep_deskewed(self, original: Dataset, deskewed: Dataset) -> None:
         """Keep a run's deskewed copy of `original`, for later runs and test scores."""
@@ -92,11 +131,13 @@ class Session(QObject):
         if not deskewed:
             return dataset.test_images
         copy = self.deskewed_for_run()
-        if copy is None and cached_data(dataset) is not None:
-            copy = deskewed_dataset(dataset)  # mapped from the cache; kept for runs too
+        if copy is None and cached_data(dataset) is not None:  # mapped from the cache (made and
+            # cached first if need be), and kept for runs too
+            copy = self._in_background(("deskewed", id(dataset)), lambda: deskewed_dataset(dataset))
             self.keep_deskewed(dataset, copy)
         if copy is not None:
             return copy.test_images
         if self._deskewed_tests[0] is not dataset:
-            self._deskewed_tests = (dataset, deskew(dataset.test_images))
+            images = self._in_background(("test", id(dataset)), lambda: deskew(dataset.test_images))
+            self._deskewed_tests = (dataset, images)
         return self._deskewed_tests[1]
