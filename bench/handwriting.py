@@ -434,6 +434,35 @@ def show(result: dict[str, dict[str, float]], counts: dict[str, int]) -> str:
     return "\n".join(lines)
 
 
+GRID_STYLES = ("bold", "bold-scan", "thin", "blocky", "tight")
+
+
+def preprocessing_grid(path: Path, per_style: int = 6) -> None:
+    """A PNG of pictures of each style in GRID_STYLES beside the 28x28 inputs mnistpad makes of
+    them (the README's preprocessing section): one row a style, picture then input."""
+    from PySide6.QtGui import QImage
+
+    cell, gap = 84, 8
+    styles = mnist_styles(per_style)
+    width = per_style * (2 * cell + 3 * gap) + gap
+    canvas = np.full((len(GRID_STYLES) * (cell + gap) + gap, width), 255, np.uint8)
+    for row, name in enumerate(GRID_STYLES):
+        for column, (picture, _) in enumerate(styles[name]):
+            top, left = gap + row * (cell + gap), gap + column * (2 * cell + 3 * gap)
+            shown = ndimage.zoom(picture, (cell - 2) / max(picture.shape), order=0, mode="nearest")
+            height, across = shown.shape
+            canvas[top - 1 : top + height + 1, left - 1 : left + across + 1] = 170  # its edge
+            canvas[top : top + height, left : left + across] = shown
+            field = read_picture_pixels(picture)
+            if field is not None:
+                inputs = np.kron(field.reshape(28, 28), np.ones((3, 3)))
+                left += cell + gap
+                canvas[top : top + cell, left : left + cell] = np.round(255 * (1 - inputs))
+    image = QImage(canvas.tobytes(), width, canvas.shape[0], width, QImage.Format.Format_Grayscale8)
+    if not image.save(str(path)):
+        raise OSError(f"cannot write {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -444,11 +473,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sets", default=",".join(SET_NAMES), help="comma-separated set names")
     parser.add_argument("--n", type=int, default=MNIST_DIGITS, help="MNIST test digits per style")
+    parser.add_argument("--grid", type=Path, help="also draw pictures beside their inputs as PNG")
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])  # noqa: F841 (the canvas needs one)
+    if args.grid:
+        preprocessing_grid(args.grid)
     sets = make_sets(args.sets.split(","), args.n)
     weight_files = bundled(args.weights)
     output = {}

@@ -7,11 +7,19 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-import pytest
+from mnistpad.blas import one_blas_thread
 
-from mnistpad.cache import CACHE_ENV
-from mnistpad.data import DIGITS, Dataset, load_dataset
+# One BLAS thread, as the `mnistpad` command and its training child have (blas.py), set before
+# numpy loads: the tests then compute what the app computes. (With two, OpenBLAS's kernels on some
+# processors sum in another order, and a run in the child differed from one in the test's own
+# process in the last bits of the weights.)
+one_blas_thread()
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from mnistpad.cache import CACHE_ENV  # noqa: E402
+from mnistpad.data import DIGITS, Dataset, load_dataset  # noqa: E402
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # the tests never need a display
 # The person's own cache of decoded data (data.py) is never touched: it is off unless a test points
