@@ -20,7 +20,8 @@ from ..networks import Model, describe
 from ..preprocess import deskew
 from ..weights import WeightFileError, default_weights, load_weights
 from .dialogs import plain, tip
-from .views import BLUE, ORANGE, FittedLabel, label_classes
+from .texts import FittedLabel
+from .views import BLUE, ORANGE, label_classes
 
 LINEAR_FILES = ("default.npz",)  # bundled files to compare with, the first present one is used
 OTHER_FILES = ("cnn.npz", "mlp.npz")

@@ -33,7 +33,8 @@ from ..preprocess import deskew, mnist_style
 from .canvas import DrawingCanvas
 from .compare import CompareView
 from .dialogs import tip
-from .views import DigitPreview, FittedLabel, ProbabilityChart, button_text, numbered
+from .texts import FittedLabel, button_text, numbered
+from .views import DigitPreview, ProbabilityChart
 
 DEFAULT_PEN_WIDTH = 22
 BUTTONS_PER_ROW = 16  # a row of Label buttons fits the pane in a 1024-pixel-wide window

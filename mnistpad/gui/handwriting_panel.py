@@ -24,7 +24,7 @@ from ..handwriting import Drawing, HandwritingError, ImportCancelled, PersonalSe
 from .dialogs import Folders, plain, tip
 from .dialogs import message as message_box
 from .errors import digit_icon, icon_gallery
-from .views import button_text
+from .texts import button_text
 
 MENU_ROWS = 24  # "Label as" lists more classes in submenus of this many, to fit a 768-pixel screen
 MENU_NAME = 40  # characters of a class name shown in a menu

@@ -7,24 +7,15 @@ from html import escape
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import (
-    QColor,
-    QFont,
-    QFontMetrics,
-    QImage,
-    QPainter,
-    QPalette,
-    QPen,
-    QTextLayout,
-    QTextOption,
-)
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QGroupBox, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..networks import Model, describe, parameter_count
 from .canvas import SquareWidget
 from .dialogs import tip
 from .inside import evidence_overlay, rgb_image
+from .texts import numbered
 
 # Colours that read well on light and dark backgrounds alike (Tableau 10).
 BLUE, ORANGE, GREEN, RED, PURPLE, GREY = (
@@ -49,18 +40,6 @@ def configure_pyqtgraph(palette: QPalette) -> None:
         foreground=palette.color(QPalette.ColorRole.Text),
         imageAxisOrder="row-major",
     )
-
-
-def numbered(classes: list[str]) -> bool:
-    """Whether the classes are shown by number under bars and on buttons: long names (Fashion-
-    MNIST's) would overlap there, and names with line breaks would make them tall."""
-    return any(len(name) > 3 or not name.isprintable() for name in classes)
-
-
-def button_text(name: str) -> str:
-    """A name from outside as the text of a button or a menu entry: its "&" doubled, or Qt would
-    take "&x" for a keyboard shortcut (Alt+X) and show neither the "&" nor a lone "&"."""
-    return name.replace("&", "&&")
 
 
 def label_classes(plot: pg.PlotWidget, classes: list[str], about: str) -> bool:
@@ -96,106 +75,6 @@ def _curve(plot: pg.PlotItem, colour: str, name: str, symbol: str | None = None)
         symbolPen=None,
         name=name,
     )
-
-
-class FittedLabel(QLabel):
-    """A plain-text label that never asks for more room than it is given: it shows at most
-    `lines` lines (wrapped to its width when `wrap`), in a smaller font (down to `smallest`
-    points) if they are too wide, the last line cut short with "..." if need be, and its tooltip
-    then adds the whole text. A class name may be 100 characters long or hold line breaks: shown
-    whole, in a large font, it made the window four thousand pixels wide or tall. `text()` is the
-    whole text."""
-
-    def __init__(
-        self,
-        text: str = "",
-        lines: int = 1,
-        wrap: bool = False,
-        smallest: float | None = None,
-        parent: QWidget | None = None,
-    ) -> None:
-        super().__init__(parent)
-        self.setTextFormat(Qt.TextFormat.PlainText)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.lines, self.wrap, self.smallest, self.about = lines, wrap, smallest, ""
-        self.setText(text)
-
-    def setToolTip(self, text: str) -> None:
-        self.about = text
-        self._fit()
-
-    def setText(self, text: str) -> None:
-        super().setText(text)
-        self._fit()
-
-    def shown(self) -> tuple[QFont, list[str], bool]:
-        """The font and the lines drawn at the label's width, and whether text was left out."""
-        font, width = QFont(self.font()), self.contentsRect().width()
-        lines = []
-        for paragraph in self.text().splitlines() or [""]:
-            lines += _wrapped(paragraph, font, width) if self.wrap else [paragraph]
-        if len(lines) > self.lines:  # the rest on the last line
-            lines = [*lines[: self.lines - 1], " ".join(lines[self.lines - 1 :])]
-        widest = max(self.fontMetrics().horizontalAdvance(line) for line in lines)
-        if self.smallest and widest > width > 0:
-            font.setPointSizeF(max(self.smallest, 0.97 * font.pointSizeF() * width / widest))
-        elide = QFontMetrics(font).elidedText
-        shown = [elide(line, Qt.TextElideMode.ElideRight, width) for line in lines]
-        return font, shown, shown != lines
-
-    def _fit(self) -> None:
-        cut = self.shown()[2]
-        whole = f"{self.about}\n\n{self.text()}".strip() if cut else self.about
-        super().setToolTip(tip(whole) if whole else "")
-        self.update()
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._fit()
-
-    def sizeHint(self) -> QSize:
-        """As wide as the text (layouts ignore that), as tall as `lines` lines whatever is shown,
-        so that the layout does not jump."""
-        metrics, margins = self.fontMetrics(), self.contentsMargins()
-        widest = max(metrics.horizontalAdvance(line) for line in self.text().splitlines() or [""])
-        return QSize(
-            widest + margins.left() + margins.right(),
-            self.lines * metrics.lineSpacing() + margins.top() + margins.bottom(),
-        )
-
-    def minimumSizeHint(self) -> QSize:
-        return QSize(0, self.sizeHint().height())
-
-    def paintEvent(self, event) -> None:
-        font, lines, _ = self.shown()
-        painter = QPainter(self)
-        painter.setFont(font)
-        self.style().drawItemText(
-            painter,
-            self.contentsRect(),
-            int(self.alignment()),
-            self.palette(),
-            self.isEnabled(),
-            "\n".join(lines),
-            self.foregroundRole(),
-        )
-        painter.end()
-
-
-def _wrapped(text: str, font: QFont, width: int) -> list[str]:
-    """`text` broken into lines of at most `width` pixels: between words, or inside a word too
-    long for a line."""
-    layout = QTextLayout(text, font)
-    option = QTextOption()
-    option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
-    layout.setTextOption(option)
-    layout.beginLayout()
-    lines = []
-    while (line := layout.createLine()).isValid():
-        line.setLineWidth(width)
-        lines.append(text[line.textStart() : line.textStart() + line.textLength()].rstrip())
-    layout.endLayout()
-    return lines or [""]
 
 
 class DigitPreview(SquareWidget):
