@@ -4,8 +4,10 @@ Each labelled drawing is one small JSON file in the personal folder (written ato
 label and class name, the strokes as drawn (canvas units, 280 a side, with pen width and pressure)
 and the 28x28 MNIST-style image the model saw, as 784 grey levels. Every fifth drawing of each
 class is held out: fine-tuning never trains on it, so it measures how well the model reads the
-person's writing. The set moves between machines as a zip of those files; imports are validated
-as strictly as weight files, since they may come from anywhere.
+person's writing. A drawing is of a class of some weights only if they give its label the name
+it was labelled with: a drawing labelled 1 as "banana" is no digit 1. The set moves between
+machines as a zip of those files; imports are validated as strictly as weight files, since they
+may come from anywhere.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import uuid
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -35,15 +37,18 @@ from .weights import is_finite_number
 
 HELD_OUT_EVERY = 5  # the 5th, 10th, ... drawing of each class is held out
 ID = re.compile(r"[0-9a-f]{32}")  # as uuid4().hex makes them: a safe file name on any system
-MAX_FILE_BYTES = 1 << 20  # one drawing's JSON; larger files are refused unread
+MAX_FILE_BYTES = 1 << 20  # one drawing's JSON, read or written; larger files are refused unread
 MAX_POINTS = 20_000  # stroke points of one drawing
-# One import: the zip file, its members, their unpacked bytes and all their stroke points
-# together (kept as float64 arrays, 24 bytes a point: 2,000,000 points take 48 MB).
+MAX_STROKES = 1_000  # strokes of one drawing (a digit takes one to four)
+# One import: the zip file, its members, their unpacked bytes, and all their strokes and stroke
+# points together. A point is kept in a float64 array (24 bytes: 2,000,000 points take 48 MB), a
+# stroke as a dict and an array (about 330 bytes, even empty: 200,000 strokes take 66 MB).
 MAX_IMPORT_BYTES = 512 << 20
 MAX_IMPORT_FILES = 20_000
 MAX_ENTRY_BYTES = 46 + 300  # a central directory entry with a name of up to 300 bytes
 MAX_IMPORT_UNPACKED = 1 << 30
 MAX_IMPORT_POINTS = 2_000_000
+MAX_IMPORT_STROKES = 200_000
 # Members stored or deflated, as mnistpad writes them: zipfile unpacks a bzip2 or LZMA member's
 # data a whole chunk at a time, whatever its declared size (a few bytes can unpack to gigabytes).
 ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
@@ -101,6 +106,24 @@ def _to_json(drawing: Drawing) -> dict:
     }
 
 
+def _encoded(drawing: Drawing, source: str) -> bytes:
+    """The drawing's file as it is written: HandwritingError if the reader would refuse it as too
+    large (numbers are written back as floats, so a file read just under the limit can grow)."""
+    text = json.dumps(_to_json(drawing), separators=(",", ":")).encode()
+    if len(text) > MAX_FILE_BYTES:
+        raise HandwritingError(
+            f"{source}: would be written as {len(text):,} bytes, over the {MAX_FILE_BYTES:,} a"
+            " drawing's file may have"
+        )
+    return text
+
+
+def in_classes(drawing: Drawing, classes: Sequence[str]) -> bool:
+    """Whether the drawing is of one of `classes`: its label is one of them, under the name it was
+    labelled with (a drawing labelled 1 as "banana" is not of the digits' class 1)."""
+    return drawing.label < len(classes) and classes[drawing.label] == drawing.name
+
+
 def _grey_levels(image: np.ndarray) -> np.ndarray:
     """The 784 grey levels (0 to 255) a drawing's file keeps of its image."""
     return np.clip(np.round(np.asarray(image, np.float32).reshape(-1) * 255), 0, 255).astype(int)
@@ -153,10 +176,13 @@ def _from_json(text: bytes, source: str) -> Drawing:
 
 def _strokes(strokes, source: str) -> list:
     """The strokes with their points as (n, 3) arrays; HandwritingError if they are not lists of
-    [x, y, pressure] points of finite numbers, or have more than MAX_POINTS points."""
+    [x, y, pressure] points of finite numbers, or number more than MAX_STROKES or have more than
+    MAX_POINTS points (counted before any is parsed: empty strokes cost memory too)."""
     wrong = HandwritingError(f"{source}: the strokes are not lists of [x, y, pressure] points")
     if not isinstance(strokes, list):
         raise wrong
+    if len(strokes) > MAX_STROKES:
+        raise HandwritingError(f"{source}: more than {MAX_STROKES:,} strokes")
     parsed, total = [], 0
     for stroke in strokes:
         if not (isinstance(stroke, dict) and is_finite_number(stroke.get("width"))):
@@ -225,10 +251,11 @@ def _check_directory(stream, path: Path | str) -> None:
 
 def _read_zip(
     path: Path | str,
-    classes: list[str] | None = None,
+    classes: Sequence[str] | None = None,
     progress: Callable[[int, int], bool] | None = None,
-) -> list[Drawing]:
-    """The drawings of an exported zip, every member checked (see `PersonalSet.import_from`)."""
+) -> list[tuple[str, Drawing]]:
+    """The drawings of an exported zip, each with the member it came from (for messages), every
+    member checked (see `PersonalSet.import_from`)."""
     try:
         stream = open_regular(path, MAX_IMPORT_BYTES)
     except OSError as error:
@@ -252,27 +279,38 @@ def _read_zip(
                     f"{path}: {unpacked:,} bytes unpacked, over the limit of"
                     f" {MAX_IMPORT_UNPACKED:,}"
                 )
-            drawings, seen, points = [], {}, 0
+            drawings, seen, points, strokes = [], {}, 0, 0
             for done, info in enumerate(members):
                 if progress is not None and not progress(done, 2 * len(members)):
                     raise ImportCancelled("import cancelled: nothing was added")
                 source = f"{path}: {_shown(info.filename)}"
                 drawing = _from_json(_read_member(archive, info, str(path)), source)
-                if classes is not None and drawing.label >= len(classes):
-                    raise HandwritingError(
-                        f"{source}: label {drawing.label} is not a class of the weights in use"
-                        f" (they have {len(classes)}: 0 to {len(classes) - 1})"
-                    )
+                if classes is not None and not in_classes(drawing, classes):
+                    raise HandwritingError(f"{source}: {_not_in(drawing, classes)}")
                 if drawing.id in seen:
                     raise HandwritingError(f"{source}: the same id as {seen[drawing.id]}")
                 seen[drawing.id] = _shown(info.filename)
                 points += _points(drawing)
-                if points > MAX_IMPORT_POINTS:
-                    raise HandwritingError(
-                        f"{path}: more than {MAX_IMPORT_POINTS:,} stroke points in all"
-                    )
-                drawings.append(drawing)
+                strokes += len(drawing.strokes)
+                for count, limit, what in (
+                    (points, MAX_IMPORT_POINTS, "stroke points"),
+                    (strokes, MAX_IMPORT_STROKES, "strokes"),
+                ):
+                    if count > limit:
+                        raise HandwritingError(f"{path}: more than {limit:,} {what} in all")
+                drawings.append((source, drawing))
     return drawings
+
+
+def _not_in(drawing: Drawing, classes: Sequence[str]) -> str:
+    """Why `drawing` is not of one of `classes`."""
+    label, n = drawing.label, len(classes)
+    if label >= n:
+        return f"label {label} is not a class of the weights in use (they have {n}: 0 to {n - 1})"
+    return (
+        f"labelled {label} as {drawing.name!r}, but class {label} of the weights in use is"
+        f" {classes[label]!r}"
+    )
 
 
 class PersonalSet:
@@ -288,7 +326,7 @@ class PersonalSet:
         self._lock = threading.RLock()
         self._index: dict[str, Drawing] | None = None  # by id, oldest first
         self._problems: list[str] = []
-        self._counts: Counter = Counter()  # (label, held_out) -> drawings
+        self._counts: Counter = Counter()  # (label, name, held_out) -> drawings
         self._unreadable: str | None = None  # why the folder cannot be listed
 
     def reload(self) -> None:
@@ -325,7 +363,7 @@ class PersonalSet:
                 problems.append(f"{_shown(name)}: cannot be used ({error})")
         drawings.sort(key=lambda drawing: (drawing.created, drawing.id))
         self._index = {drawing.id: drawing for drawing in drawings}
-        self._counts = Counter((drawing.label, drawing.held_out) for drawing in drawings)
+        self._counts = Counter(_key(drawing) for drawing in drawings)
         self._problems = problems
 
     def drawings(self) -> tuple[list[Drawing], list[str]]:
@@ -335,7 +373,7 @@ class PersonalSet:
             return list(self._load().values()), list(self._problems)
 
     def counts(self) -> Counter:
-        """How many drawings there are of each (label, held_out)."""
+        """How many drawings there are of each (label, name, held_out)."""
         with self._lock:
             self._load()
             return Counter(self._counts)
@@ -351,7 +389,7 @@ class PersonalSet:
         why it cannot be kept."""
         with self._lock:
             self._load()
-            same_class = self._counts[(label, False)] + self._counts[(label, True)]
+            same_class = self._counts[(label, name, False)] + self._counts[(label, name, True)]
             drawing = Drawing(
                 id=uuid.uuid4().hex,
                 label=int(label),
@@ -361,7 +399,7 @@ class PersonalSet:
                 created=datetime.now(UTC).isoformat(timespec="microseconds"),
                 held_out=(same_class + 1) % HELD_OUT_EVERY == 0,
             )
-            self._write(drawing)
+            self._write(drawing, "the drawing")
             self._keep([drawing])
             return drawing
 
@@ -371,7 +409,7 @@ class PersonalSet:
         newest = next(reversed(index.values())).created if index else ""
         for drawing in drawings:
             index[drawing.id] = drawing
-            self._counts[(drawing.label, drawing.held_out)] += 1
+            self._counts[_key(drawing)] += 1
         if len(drawings) > 1 or any(drawing.created < newest for drawing in drawings):
             ordered = sorted(index.values(), key=lambda drawing: (drawing.created, drawing.id))
             self._index = {drawing.id: drawing for drawing in ordered}
@@ -388,29 +426,31 @@ class PersonalSet:
                 raise HandwritingError(message) from None
             kept = self._load().pop(drawing.id, None)
             if kept is not None:
-                self._counts[(kept.label, kept.held_out)] -= 1
+                self._counts[_key(kept)] -= 1
 
     def restore(self, drawing: Drawing) -> None:
         """Keep a drawing removed earlier again, as it was (undoing `remove`)."""
         with self._lock:
-            self._write(drawing)
+            self._write(drawing, "the drawing")
             self._keep([drawing])
 
     def relabel(self, drawing: Drawing, label: int, name: str) -> Drawing:
         """The drawing kept under another class (its file rewritten in place); returns it."""
         with self._lock:
             relabelled = replace(drawing, label=int(label), name=name)
-            self._write(relabelled)
+            self._write(relabelled, "the relabelled drawing")
             kept = self._load().pop(drawing.id, None)
             if kept is not None:
-                self._counts[(kept.label, kept.held_out)] -= 1
+                self._counts[_key(kept)] -= 1
             self._keep([relabelled])
             return relabelled
 
-    def _write(self, drawing: Drawing) -> None:
+    def _write(self, drawing: Drawing, source: str) -> None:
+        """Write the drawing's file, or raise HandwritingError (naming `source`) if it cannot be
+        written, or could not be read back."""
         target = self.folder / f"{drawing.id}.json"
         assert ID.fullmatch(drawing.id) and target.parent == self.folder  # never elsewhere
-        text = json.dumps(_to_json(drawing)).encode()
+        text = _encoded(drawing, source)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             write_atomically(target, lambda out: out.write(text))
@@ -420,7 +460,8 @@ class PersonalSet:
 
     def export(self, path: Path | str) -> int:
         """Write all readable drawings into one zip; return how many. HandwritingError when the
-        folder exists but cannot be read, OSError when the zip cannot be written."""
+        folder exists but cannot be read or a drawing is too large to import again, OSError when
+        the zip cannot be written."""
         drawings, _ = self.drawings()
         if self._unreadable:
             raise HandwritingError(f"cannot read the folder {self.folder}: {self._unreadable}")
@@ -428,7 +469,8 @@ class PersonalSet:
         def write(out) -> None:
             with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
                 for drawing in drawings:
-                    archive.writestr(f"{drawing.id}.json", json.dumps(_to_json(drawing)))
+                    name = f"{drawing.id}.json"
+                    archive.writestr(name, _encoded(drawing, f"{self.folder / name}"))
 
         write_atomically(path, write)
         return len(drawings)
@@ -436,14 +478,15 @@ class PersonalSet:
     def import_from(
         self,
         path: Path | str,
-        classes: list[str] | None = None,
+        classes: Sequence[str] | None = None,
         progress: Callable[[int, int], bool] | None = None,
     ) -> tuple[int, int]:
         """Add the drawings of an exported zip; return (added, already there).
 
-        Nothing is added unless every file in the zip is a valid drawing, with a label among
-        `classes` (when given), and the zip keeps within the MAX_IMPORT_* limits: all are checked
-        before the first is written, and if writing one fails, those written are removed.
+        Nothing is added unless every file in the zip is a valid drawing, of one of `classes`
+        (when given; see `in_classes`), and the zip keeps within the MAX_IMPORT_* limits: all are
+        checked before the first is written, and if writing one fails (or one would be written
+        larger than can be read back), those written are removed.
         `progress(done, total)` is called along the way; when it returns False the import stops
         with ImportCancelled and nothing is added. Raises HandwritingError saying why.
         """
@@ -451,31 +494,36 @@ class PersonalSet:
         total = 2 * len(incoming)
         with self._lock:
             index = self._load()
-            new = [drawing for drawing in incoming if drawing.id not in index]
+            new = [(source, drawing) for source, drawing in incoming if drawing.id not in index]
             written = []
             try:
-                for drawing in new:
+                for source, drawing in new:
                     if progress is not None and not progress(len(incoming) + len(written), total):
                         raise ImportCancelled("import cancelled: nothing was added")
-                    self._write(drawing)
+                    self._write(drawing, source)
                     written.append(drawing)
             except BaseException:  # undo: nothing is added
                 for drawing in written:
                     with suppress(OSError):
                         (self.folder / f"{drawing.id}.json").unlink(missing_ok=True)
                 raise
-            self._keep(new)
+            self._keep(written)
         if progress is not None:
             progress(total, total)
         return len(new), len(incoming) - len(new)
 
 
+def _key(drawing: Drawing) -> tuple[int, str, bool]:
+    """What `PersonalSet.counts` counts drawings by."""
+    return drawing.label, drawing.name, drawing.held_out
+
+
 def drawing_arrays(
-    drawings: list[Drawing], held_out: bool, n_classes: int = MAX_CLASSES
+    drawings: list[Drawing], held_out: bool, classes: Sequence[str]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 784) float32 images and (N,) uint8 labels of the held-out or the training drawings
-    whose label is one of `n_classes` (drawings of other classes are left out)."""
-    chosen = [d for d in drawings if d.held_out == held_out and d.label < n_classes]
+    """(N, 784) float32 images and (N,) uint8 labels of the held-out or the training drawings of
+    `classes` (see `in_classes`: drawings of other classes are left out)."""
+    chosen = [d for d in drawings if d.held_out == held_out and in_classes(d, classes)]
     images = np.array([drawing.image.reshape(-1) for drawing in chosen], dtype=np.float32)
     labels = np.array([drawing.label for drawing in chosen], dtype=np.uint8)
     return images.reshape(-1, 784), labels
@@ -487,7 +535,7 @@ def fine_tune_data(mnist: Dataset, drawings: list[Drawing], seed: int = 0) -> Da
     forgetting MNIST (dev keeps watching it). Drawings of classes the data does not have are
     left out."""
     n_classes = len(mnist.classes)
-    images, labels = drawing_arrays(drawings, held_out=False, n_classes=n_classes)
+    images, labels = drawing_arrays(drawings, held_out=False, classes=mnist.classes)
     if not len(labels):
         if any(not drawing.held_out for drawing in drawings):
             raise HandwritingError(

@@ -1,5 +1,6 @@
-"""The window against hostile input: names that look like HTML, a frozen training child, damaged
-settings, and files it must not replace without asking. Real widgets, real files, real MNIST."""
+"""The window against hostile input: names that look like HTML, hold "&" or line breaks, or are
+many or long; keys that look like digits; a frozen training child, damaged settings, and files it
+must not replace without asking. Real widgets, real files, real key events, real MNIST."""
 
 from __future__ import annotations
 
@@ -10,13 +11,24 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 from gui_support import circle, start
-from PySide6.QtWidgets import QLabel, QListWidget, QMessageBox, QTableWidget, QWidget
+from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtGui import QKeyEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QLabel,
+    QListWidget,
+    QMessageBox,
+    QTableWidget,
+    QWidget,
+)
 
 from mnistpad.gui.canvas import send_stroke
 from mnistpad.gui.window import DEFAULT_WEIGHTS, MainWindow
+from mnistpad.model import LinearModel
 from mnistpad.train_process import STOP_GRACE_S
-from mnistpad.weights import load_weights, save_weights
+from mnistpad.weights import build_meta, load_weights, save_weights
 
 # Each would make Qt read a device or allocate gigabytes if it were taken as HTML.
 HOSTILE_NAMES = [
@@ -146,3 +158,116 @@ def test_saving_under_a_name_whose_npz_exists_asks_before_replacing(
     answers["question"] = QMessageBox.StandardButton.Yes
     assert window.files.save_weights_dialog()
     assert np.array_equal(load_weights(existing).model.W, window.session.model.W)
+
+
+# -- keys, "&" and class names that do not fit -------------------------------------------------
+
+
+def weights_for(path, classes: list[str], favourite: int = 0):
+    """A linear weight file for `classes` that reads any drawing as class `favourite`."""
+    rng = np.random.default_rng(0)
+    bias = np.zeros(len(classes), np.float32)
+    bias[favourite] = 50
+    model = LinearModel(rng.normal(0, 0.01, (len(classes), 784)).astype(np.float32), bias)
+    return save_weights(path, model, build_meta(classes))
+
+
+def press(widget: QWidget, key: Qt.Key, text: str) -> None:
+    """A key press and release as the keyboard sends them, through the event loop, to the widget
+    with the focus (Qt passes what it does not use on to its parents, up to the window)."""
+    for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+        QApplication.postEvent(widget, QKeyEvent(kind, key, Qt.KeyboardModifier.NoModifier, text))
+    QApplication.processEvents()
+
+
+def test_keys_that_are_digits_but_not_0_to_9_do_not_label(window, qtbot, dialogs):
+    """'²' has its own key on French keyboards, and '²'.isdigit() is true: every press raised a
+    ValueError (int('²')). '٣' (an Arabic-Indic 3) is a digit too; neither labels a drawing."""
+    shown, _ = dialogs
+    send_stroke(window.canvas, circle())
+    window.canvas.setFocus()
+    for key, text in ((Qt.Key.Key_twosuperior, "²"), (Qt.Key.Key_unknown, "٣")):
+        press(window.canvas, key, text)  # an exception here fails the test (pytest-qt)
+    assert not window.canvas.is_empty() and window.handwriting.personal.drawings()[0] == []
+    press(window.canvas, Qt.Key.Key_3, "3")  # while 3 does
+    assert window.canvas.is_empty()
+    assert [d.label for d in window.handwriting.personal.drawings()[0]] == [3]
+    assert shown["critical"] == []
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support (raise|grabbing)")  # offscreen menus
+def test_an_ampersand_in_a_class_name_is_shown_not_taken_for_a_shortcut(
+    window, qtbot, dialogs, tmp_path
+):
+    """The Label buttons and the gallery's "Label as" menu showed "&0" as "0", with Alt+0 as its
+    shortcut, and "&" as nothing."""
+    names = ["&0", "&", "a&b", *(str(i) for i in range(3, 10))]
+    assert window.files.open_weights(weights_for(tmp_path / "amp.npz", names))
+    texts = [button.text() for button in window.draw.label_buttons[:3]]
+    assert texts == ["&&0", "&&", "a&&b"]  # shown as "&0", "&" and "a&b"
+    for text in texts:
+        assert QKeySequence.mnemonic(text).isEmpty()
+    send_stroke(window.canvas, circle())
+    assert window.label_drawing(0)
+    panel = window.handwriting
+    window.tabs.setCurrentIndex(window.tabs.indexOf(panel.parentWidget().parentWidget()))
+    item = panel.gallery.item(0)
+    seen = []
+
+    def read_menu():
+        menu = QApplication.activePopupWidget()
+        relabel = next(a.menu() for a in menu.actions() if a.text() == "Label as")
+        seen.extend(action.text() for action in relabel.actions())
+        menu.close()
+
+    QTimer.singleShot(0, read_menu)
+    panel.gallery.customContextMenuRequested.emit(panel.gallery.visualItemRect(item).center())
+    assert seen[:3] == ["&&0", "&&", "a&&b"]  # "Label as" lists them as they are named
+
+
+def class_sets() -> dict[str, list[str]]:
+    digits = [str(i) for i in range(10)]
+    return {
+        "EMNIST Balanced (47)": [*digits, *"ABCDEFGHIJKLMNOPQRSTUVWXYZ", *"abdefghnqrt"],
+        "256 classes": [f"class {i}" for i in range(256)],
+        "line breaks": ["a\n" * 50, *digits[1:]],
+        "100 characters": ["W" * 100, *digits[1:]],
+        "256 long names": [f"{i:03d}" + "W" * 97 for i in range(256)],
+    }
+
+
+@pytest.mark.parametrize("case", list(class_sets()))
+def test_many_or_long_class_names_keep_the_window_within_a_small_screen(
+    window, qtbot, dialogs, tmp_path, case
+):
+    """47 classes made the window 1091 pixels wide at least, 256 made it 3599; a name with line
+    breaks made it 4205 tall, one of 100 characters 4077 wide. Every class set the app accepts
+    now fits a 1024x768 screen, whatever the window shows, and every class can be labelled."""
+    classes = class_sets()[case]
+    assert window.files.open_weights(weights_for(tmp_path / "w.npz", classes))
+    send_stroke(window.canvas, circle())
+    assert window.draw.prediction.text() == classes[0]  # named, if cut short to fit
+
+    def fits() -> bool:
+        QApplication.processEvents()  # the layouts take in what changed
+        smallest = window.minimumSizeHint()
+        return smallest.width() <= 1024 * 0.95 and smallest.height() <= 768 * 0.92
+
+    for index in range(window.tabs.count()):
+        window.tabs.setCurrentIndex(index)
+        assert fits(), (window.tabs.tabText(index), window.minimumSizeHint())
+    for box in (window.draw.show_compare, window.draw.show_evidence):
+        box.setChecked(True)
+        assert fits(), (box.text(), window.minimumSizeHint())
+    window.draw.inspect(np.zeros((28, 28)), f"test image #1, a {classes[0]}")
+    assert fits(), window.minimumSizeHint()
+    last = len(classes) - 1
+    send_stroke(window.canvas, circle())
+    if window.draw.label_buttons:
+        window.draw.label_buttons[last].click()
+    else:  # too many for buttons: chosen in a list
+        window.draw.label_choice.setCurrentIndex(last)
+        window.draw.label_button.click()
+    kept = window.handwriting.personal.drawings()[0]
+    assert [(d.label, d.name) for d in kept] == [(last, classes[last])]
+    assert fits(), window.minimumSizeHint()

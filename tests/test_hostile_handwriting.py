@@ -1,8 +1,9 @@
 """The personal handwriting set against hostile or broken input: imported zips whose ids leave the
 folder, damaged or encrypted zips, named pipes and devices in the folder, imports too large for
-memory, labels the weights do not have, a folder that cannot be used, names written as HTML; and
-labelling that stays quick however many drawings there are. Anything that could hang runs in a
-child process with a timeout, so a hang fails the test, not the suite."""
+memory (in points or in empty strokes), drawings that would be written larger than they can be
+read, labels the weights do not have or name otherwise, a folder that cannot be used, names
+written as HTML; and labelling that stays quick however many drawings there are. Anything that
+could hang runs in a child process with a timeout, so a hang fails the test, not the suite."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import struct
 import subprocess
 import sys
 import threading
+import tracemalloc
 import uuid
 import zipfile
 import zlib
@@ -20,20 +22,29 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from gui_support import NAMES, circle
+from PySide6.QtCore import QPointF, QSettings, Qt
 from PySide6.QtWidgets import QProgressDialog, QPushButton
 
 import mnistpad.gui.handwriting_panel as panel_module
 import mnistpad.handwriting as handwriting
+from mnistpad.data import DIGITS
+from mnistpad.gui.canvas import Stroke, send_stroke
 from mnistpad.gui.dialogs import Folders
+from mnistpad.gui.draw_pane import DrawPane
 from mnistpad.gui.handwriting_panel import HandwritingPanel
+from mnistpad.gui.window import DEFAULT_WEIGHTS
 from mnistpad.handwriting import (
+    MAX_FILE_BYTES,
     MAX_POINTS,
+    MAX_STROKES,
     HandwritingError,
     ImportCancelled,
     PersonalSet,
+    drawing_arrays,
     fine_tune_data,
 )
+from mnistpad.weights import load_weights, save_weights
 
 HTML = "<img src=/nonexistent/x.png>"  # shown as HTML, Qt would try to load the image
 ROOT = os.geteuid() == 0  # permissions do not stop root
@@ -282,6 +293,106 @@ def test_the_unpacked_size_and_the_number_of_files_are_checked_before_reading(
         )
 
 
+def stroke_bomb(path: Path, drawings: int, strokes: int | None = None) -> Path:
+    """The zip of the attack: drawings of nothing but empty strokes, as many as fit in a drawing's
+    file (43,620), within the limits on files, unpacked bytes and points. 1,024 of them (a 2.9 MB
+    zip) took about 23 GB to import."""
+    head = json.dumps(json.loads(drawing_json(ident="f" * 32, points=0)) | {"strokes": []})
+    if strokes is None:
+        strokes = (MAX_FILE_BYTES - len(head)) // len('{"width":8,"points":[]},')
+    empty = ",".join(['{"width":8,"points":[]}'] * strokes)
+    text = head.replace('"strokes": []', f'"strokes": [{empty}]')
+    assert len(text) <= MAX_FILE_BYTES
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for i in range(drawings):
+            archive.writestr(f"{i}.json", text.replace("f" * 32, uuid.uuid4().hex))
+    return path
+
+
+def test_empty_strokes_count_and_a_stroke_bomb_is_refused_in_bounded_memory(tmp_path):
+    """Each drawing is refused before one of its strokes is parsed: the import allocates at most
+    what parsing one drawing's file takes (about 11 MB), where 16 such drawings took 350 MB."""
+    personal = PersonalSet(tmp_path / "handwriting")
+    bomb = stroke_bomb(tmp_path / "bomb.zip", drawings=16)
+    tracemalloc.start()
+    try:
+        with pytest.raises(HandwritingError, match=r"bomb.zip: 0.json: more than 1,000 strokes$"):
+            personal.import_from(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 << 20, f"{peak:,} bytes"
+    assert not personal.folder.exists()
+    # Strokes count for the whole import too: 201 drawings of 1,000 empty strokes are refused
+    many = stroke_bomb(tmp_path / "many.zip", drawings=201, strokes=MAX_STROKES)
+    with pytest.raises(HandwritingError, match=r"many.zip: more than 200,000 strokes in all$"):
+        personal.import_from(many)
+    assert not personal.folder.exists()
+    # and when labelling, and in a file put in the folder by hand
+    with pytest.raises(HandwritingError, match="the drawing: more than 1,000 strokes"):
+        personal.add(np.zeros((28, 28)), [{"width": 8, "points": []}] * 1001, 1, "1")
+    personal.folder.mkdir()
+    ident = uuid.uuid4().hex
+    with zipfile.ZipFile(bomb) as archive:
+        text = archive.read("0.json").decode()
+    (personal.folder / f"{ident}.json").write_text(text.replace(json.loads(text)["id"], ident))
+    assert PersonalSet(personal.folder).drawings() == (
+        [],
+        [f"{ident}.json: more than 1,000 strokes"],
+    )
+
+
+# -- writing only what can be read back ---------------------------------------------------------
+
+
+def test_an_import_writes_no_drawing_it_could_not_read_back(tmp_path):
+    """Numbers are written back as floats: "9e15" (4 bytes) as "9000000000000000.0" (18), so a
+    drawing accepted at 341 KB was written at 1.16 MB, over the 1 MiB the reader takes, and was
+    refused at the next start. Now the import is refused, naming the drawing, and adds nothing."""
+    points = ",".join(["[9e15,9e15,9e15]"] * MAX_POINTS)
+    grows = drawing_json(points=1).replace("[[1.5, 2.5, 1.0]]", f"[{points}]")
+    assert len(grows) < 400_000
+    zip_of(tmp_path / "in.zip", {"good.json": drawing_json(3), "grows.json": grows})
+    personal = PersonalSet(tmp_path / "handwriting")
+    with pytest.raises(
+        HandwritingError,
+        match=r"in.zip: grows.json: would be written as 1,1\d\d,\d\d\d bytes, over the 1,048,576",
+    ):
+        personal.import_from(tmp_path / "in.zip")
+    assert list(personal.folder.iterdir()) == [] and personal.drawings() == ([], [])
+    # the same file put in the folder by hand is read, but relabelling it is refused, not lossy
+    ident = json.loads(grows)["id"]
+    (personal.folder / f"{ident}.json").write_text(grows)
+    personal.reload()
+    (drawing,), _ = personal.drawings()
+    with pytest.raises(HandwritingError, match="the relabelled drawing: would be written as"):
+        personal.relabel(drawing, 2, "2")
+    assert (personal.folder / f"{ident}.json").read_text() == grows
+    assert PersonalSet(personal.folder).drawings()[1] == []
+    # what is written is read back as it was
+    good = PersonalSet(tmp_path / "good")
+    assert good.import_from(zip_of(tmp_path / "good.zip", {"g.json": drawing_json(3)})) == (1, 0)
+    (kept,), problems = PersonalSet(good.folder).drawings()
+    assert problems == [] and kept.label == 3 and kept.strokes[0]["points"].shape == (3, 3)
+
+
+def test_a_drawing_of_as_many_points_as_allowed_from_the_canvas_is_kept_and_read_back(
+    qtbot, tmp_path
+):
+    """Pen pressures and positions written in full took up to 56 bytes a point: a long tablet
+    drawing was written larger than a drawing's file may be, and lost at the next start."""
+    pane = DrawPane()
+    qtbot.addWidget(pane)
+    rng = np.random.default_rng(0)
+    xy, pressures = rng.uniform(0, 280, (MAX_POINTS, 2)), rng.uniform(0.2, 1, MAX_POINTS)
+    pane.canvas.strokes = [Stroke(22.0, [QPointF(x, y) for x, y in xy], pressures.tolist())]
+    personal = PersonalSet(tmp_path / "handwriting")
+    kept = personal.add(np.zeros((28, 28)), pane.strokes(), 1, "1")
+    (again,), problems = PersonalSet(personal.folder).drawings()
+    assert problems == [] and np.array_equal(again.strokes[0]["points"], kept.strokes[0]["points"])
+    assert np.abs(kept.strokes[0]["points"][:, :2] - xy).max() <= 0.005
+
+
 # -- labelling stays quick ----------------------------------------------------------------------
 
 
@@ -292,6 +403,7 @@ def write_drawings(folder: Path, n: int) -> None:
     for i in range(n):
         ident = uuid.uuid4().hex
         data = text.replace('"ID"', f'"{ident}"').replace('"label": 99', f'"label": {i % 10}')
+        data = data.replace('"name": "99"', f'"name": "{i % 10}"')
         (folder / f"{ident}.json").write_text(data.replace("CREATED", f"2024-01-01 {i:06d}"))
 
 
@@ -320,11 +432,11 @@ def test_labelling_reads_no_other_drawing_however_many_there_are(tmp_path, monke
     assert panel.gallery.count() == 2005 and panel.gallery.item(5) is newest
     assert panel.gallery.item(0).data(Qt.ItemDataRole.UserRole) == kept[-1].id
     assert [d.held_out for d in kept] == [False] * 4 + [True]  # the 205th drawing of class 3
-    assert personal.counts()[(3, False)] == 204 and personal.counts()[(3, True)] == 1
+    assert personal.counts()[(3, "3", False)] == 204 and personal.counts()[(3, "3", True)] == 1
     assert panel.counts.text().startswith("2005 drawings in ")
     assert "3: 204+1" in panel.counts.text()
     panel.remove_drawing(kept[-1])
-    assert panel.gallery.count() == 2004 and personal.counts()[(3, True)] == 0
+    assert panel.gallery.count() == 2004 and personal.counts()[(3, "3", True)] == 0
     assert not (personal.folder / f"{kept[-1].id}.json").exists() and reads == []
     # the folder holds what the index says
     assert len(PersonalSet(personal.folder).drawings()[0]) == 2004
@@ -335,13 +447,66 @@ def test_labelling_reads_no_other_drawing_however_many_there_are(tmp_path, monke
 
 def test_labels_the_weights_do_not_have_are_refused_at_import(tmp_path):
     personal = PersonalSet(tmp_path / "handwriting")
-    members = {"ok.json": drawing_json(2), "stray.json": drawing_json(5)}
+    members = {"ok.json": drawing_json(2, name="c"), "stray.json": drawing_json(5)}
     with pytest.raises(
         HandwritingError, match=r"stray.json: label 5 is not a class of the weights in use \(they"
     ):
         personal.import_from(zip_of(tmp_path / "in.zip", members), classes=["a", "b", "c"])
     assert not personal.folder.exists()
-    assert personal.import_from(tmp_path / "in.zip", classes=[str(i) for i in range(10)]) == (2, 0)
+    members = {"ok.json": drawing_json(2), "stray.json": drawing_json(5)}
+    assert personal.import_from(zip_of(tmp_path / "in.zip", members), classes=DIGITS) == (2, 0)
+
+
+def test_a_drawing_whose_name_is_not_its_class_is_refused_at_import(tmp_path):
+    """A drawing named "7" with label 1 was accepted, and counted and learnt as a 1."""
+    personal = PersonalSet(tmp_path / "handwriting")
+    members = {"one.json": drawing_json(1), "seven.json": drawing_json(1, name="7")}
+    zip_of(tmp_path / "in.zip", members)
+    with pytest.raises(
+        HandwritingError,
+        match=r"seven.json: labelled 1 as '7', but class 1 of the weights in use is '1'$",
+    ):
+        personal.import_from(tmp_path / "in.zip", classes=DIGITS)
+    assert not personal.folder.exists()
+    assert personal.import_from(tmp_path / "in.zip") == (2, 0)  # no classes to match: kept as is
+
+
+def test_drawings_of_other_classes_are_not_counted_or_learnt_as_the_label_they_share(
+    window, dialogs, mnist, tmp_path
+):
+    """Drawings labelled "banana" (label 1) under fruit weights showed as "banana: 1" beside the
+    digits' counts, and fine-tuning learnt them as the digit 1."""
+    default = load_weights(DEFAULT_WEIGHTS)
+    fruit = save_weights(tmp_path / "fruit.npz", default.model, {**default.meta, "classes": NAMES})
+    assert window.files.open_weights(fruit)
+    for _ in range(2):
+        send_stroke(window.canvas, circle())
+        assert window.label_drawing(1)  # key 1: a banana
+    panel = window.handwriting
+    assert "banana: 2+0" in panel.counts.text() and panel.fine_tune.isEnabled()
+    window.files.use_default_weights()  # the digits
+    text = panel.counts.text()
+    assert text.startswith("2 drawings in ") and "1: " not in text and "banana" not in text
+    assert "2 of classes the weights in use do not have, left out" in text
+    assert not panel.fine_tune.isEnabled()
+    shown = panel.gallery.item(0).toolTip().replace("\xa0", " ")  # tooltips keep their spaces
+    assert "not a class of the weights in use" in shown
+    bananas = panel.personal.drawings()[0]
+    with pytest.raises(HandwritingError, match="none of your drawings is of one of the 10 classes"):
+        fine_tune_data(mnist, bananas)
+    send_stroke(window.canvas, circle())
+    assert window.label_drawing(1)  # a real 1
+    assert "(to learn from + held out: 1: 1+0);" in panel.counts.text()
+    assert panel.fine_tune.isEnabled()
+    drawings = panel.personal.drawings()[0]
+    images, labels = drawing_arrays(drawings, held_out=False, classes=DIGITS)
+    assert labels.tolist() == [1] and np.array_equal(images[0], drawings[-1].image.reshape(-1))
+    data = fine_tune_data(mnist, drawings)
+    assert len(data.train_labels) == 10_000 + 10_000  # the one 1, repeated: no banana among them
+    panel.gallery.selectAll()  # "Label as 1" makes the bananas ones (they have that label already)
+    panel.relabel_selected(1)
+    assert "(to learn from + held out: 1: 3+0)" in panel.counts.text()
+    assert "left out" not in panel.counts.text()
 
 
 def test_fine_tune_data_leaves_out_drawings_of_classes_the_data_lacks(tiny, tmp_path):
@@ -411,10 +576,10 @@ def test_an_import_that_cannot_write_is_undone(tmp_path, monkeypatch):
     write = PersonalSet._write
     written = []
 
-    def fail_third(self, drawing):
+    def fail_third(self, drawing, source):
         if len(written) == 2:
             raise HandwritingError("disk full")
-        write(self, drawing)
+        write(self, drawing, source)
         written.append(drawing)
 
     monkeypatch.setattr(PersonalSet, "_write", fail_third)

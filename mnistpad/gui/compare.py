@@ -20,6 +20,7 @@ from ..networks import Model, describe
 from ..preprocess import deskew
 from ..weights import WeightFileError, default_weights, load_weights
 from .dialogs import plain, tip
+from .texts import FittedLabel
 from .views import BLUE, ORANGE, label_classes
 
 LINEAR_FILES = ("default.npz",)  # bundled files to compare with, the first present one is used
@@ -66,8 +67,7 @@ class CompareView(QWidget):
         for row, colour in enumerate(COLOURS):
             swatch = QLabel("■")
             swatch.setStyleSheet(f"color: {colour}")
-            name = plain(QLabel())
-            name.setWordWrap(True)
+            name = FittedLabel(lines=2, wrap=True)  # it names a class: cut short, not widened
             name.setFont(small)
             legend.addWidget(swatch, row, 0, Qt.AlignmentFlag.AlignTop)
             legend.addWidget(name, row, 1)

@@ -3,6 +3,9 @@
 The drawing is made MNIST-style (`preprocess.mnist_style`) on every change; the pane shows that
 input (deskewed when the model in view wants it), the prediction, how sure it is and every class's
 probability. An image from the data can be inspected in its place until the next stroke.
+
+The pane fits a 1024x768 screen whatever the classes: up to MAX_LABEL_BUTTONS of them get Label
+buttons, in rows, and more are chosen from a list; the prediction is cut short to its width.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -27,10 +32,13 @@ from ..networks import Model
 from ..preprocess import deskew, mnist_style
 from .canvas import DrawingCanvas
 from .compare import CompareView
-from .dialogs import plain, tip
+from .dialogs import tip
+from .texts import FittedLabel, button_text, numbered
 from .views import DigitPreview, ProbabilityChart
 
 DEFAULT_PEN_WIDTH = 22
+BUTTONS_PER_ROW = 16  # a row of Label buttons fits the pane in a 1024-pixel-wide window
+MAX_LABEL_BUTTONS = 3 * BUTTONS_PER_ROW  # EMNIST Balanced's 47 classes; more are chosen in a list
 
 
 class DrawPane(QWidget):
@@ -66,20 +74,22 @@ class DrawPane(QWidget):
         tools.addWidget(self.pen_width, 1)
         tools.addWidget(self.undo_button)
         tools.addWidget(self.clear_button)
-        self.label_row = QHBoxLayout()
-        self.label_row.setSpacing(2)
-        self.label_row.addWidget(QLabel("Label"))
-        self.label_buttons: list[QPushButton] = []
+        self.labelled: list[str] = []  # the classes the Label row is for
+        self.label_row = QWidget()  # remade for each set of classes
+        self.label_buttons: list[QPushButton] = []  # one per class, or none with a list
+        self.label_choice: QComboBox | None = None  # the list, with many classes
+        self.label_button: QPushButton | None = None  # labels as the class chosen in the list
 
         self.preview = DigitPreview()
-        self.prediction = plain(QLabel("-"))
+        # a class name: smaller, then cut short, rather than widen the pane
+        self.prediction = FittedLabel("-", smallest=self.font().pointSizeF())
         self.prediction.setAlignment(Qt.AlignmentFlag.AlignCenter)
         font = QFont(self.font())
         font.setPointSizeF(font.pointSizeF() * 2.6)
         font.setBold(True)
         self.prediction.setFont(font)
         self.prediction.setToolTip("The model's prediction for your drawing and how sure it is.")
-        self.confidence = plain(QLabel("draw a digit"))
+        self.confidence = FittedLabel("draw a digit", lines=2)
         self.confidence.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.show_evidence = QCheckBox("evidence")
         self.show_evidence.setToolTip(
@@ -116,7 +126,7 @@ class DrawPane(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.canvas, 3)
         layout.addLayout(tools)
-        layout.addLayout(self.label_row)
+        layout.addWidget(self.label_row)
         layout.addLayout(reading, 2)
 
     @property
@@ -124,30 +134,59 @@ class DrawPane(QWidget):
         return self.chart.classes
 
     def set_classes(self, classes: list[str]) -> None:
-        """Name the classes of the weights in use on the chart and the Label buttons."""
+        """Name the classes of the weights in use on the chart and the Label row."""
         self.chart.set_classes(classes)
-        tips = [
-            tip(f"Label the drawing as {name} and keep it in your handwriting set (key {i})")
-            if i < 10
-            else tip(f"Label the drawing as {name} and keep it in your handwriting set")
-            for i, name in enumerate(classes)
-        ]
-        if [button.toolTip() for button in self.label_buttons] == tips:
-            return  # the buttons are for these classes already
-        for button in self.label_buttons:
-            self.label_row.removeWidget(button)
-            button.deleteLater()
-        self.label_buttons = []
-        numbered = any(len(name) > 3 for name in classes)  # one style for all the buttons
-        for index, name in enumerate(classes):
-            button = QPushButton(str(index) if numbered else name)
-            button.setToolTip(tips[index])
-            button.setMinimumWidth(10)
-            button.clicked.connect(lambda _=False, index=index: self.label_requested.emit(index))
-            self.label_row.addWidget(button, 1)
-            self.label_buttons.append(button)
+        if list(classes) == self.labelled:
+            return  # the Label row is for these classes already
+        self.labelled = list(classes)
+        row = QWidget()
+        grid = QGridLayout(row)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(2)
+        grid.addWidget(QLabel("Label"), 0, 0)
+        self.label_buttons, self.label_choice, self.label_button = [], None, None
+        if len(classes) <= MAX_LABEL_BUTTONS:
+            by_number = numbered(classes)  # one style for all the buttons
+            for index, name in enumerate(classes):
+                button = QPushButton(str(index) if by_number else button_text(name))
+                key = f" (key {index})" if index < 10 else ""
+                button.setToolTip(
+                    tip(f"Label the drawing as {name} and keep it in your handwriting set{key}")
+                )
+                button.setMinimumWidth(10)
+                button.clicked.connect(lambda _=False, i=index: self.label_requested.emit(i))
+                line, column = divmod(index, BUTTONS_PER_ROW)
+                grid.addWidget(button, line, column + 1)
+                grid.setColumnStretch(column + 1, 1)
+                self.label_buttons.append(button)
+            controls = self.label_buttons
+        else:
+            self.label_choice = QComboBox()  # its entries are plain text, on one line each
+            self.label_choice.addItems(
+                [f"{index}: {' '.join(name.split())}" for index, name in enumerate(classes)]
+            )
+            self.label_choice.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            self.label_choice.setMinimumContentsLength(8)
+            self.label_choice.setToolTip("The class to label the drawing as (keys 0-9 label 0-9)")
+            self.label_button = QPushButton("Keep")
+            self.label_button.setToolTip(
+                "Label the drawing as the class chosen and keep it in your handwriting set"
+            )
+            self.label_button.clicked.connect(
+                lambda: self.label_requested.emit(self.label_choice.currentIndex())
+            )
+            grid.addWidget(self.label_choice, 0, 1)
+            grid.addWidget(self.label_button, 0, 2)
+            grid.setColumnStretch(1, 1)
+            controls = [self.label_choice, self.label_button]
+        self.layout().replaceWidget(self.label_row, row)
+        self.label_row.hide()
+        self.label_row.deleteLater()
+        self.label_row = row
         # in reading order
-        chain = [self.clear_button, *self.label_buttons, self.show_evidence, self.show_compare]
+        chain = [self.clear_button, *controls, self.show_evidence, self.show_compare]
         for before, after in itertools.pairwise(chain):
             QWidget.setTabOrder(before, after)
 
@@ -171,12 +210,16 @@ class DrawPane(QWidget):
         self.input_changed.emit()
 
     def strokes(self) -> list[dict]:
-        """The drawing's strokes as the handwriting set keeps them."""
+        """The drawing's strokes as the handwriting set keeps them: to a hundredth of a canvas
+        unit (and a thousandth of full pressure), so that a drawing of as many points as the set
+        takes always fits in a drawing's file (floats written in full took up to 58 bytes a
+        point, and 18,000 points a mebibyte)."""
         return [
             {
                 "width": stroke.width,
                 "points": [
-                    [p.x(), p.y(), w] for p, w in zip(stroke.points, stroke.pressures, strict=True)
+                    [round(p.x(), 2), round(p.y(), 2), round(w, 3)]
+                    for p, w in zip(stroke.points, stroke.pressures, strict=True)
                 ],
             }
             for stroke in self.canvas.strokes
@@ -200,7 +243,7 @@ class DrawPane(QWidget):
         if probabilities is None or not np.isfinite(probabilities).all():
             self.chart.set_probabilities(None)
             self.prediction.setText("-")
-            overflow = "the weights overflow on this input (they are too large)"
+            overflow = "the weights overflow\non this input (too large)"
             self.confidence.setText("draw a digit" if probabilities is None else overflow)
             return
         best = int(probabilities.argmax())

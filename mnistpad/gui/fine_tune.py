@@ -49,6 +49,7 @@ class FineTuning(QObject):
         super().__init__(parent)
         self.window, self.session, self.run, self.panel = parent, session, run, panel
         self.before: Future | None = None  # scores of the weights fine-tuning started from
+        self.classes: tuple[str, ...] = ()  # the classes it learns, of the data it trains on
         self.helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mnistpad-scores")
         panel.fine_tune_requested.connect(self.start)
         run.finished.connect(self._on_finished)
@@ -65,6 +66,7 @@ class FineTuning(QObject):
         except (DataError, HandwritingError, ConfigError) as error:
             message(self.window, "warning", "Cannot fine-tune", f"{error}.")
             return
+        self.classes = data.classes
         # The starting weights' test accuracy takes a CNN seconds: measured beside the run (numpy
         # leaves the interpreter lock while it multiplies), never in the window's thread.
         model, inputs = session.model, session.test_inputs(session.deskews)
@@ -73,9 +75,10 @@ class FineTuning(QObject):
         self.run.start(config, dataset=data, initial=session.model)
 
     def held_out(self, model: Model, deskewed: bool) -> tuple[float | None, int]:
-        """The model's accuracy on the held-out drawings (None without any), and their count."""
+        """The model's accuracy on the held-out drawings of the classes it learns (None without
+        any), and their count."""
         images, labels = drawing_arrays(
-            self.panel.personal.drawings()[0], held_out=True, n_classes=model.n_classes
+            self.panel.personal.drawings()[0], held_out=True, classes=self.classes
         )
         return accuracy_on(model, deskew(images) if deskewed else images, labels), len(labels)
 

@@ -20,10 +20,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..handwriting import Drawing, HandwritingError, ImportCancelled, PersonalSet
+from ..handwriting import Drawing, HandwritingError, ImportCancelled, PersonalSet, in_classes
 from .dialogs import Folders, plain, tip
 from .dialogs import message as message_box
 from .errors import digit_icon, icon_gallery
+from .texts import button_text
+
+MENU_ROWS = 24  # "Label as" lists more classes in submenus of this many, to fit a 768-pixel screen
+MENU_NAME = 40  # characters of a class name shown in a menu
 
 
 class ImportJob(QObject):
@@ -192,10 +196,10 @@ class HandwritingPanel(QWidget):
         )
 
     def relabel_selected(self, label: int) -> None:
-        drawings = [drawing for drawing in self.selected() if drawing.label != label]
+        name = self.classes[label]
+        drawings = [d for d in self.selected() if (d.label, d.name) != (label, name)]
         if not drawings:
             return
-        name = self.classes[label]
         try:
             for drawing in drawings:
                 self.personal.relabel(drawing, label, name)
@@ -239,8 +243,15 @@ class HandwritingPanel(QWidget):
         menu = QMenu(self)
         menu.addAction("Delete", self.delete_selected)
         relabel = menu.addMenu("Label as")
-        for index, name in enumerate(self.classes):
-            relabel.addAction(name, lambda index=index: self.relabel_selected(index))
+        count = len(self.classes)
+        for first in range(0, count, MENU_ROWS):
+            last = min(first + MENU_ROWS, count) - 1
+            rows = relabel if count <= MENU_ROWS else relabel.addMenu(f"{first} to {last}")
+            for index in range(first, last + 1):
+                name = " ".join(self.classes[index].split())  # on one line
+                if len(name) > MENU_NAME:
+                    name = name[: MENU_NAME - 1] + "…"
+                rows.addAction(button_text(name), lambda i=index: self.relabel_selected(i))
         menu.exec(self.gallery.viewport().mapToGlobal(position))
 
     def eventFilter(self, watched, event) -> bool:
@@ -257,30 +268,44 @@ class HandwritingPanel(QWidget):
     def _item(self, drawing: Drawing) -> QListWidgetItem:
         mark = "*" if drawing.held_out else ""
         item = QListWidgetItem(digit_icon(drawing.image, 42), f"{drawing.name}{mark}")
-        item.setToolTip(tip(f"{drawing.name}, {drawing.created[:19].replace('T', ' ')}"))
+        about = f"{drawing.name}, {drawing.created[:19].replace('T', ' ')}"
+        if not in_classes(drawing, self.classes):
+            about += (
+                f"\nLabelled {drawing.label} as {drawing.name}: not a class of the weights in use,"
+                " so left out of fine-tuning (Label as... makes it one)"
+            )
+        item.setToolTip(tip(about))
         item.setData(Qt.ItemDataRole.UserRole, drawing.id)
         return item
 
     def _show_counts(self) -> None:
         counts, problems = self.personal.counts(), self.personal.problems()
-        parts = [
-            f"{name}: {counts[(i, False)]}+{counts[(i, True)]}"
+        # (to learn from, held out) of each class in use: its label under its name
+        mine = [
+            (counts[(i, name, False)], counts[(i, name, True)])
             for i, name in enumerate(self.classes)
-            if counts[(i, False)] or counts[(i, True)]
+        ]
+        parts = [
+            f"{name}: {kept}+{held}"
+            for name, (kept, held) in zip(self.classes, mine, strict=True)
+            if kept + held
         ]
         folder = str(self.personal.folder)
         home = str(Path.home())
         if folder.startswith(home + "/"):  # shorter, and no user name in screenshots
             folder = "~" + folder[len(home) :]
         total = counts.total()
+        others = total - sum(kept + held for kept, held in mine)
         text = f"{total} drawing{'s' * (total != 1)} in {folder}" + (
             f" (to learn from + held out: {', '.join(parts)})" if parts else ""
         )
+        if others:
+            text += f"; {others} of classes the weights in use do not have, left out"
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             text += f"\nUnreadable, skipped: {problems[0]}{more}"
         self.counts.setText(text)
-        self.fine_tune.setEnabled(any(n for (_, held), n in counts.items() if not held))
+        self.fine_tune.setEnabled(any(kept for kept, _ in mine))
 
     @Slot()
     def export_dialog(self) -> bool:

@@ -15,6 +15,7 @@ from ..networks import Model, describe, parameter_count
 from .canvas import SquareWidget
 from .dialogs import tip
 from .inside import evidence_overlay, rgb_image
+from .texts import numbered
 
 # Colours that read well on light and dark backgrounds alike (Tableau 10).
 BLUE, ORANGE, GREEN, RED, PURPLE, GREY = (
@@ -44,15 +45,22 @@ def configure_pyqtgraph(palette: QPalette) -> None:
 def label_classes(plot: pg.PlotWidget, classes: list[str], about: str) -> bool:
     """Name the classes under a bar chart's bars, with `about` as its tooltip. Long names
     (Fashion-MNIST's) would overlap under the bars: the bars are numbered instead, the tooltip
-    lists the names, and True is returned."""
-    numbered = max(len(name) for name in classes) > 3
-    ticks = [(i, str(i) if numbered else name) for i, name in enumerate(classes)]
+    lists the names, and True is returned. Of more than ten classes four are always named, and
+    the others as there is room."""
+    by_number = numbered(classes)
+    ticks = [(i, str(i) if by_number else name) for i, name in enumerate(classes)]
+    levels, n = [ticks], len(classes)
+    if n > 10:  # pyqtgraph draws the first level whole, and the next ones while there is room
+        levels, placed = [], set()
+        for step in sorted({-(-n // shown) for shown in (4, 8, 16)} | {1}, reverse=True):
+            levels.append([tick for tick in ticks if tick[0] % step == 0 and tick[0] not in placed])
+            placed.update(tick[0] for tick in levels[-1])
     item = plot.getPlotItem()
-    item.getAxis("bottom").setTicks([ticks])
+    item.getAxis("bottom").setTicks(levels)
     item.setXRange(-0.6, len(classes) - 0.4, padding=0)
-    listed = "".join(f"\n{i}: {name}" for i, name in enumerate(classes) if numbered)
+    listed = "".join(f"\n{i}: {name}" for i, name in enumerate(classes) if by_number)
     plot.setToolTip(tip(about + listed))
-    return numbered
+    return by_number
 
 
 def _curve(plot: pg.PlotItem, colour: str, name: str, symbol: str | None = None):

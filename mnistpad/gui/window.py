@@ -240,8 +240,8 @@ class MainWindow(QMainWindow):
         return True
 
     def keyPressEvent(self, event) -> None:
-        text = event.text()
-        if text.isdigit() and len(text) == 1 and int(text) < len(self.draw.classes):
+        text = event.text()  # 0-9 only: isdigit() takes "²" (a key in France) and "٣" too
+        if len(text) == 1 and text in "0123456789" and int(text) < len(self.draw.classes):
             self.label_drawing(int(text))
         else:
             super().keyPressEvent(event)
