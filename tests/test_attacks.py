@@ -52,6 +52,39 @@ def test_the_window_opens_files_with_odd_training_settings_and_curves(window, di
     assert shown["critical"] == []
 
 
+def packed_weights(path, **meta):
+    """Default weights with `meta` (and the fields every file needs), packed as an attacker
+    would: compact JSON, compressed."""
+    default = load_weights(DEFAULT_WEIGHTS)
+    meta = {"format": "mnistpad-weights", "version": 1, "classes": default.classes, **meta}
+    text = np.array(json.dumps(meta, separators=(",", ":")))
+    np.savez_compressed(path, meta=text, W=default.model.W, b=default.model.b)
+    return path
+
+
+def test_metadata_that_would_freeze_the_window_is_refused_at_load(window, dialogs, tmp_path):
+    """BUG: a 38 KB file whose history held 349,442 empty rows froze the window 19.6 s and took
+    1.65 GB; a "created" of a million characters froze it 4.8 s, and again on each resize."""
+    shown, _ = dialogs
+    in_use = window.session.meta
+    row = {f"field {i}": 0 for i in range(60)}
+    cases = {
+        "rows.npz": ({"history": [{}] * 349_442}, "meta.history has 349,442 rows"),
+        "created.npz": ({"created": "x" * 10**6}, "meta.created holds a text of 1,000,000"),
+        "fields.npz": ({"history": [row] * 1000}, "meta.history takes the metadata over 50,000"),
+        "nested.npz": ({"training": {"data": ["x" * 5000]}}, "meta.training holds a text of"),
+        "key.npz": ({"metrics": {"x" * 5000: 1}}, "meta.metrics holds a text of 5,000"),
+    }
+    for name, (meta, reason) in cases.items():
+        path = packed_weights(tmp_path / name, **meta)
+        with pytest.raises(WeightFileError, match=reason):
+            load_weights(path)
+        assert not window.files.open_weights(path)
+        assert reason in shown["critical"][-1][1].lower()
+    assert (tmp_path / "rows.npz").stat().st_size < 64_000  # a small file, as in the attack
+    assert window.session.meta is in_use
+
+
 def test_a_drawing_file_with_a_huge_number_is_skipped_not_fatal(tmp_path):
     personal = PersonalSet(tmp_path / "handwriting")
     drawing = personal.add(np.zeros((28, 28)), [], 3, "3")
