@@ -28,6 +28,7 @@ from .data import (
     load_dataset,
 )
 from .files import writable_target
+from .model import OutputOverflow, softmax
 from .networks import KINDS, describe, parameter_count
 from .pictures import PictureError, read_picture
 from .preprocess import deskew, ink_from_picture, mnist_style
@@ -284,10 +285,18 @@ def _eval(args: argparse.Namespace) -> int:
         )
     if weight_file.deskew:
         dataset = deskewed(dataset)
+
+    def accuracy(images: np.ndarray, labels: np.ndarray) -> float:
+        try:
+            predicted = model.checked_logits(images).argmax(axis=1)
+        except OutputOverflow as error:
+            raise UsageError(f"{args.weights}: {error}") from None
+        return float((predicted == labels).mean())
+
     result = {
         "weights": str(args.weights),
-        "dev_accuracy": model.accuracy(dataset.dev_images, dataset.dev_labels),
-        "test_accuracy": model.accuracy(dataset.test_images, dataset.test_labels),
+        "dev_accuracy": accuracy(dataset.dev_images, dataset.dev_labels),
+        "test_accuracy": accuracy(dataset.test_images, dataset.test_labels),
     }
     if args.json:
         print(json.dumps(result))
@@ -318,10 +327,10 @@ def _predict(args: argparse.Namespace) -> int:
         field = field.reshape(-1)
         if weight_file.deskew:
             field = deskew(field)
-        with np.errstate(over="ignore", invalid="ignore"):
-            probabilities = weight_file.model.probabilities(field)
-        if not np.isfinite(probabilities).all():  # finite weights whose logits overflow
-            raise UsageError(f"{weights}: the model's outputs overflow (its weights are too large)")
+        try:
+            probabilities = softmax(weight_file.model.checked_logits(field))
+        except OutputOverflow as error:
+            raise UsageError(f"{weights}: {error}") from None
         digit = int(probabilities.argmax())
         if args.json:
             print(

@@ -319,3 +319,21 @@ def test_finite_weights_that_overflow_never_print_not_a_number(tmp_path, capsys)
     status, out, err = run(capsys, "predict", weights, picture)
     assert "(nan%)" not in out
     assert status == 0 or (status == 2 and err.count("\n") == 1 and str(weights) in err)
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])  # the Errors tab classifies a CNN in a thread
+def test_weights_whose_outputs_overflow_get_no_accuracy_anywhere(
+    tmp_path, capsys, window, qtbot, kind
+):
+    """BUG: `eval` gave weights of 3e38 an accuracy of 9.80% (with numpy's overflow warnings),
+    and the Errors tab a confusion matrix, where `predict` refused them."""
+    weights = write_zip(tmp_path / "w.npz", members(kind, MLP if kind == "mlp" else CNN, fill=3e38))
+    status, out, err = run(capsys, "eval", weights)
+    assert status == 2 and out == "" and err.count("\n") == 1
+    assert f"{weights}: the model's outputs overflow (its weights are too large)" in err
+    assert window.files.open_weights(weights)
+    window.tabs.setCurrentWidget(window.errors_page)
+    summary = window.errors.summary
+    qtbot.waitUntil(lambda: "overflow" in summary.text(), timeout=30_000)
+    assert summary.text().startswith("Cannot classify the test set: the model's outputs overflow")
+    assert window.errors.matrix.rowCount() == 0 and window.errors.probabilities is None
