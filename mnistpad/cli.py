@@ -181,6 +181,10 @@ def _train(args: argparse.Namespace) -> int:
         if value is not None
     }
     config = preset(args.preset, **overrides)
+    if args.hidden is not None and config.model == "linear":
+        raise UsageError(
+            "--hidden: the linear model has no hidden units; add --model mlp or --model cnn"
+        )
     if args.out is not None:
         _check_out(args.out, args.data)  # before training, not after
     dataset = load_dataset(args.data)

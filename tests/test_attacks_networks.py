@@ -275,6 +275,9 @@ def run(capsys, *args) -> tuple[int, str, str]:
         (["--hidden", "1e3"], "invalid int value: '1e3'"),
         (["--model", "MLP"], "invalid choice: 'MLP'"),
         (["--optimizer", "lbfgs"], "invalid choice: 'lbfgs'"),
+        # BUG: silently ignored
+        (["--model", "linear", "--hidden", "64"], "--hidden: the linear model has no hidden units"),
+        (["--preset", "deskew", "--hidden", "64"], "add --model mlp or --model cnn"),
     ],
 )
 def test_bad_model_options_stop_train_with_one_line(capsys, args, fragment):

@@ -16,6 +16,7 @@ from mnistpad.model import LinearModel
 from mnistpad.weights import (
     FORMAT_VERSION,
     INPUT_SETTINGS,
+    MAX_WEIGHT_FILE_BYTES,
     WeightFileError,
     build_meta,
     load_weights,
@@ -234,6 +235,12 @@ def test_metadata_as_large_as_mnistpad_writes_still_loads(tmp_path):
     meta = a_meta() | {"history": rows, "training": {"data": "/" + "d" * 4095, "epochs": 1000}}
     loaded = load_weights(save_weights(tmp_path / "w.npz", a_model(), meta))
     assert len(loaded.history) == 1000 and len(loaded.meta["training"]["data"]) == 4096
+
+
+def test_the_readme_states_the_real_size_limit():
+    """BUG: the troubleshooting table said weight files are limited to 6 MB."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert f"weight files {round(MAX_WEIGHT_FILE_BYTES / 1e6)} MB" in readme
 
 
 def test_a_pickle_is_never_unpickled(tmp_path):
