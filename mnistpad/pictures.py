@@ -21,6 +21,7 @@ read), within budgets that count what decoding costs.
 from __future__ import annotations
 
 import os
+import re
 import struct
 import sys
 import zlib
@@ -45,6 +46,20 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_PNG_CHUNKS = 100_000
 # Channels by colour type: grey, RGB, palette, grey and alpha, RGBA.
 PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+JPEG_START = b"\xff\xd8"
+# Segments (markers with their data) of a JPEG: a photo has a few dozen; a 256 MB file can hold
+# 64 million empty comments, which libjpeg keeps for Qt (123 s and 13 GB).
+MAX_JPEG_SEGMENTS = 10_000
+# libjpeg passes over every block of the picture in each scan, however little the scan holds (a
+# 470 KB JPEG of 1,000 scans of 95 bytes took 157 s), so scans are counted against the pixels
+# they cover, a megapixel at least: 20 at the 100-megapixel limit (a progressive JPEG has 6-10),
+# about 5 s of decoding at most.
+MAX_JPEG_SCAN_PIXELS = 20 * MAX_PICTURE_PIXELS
+JPEG_FRAMES = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+JPEG_KEPT_APPS = {0xE0, 0xEE}  # JFIF, Adobe (colours); the first Exif is kept for the orientation
+# The end of a scan's coded data: a marker, that is 0xFF then neither a stuffed 0, nor a restart
+# marker (0xD0-0xD7), nor another 0xFF (fill).
+JPEG_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 
 
 class PictureError(Exception):
@@ -65,6 +80,8 @@ def read_picture(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise PictureError(f"{path}: the file is empty")
     if data.startswith(PNG_SIGNATURE):
         data = png_pixels_only(path, data)
+    elif data.startswith(JPEG_START):
+        data = jpeg_pixels_only(path, data)
     QImageReader.setAllocationLimit(DECODE_LIMIT_MB)
     buffer = QBuffer()
     buffer.setData(QByteArray(data))
@@ -149,7 +166,48 @@ def png_pixels_only(path: Path, data: bytes) -> bytes:
         offset = end
     if _inflates_beyond(idat, rows + 64):
         raise PictureError(f"{path}: the PNG holds more image data than its size needs")
-    return data if len(kept) == chunks + 1 else b"".join(kept)
+    return b"".join(kept)
+
+
+def jpeg_pixels_only(path: Path, data: bytes) -> bytes:
+    """The JPEG with only the segments that make its pixels, and its first Exif (for the
+    orientation): comments and other application data go unread. Refuses more than
+    MAX_JPEG_SEGMENTS segments, and more scans than MAX_JPEG_SCAN_PIXELS allows for its size.
+    Bytes between segments are skipped to the next marker, as libjpeg does."""
+    view, kept = memoryview(data), [JPEG_START]
+    offset, segments, scans, pixels, exif = len(JPEG_START), 0, 0, 0, False
+    while offset + 2 <= len(data):
+        if data[offset] != 0xFF or data[offset + 1] == 0xFF:  # not a marker, or a fill byte
+            offset = data.find(b"\xff", offset + 1)
+            if offset < 0:
+                break
+            continue
+        segments += 1
+        if segments > MAX_JPEG_SEGMENTS:
+            raise PictureError(f"{path}: more than {MAX_JPEG_SEGMENTS:,} JPEG segments")
+        marker = data[offset + 1]
+        if marker == 0xD9 or 0xD0 <= marker <= 0xD7 or marker == 0x01:  # no length follows
+            kept.append(view[offset : offset + 2])
+            offset += 2
+            if marker == 0xD9:
+                break
+            continue
+        end = offset + 2 + int.from_bytes(data[offset + 2 : offset + 4], "big")
+        if marker in JPEG_FRAMES and end - offset >= 9:
+            height, width = struct.unpack_from(">HH", data, offset + 5)
+            pixels = width * height
+        elif marker == 0xDA:
+            scans += 1
+            if scans * max(pixels, 1 << 20) > MAX_JPEG_SCAN_PIXELS:
+                raise PictureError(f"{path}: the JPEG has more scans than its size needs")
+            found = JPEG_MARKER.search(data, end)
+            end = found.start() if found else len(data)
+        first_exif = marker == 0xE1 and not exif and data[offset + 4 : offset + 10] == b"Exif\0\0"
+        exif = exif or first_exif
+        if first_exif or marker in JPEG_KEPT_APPS or not (0xE0 <= marker <= 0xEF or marker == 0xFE):
+            kept.append(view[offset:end])
+        offset = end
+    return b"".join(kept)
 
 
 def _inflates_beyond(parts: list[memoryview], limit: int) -> bool:

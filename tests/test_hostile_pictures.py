@@ -12,9 +12,11 @@ import pytest
 from test_cli import DEFAULT_WEIGHTS, assert_one_line_error, mnistpad, rgba, save_picture
 
 from mnistpad.pictures import (
+    MAX_JPEG_SEGMENTS,
     MAX_PNG_CHUNKS,
     PICTURE_FORMATS,
     WORK_SIDE,
+    jpeg_pixels_only,
     png_pixels_only,
     read_picture,
 )
@@ -156,3 +158,39 @@ def test_interlaced_pngs_of_any_depth_fit_the_bound(tmp_path, mnist, depth, colo
         + chunk(b"IEND", b"")
     )  # fmt: skip
     assert mnistpad("predict", DEFAULT_WEIGHTS, picture).stdout.startswith(f"{picture}: 7 (")
+
+
+def jpeg_segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def test_jpeg_comments_and_scans_are_bounded_and_exif_still_turns_the_picture(tmp_path, mnist):
+    """BUG: 64 million empty comments (256 MB) took 123 s and 13 GB, libjpeg keeping each for
+    Qt; a 470 KB progressive JPEG whose last scan was repeated 1,000 times took 157 s."""
+    from PySide6.QtGui import QImage, QImageWriter
+
+    seven = (255 * (1 - digit(mnist))).astype(np.uint8)
+    turned = np.ascontiguousarray(np.rot90(seven))  # a quarter turn anticlockwise, as stored
+    height, width = turned.shape
+    writer = QImageWriter(str(tmp_path / "progressive.jpg"))
+    writer.setProgressiveScanWrite(True)
+    assert writer.write(QImage(turned.data, width, height, width, QImage.Format.Format_Grayscale8))
+    data = (tmp_path / "progressive.jpg").read_bytes()
+    # Exif, orientation 6: turn a quarter clockwise to show
+    exif = b"Exif\0\0MM\0*\0\0\0\x08\0\x01" + struct.pack(">HHIHH", 0x112, 3, 1, 6, 0) + b"\0" * 4
+    comments = jpeg_segment(0xFE, b"a comment") * 9000
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(data[:2] + jpeg_segment(0xE1, exif) + comments + data[2:])
+    result = mnistpad("predict", DEFAULT_WEIGHTS, photo, "--json")
+    assert result.stderr == "" and json.loads(result.stdout)["prediction"] == 7
+    assert b"a comment" not in jpeg_pixels_only(photo, photo.read_bytes())
+    chatty = tmp_path / "chatty.jpg"
+    chatty.write_bytes(data[:2] + jpeg_segment(0xFE, b"") * (MAX_JPEG_SEGMENTS + 1) + data[2:])
+    last_scan = data[data.rindex(b"\xff\xda") : -2]
+    rescanned = tmp_path / "rescanned.jpg"
+    rescanned.write_bytes(data[:-2] + last_scan * 5000 + b"\xff\xd9")
+    refused = mnistpad("predict", DEFAULT_WEIGHTS, chatty, rescanned, check_status=2)
+    assert refused.stderr.splitlines() == [
+        f"mnistpad predict: error: {chatty}: more than {MAX_JPEG_SEGMENTS:,} JPEG segments",
+        f"mnistpad predict: error: {rescanned}: the JPEG has more scans than its size needs",
+    ]
