@@ -14,6 +14,7 @@ read), within budgets that count what decoding costs.
   (4 MB inflating to 4 GB took 12 s). Before Qt sees a PNG, only the chunks that make its pixels
   are kept, there may be at most MAX_PNG_CHUNKS of them, and the image data may not inflate to
   more than the picture's rows can hold.
+- Pixels written as text (PBM, PGM, PPM) are read slowly: at most MAX_TEXT_PICTURE_BYTES of them.
 - Decoders' own messages (libpng, libtiff) are silenced for the whole decode, header included; the
   one-line reason mnistpad gives comes instead.
 """
@@ -35,6 +36,9 @@ from .files import read_regular
 MAX_PICTURE_PIXELS = 100_000_000  # refuse pictures claiming or decoding to more
 WORK_SIDE = 1024  # larger pictures are decoded scaled down to this longer side
 MAX_PICTURE_BYTES = 256 << 20  # a larger image file is refused unread
+# PBM, PGM and PPM can write pixels as text, which Qt reads a character at a time (200 MB took
+# 45 s): a 1,000 x 1,000 grey picture takes 4 MB of it.
+MAX_TEXT_PICTURE_BYTES = 8 << 20
 # Pictures of pixels whose header gives their size, checked before decoding. Not SVG (it names
 # other files for Qt to read, and expands without bound), nor icon formats (their directory can
 # claim 16x16 for an image of 11,000 x 11,000).
@@ -82,9 +86,15 @@ def read_picture(path: Path) -> tuple[np.ndarray, np.ndarray]:
         data = png_pixels_only(path, data)
     elif data.startswith(JPEG_START):
         data = jpeg_pixels_only(path, data)
+    elif data[:2] in (b"P1", b"P2", b"P3") and len(data) > MAX_TEXT_PICTURE_BYTES:
+        raise PictureError(
+            f"{path}: pixels written as text, {len(data):,} bytes of them, over the limit of"
+            f" {MAX_TEXT_PICTURE_BYTES:,}; save the picture in binary (or as PNG)"
+        )
     QImageReader.setAllocationLimit(DECODE_LIMIT_MB)
     buffer = QBuffer()
     buffer.setData(QByteArray(data))
+    data = data[:10]  # the rest is in the buffer now; a GIF's screen size is in these
     buffer.open(QBuffer.OpenModeFlag.ReadOnly)
     reader = QImageReader(buffer)
     reader.setAutoTransform(True)  # honour EXIF rotation of phone photos
@@ -96,7 +106,7 @@ def read_picture(path: Path) -> tuple[np.ndarray, np.ndarray]:
                     f"{path}: not an image in a format mnistpad can read (PNG, JPEG, BMP, ...)"
                 )
             size = reader.size()
-            if kind == "gif" and len(data) >= 10:  # the screen the first frame is decoded onto
+            if kind == "gif" and len(data) == 10:  # the screen the first frame is decoded onto
                 size = size.expandedTo(QSize(*struct.unpack("<HH", data[6:10])))
             _check_pixels(path, "claims", size.width(), size.height())
             if max(size.width(), size.height()) > WORK_SIDE:
