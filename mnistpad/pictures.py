@@ -14,6 +14,10 @@ read), within budgets that count what decoding costs.
   (4 MB inflating to 4 GB took 12 s). Before Qt sees a PNG, only the chunks that make its pixels
   are kept, there may be at most MAX_PNG_CHUNKS of them, and the image data may not inflate to
   more than the picture's rows can hold.
+- JPEG's: libjpeg keeps every comment and application segment for Qt, and passes over every
+  block in each scan however little it holds. Comments and application data (but the first Exif,
+  for the orientation) are dropped before Qt sees a JPEG, segments are counted, and scans are
+  counted against the pixels each covers.
 - Pixels written as text (PBM, PGM, PPM) are read slowly: at most MAX_TEXT_PICTURE_BYTES of them.
 - Decoders' own messages (libpng, libtiff) are silenced for the whole decode, header included; the
   one-line reason mnistpad gives comes instead.
