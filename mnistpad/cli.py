@@ -13,7 +13,6 @@ import os
 import signal
 import sys
 import threading
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +27,10 @@ from .data import (
     deskewed,
     load_dataset,
 )
-from .files import read_regular, writable_target
+from .files import writable_target
+from .model import OutputOverflow, softmax
 from .networks import KINDS, describe, parameter_count
+from .pictures import PictureError, read_picture
 from .preprocess import deskew, ink_from_picture, mnist_style
 from .train import (
     OPTIMIZERS,
@@ -44,16 +45,6 @@ from .train import (
 )
 from .weights import WeightFileError, default_weights, load_weights, run_meta, save_weights
 
-MAX_PICTURE_PIXELS = 100_000_000  # refuse pictures whose header claims more, before decoding
-WORK_SIDE = 1024  # larger pictures are decoded scaled down to this longer side
-MAX_PICTURE_BYTES = 256 << 20  # a larger image file is refused unread
-# Pictures of pixels whose header gives their size, checked before decoding. Not SVG (it names
-# other files for Qt to read, and expands without bound), nor icon formats (their directory can
-# claim 16x16 for an image of 11,000 x 11,000).
-PICTURE_FORMATS = {"png", "jpeg", "jpg", "bmp", "gif", "tiff", "tif", "webp", "pbm", "pgm", "ppm"}
-# Qt refuses to decode images needing more memory than its allocation limit (256 MB by default):
-# a 100-megapixel picture decodes to 400 MB of 32-bit pixels.
-DECODE_LIMIT_MB = 512
 # What `train --out` may never replace: a dataset's own files.
 DATA_FILE_NAMES = {*FILES.values(), *(f"{name}.gz" for name in FILES.values())} | {
     CLASSES_FILE,
@@ -196,6 +187,10 @@ def _train(args: argparse.Namespace) -> int:
         if value is not None
     }
     config = preset(args.preset, **overrides)
+    if args.hidden is not None and config.model == "linear":
+        raise UsageError(
+            "--hidden: the linear model has no hidden units; add --model mlp or --model cnn"
+        )
     if args.out is not None:
         _check_out(args.out, args.data)  # before training, not after
     dataset = load_dataset(args.data)
@@ -300,10 +295,18 @@ def _eval(args: argparse.Namespace) -> int:
         )
     if weight_file.deskew:
         dataset = deskewed(dataset)
+
+    def accuracy(images: np.ndarray, labels: np.ndarray) -> float:
+        try:
+            predicted = model.checked_logits(images).argmax(axis=1)
+        except OutputOverflow as error:
+            raise UsageError(f"{args.weights}: {error}") from None
+        return float((predicted == labels).mean())
+
     result = {
         "weights": str(args.weights),
-        "dev_accuracy": model.accuracy(dataset.dev_images, dataset.dev_labels),
-        "test_accuracy": model.accuracy(dataset.test_images, dataset.test_labels),
+        "dev_accuracy": accuracy(dataset.dev_images, dataset.dev_labels),
+        "test_accuracy": accuracy(dataset.test_images, dataset.test_labels),
     }
     if args.json:
         print(json.dumps(result))
@@ -327,17 +330,17 @@ def _predict(args: argparse.Namespace) -> int:
             field = None if ink is None else mnist_style(ink)
             if field is None:
                 raise UsageError(f"{path}: no ink found (the picture is blank or has no contrast)")
-        except UsageError as error:
+        except (UsageError, PictureError) as error:
             print(f"mnistpad predict: error: {printable(str(error))}", file=sys.stderr)
             failures += 1
             continue
         field = field.reshape(-1)
         if weight_file.deskew:
             field = deskew(field)
-        with np.errstate(over="ignore", invalid="ignore"):
-            probabilities = weight_file.model.probabilities(field)
-        if not np.isfinite(probabilities).all():  # finite weights whose logits overflow
-            raise UsageError(f"{weights}: the model's outputs overflow (its weights are too large)")
+        try:
+            probabilities = softmax(weight_file.model.checked_logits(field))
+        except OutputOverflow as error:
+            raise UsageError(f"{weights}: {error}") from None
         digit = int(probabilities.argmax())
         if args.json:
             print(
@@ -354,61 +357,3 @@ def _predict(args: argparse.Namespace) -> int:
             label = printable(weight_file.classes[digit])
             print(f"{printable(str(path))}: {label} ({probabilities[digit]:.1%})")
     return 2 if failures else 0
-
-
-def read_picture(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Decode an image file with Qt into luminance and alpha, each (H, W) in [0, 1]."""
-    from PySide6.QtCore import QBuffer, QByteArray, QSize, Qt
-    from PySide6.QtGui import QImage, QImageReader
-
-    try:  # read here, bounded, so that Qt never opens a named pipe or a device itself
-        data = read_regular(path, MAX_PICTURE_BYTES)
-    except OSError as error:
-        raise UsageError(f"{path}: {error.strerror}") from None
-    if not data:
-        raise UsageError(f"{path}: the file is empty")
-    QImageReader.setAllocationLimit(DECODE_LIMIT_MB)
-    buffer = QBuffer()
-    buffer.setData(QByteArray(data))
-    buffer.open(QBuffer.OpenModeFlag.ReadOnly)
-    reader = QImageReader(buffer)
-    reader.setAutoTransform(True)  # honour EXIF rotation of phone photos
-    if bytes(reader.format().data()).decode().lower() not in PICTURE_FORMATS:
-        raise UsageError(
-            f"{path}: not an image in a format mnistpad can read (PNG, JPEG, BMP, ...)"
-        )
-    size = reader.size()
-    if size.isValid():
-        if size.width() * size.height() > MAX_PICTURE_PIXELS:
-            raise UsageError(
-                f"{path}: the image claims {size.width()}x{size.height()} pixels, over the "
-                f"{MAX_PICTURE_PIXELS // 1_000_000}-megapixel limit"
-            )
-        if max(size.width(), size.height()) > WORK_SIDE:
-            scaled = size.scaled(WORK_SIDE, WORK_SIDE, Qt.AspectRatioMode.KeepAspectRatio)
-            # a 1 x 100,000 strip scales to 1024 x 0 without the floor of one pixel
-            reader.setScaledSize(QSize(max(1, scaled.width()), max(1, scaled.height())))
-    with _stderr_silenced():  # decoders such as libpng print their own chatter; ours comes next
-        image = reader.read()
-    if image.isNull():
-        raise UsageError(f"{path}: cannot decode the image ({reader.errorString()})")
-    image = image.convertToFormat(QImage.Format.Format_RGBA8888)
-    height, width, stride = image.height(), image.width(), image.bytesPerLine()
-    pixels = np.frombuffer(image.constBits(), dtype=np.uint8, count=stride * height)
-    rgba = pixels.reshape(height, stride)[:, : width * 4].reshape(height, width, 4) / 255.0
-    luminance = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
-    return luminance, rgba[..., 3]
-
-
-@contextmanager
-def _stderr_silenced():
-    """Send file descriptor 2 to /dev/null for a moment, C libraries' writes included."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)

@@ -14,6 +14,7 @@ that is a folder, a named pipe or a device is refused rather than replaced.
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import stat
@@ -119,9 +120,19 @@ def writable_target(path: Path | str) -> Path:
     folder = target.parent
     if not folder.is_dir():
         raise _refuse(target, f"cannot write in {folder}: no such folder", 2)
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise _refuse(target, f"cannot write in {folder}: permission denied", 13)
+    if not os.access(folder, os.W_OK | os.X_OK):  # which says no more than no
+        code = errno.EROFS if _read_only(folder) else errno.EACCES
+        raise _refuse(target, f"cannot write in {folder}: {os.strerror(code).lower()}", code)
     return target
+
+
+def _read_only(folder: Path) -> bool:
+    """Whether `folder` is on a disk mounted read-only (a write-protected memory card, a share),
+    where no permission would let anyone write."""
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def _check_link_owner(path: Path) -> None:

@@ -32,11 +32,25 @@ def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return -log_softmax(logits)[np.arange(len(labels)), labels]
 
 
+class OutputOverflow(ArithmeticError):
+    """A model whose outputs overflow float32: finite weights near its largest value load, yet
+    give infinite or NaN logits, so any accuracy, label or chart made of them would be noise."""
+
+
 class Classifier:
     """What every model derives from its logits (see networks.py for the shared interface)."""
 
     def logits(self, images: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def checked_logits(self, images: np.ndarray) -> np.ndarray:
+        """The logits, or OutputOverflow when any is not finite: the one check that `eval`,
+        `predict` and the Errors tab make before they report anything about a model."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            logits = self.logits(images)
+        if not np.isfinite(logits).all():
+            raise OutputOverflow("the model's outputs overflow (its weights are too large)")
+        return logits
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
         return softmax(self.logits(images))

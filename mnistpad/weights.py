@@ -30,12 +30,19 @@ from . import __version__
 from .data import MAX_CLASS_NAME, MAX_CLASSES, assets_dir
 from .files import open_regular, read_regular, write_atomically, zip_directory
 from .networks import KINDS, Model, ShapeError, from_params, parameter_shapes
-from .train import Finished
+from .train import MAX_EPOCHS, Finished
 
 FORMAT_NAME = "mnistpad-weights"
 FORMAT_VERSION = 2  # the newest this mnistpad reads and writes
 LINEAR_VERSION = 1  # what a linear model is written as
 MAX_META_BYTES = 4 << 20  # JSON metadata larger than this is refused unread
+# What the metadata may hold once parsed, counted at every depth: a window shows it, and 4 MB of
+# JSON can be 349,000 empty history rows (a 19 s freeze, 1.6 GB) or one text of a million
+# characters (5 s, and again on every resize). mnistpad writes a row per epoch, at most MAX_EPOCHS,
+# of 8 values each (about 10,000 values in all), and no text longer than a folder's path.
+MAX_HISTORY = MAX_EPOCHS
+MAX_META_VALUES = 50_000  # every key, text, number and row, nested ones included
+MAX_META_TEXT = 4096  # characters (Linux's longest path)
 MAX_PARAMETERS = 16 << 20  # float32 parameters of one model (64 MB); ours have 0.08-0.2 million
 # The largest file: metadata and parameters, with room for headers.
 MAX_WEIGHT_FILE_BYTES = MAX_META_BYTES + 4 * MAX_PARAMETERS + (1 << 20)
@@ -249,7 +256,7 @@ def _read_members(path: Path, archive: zipfile.ZipFile) -> tuple[dict, dict[str,
         raise WeightFileError(path, f"not an mnistpad weight file ({len(names):,} members)")
     if "meta.npy" not in names:
         raise WeightFileError(path, "not an mnistpad weight file (missing meta.npy)")
-    meta = _parse_meta(path, _read_member(path, archive, "meta.npy", MAX_META_BYTES, "JSON text"))
+    meta = _parse_meta(path, _read_member(path, archive, "meta.npy", None))
     kind, shape = model_kind(meta)
     try:
         shapes = parameter_shapes(kind, shape, len(meta["classes"]))
@@ -272,21 +279,17 @@ def _read_members(path: Path, archive: zipfile.ZipFile) -> tuple[dict, dict[str,
         )
         raise WeightFileError(path, f"not an mnistpad weight file ({detail})")
     params = {
-        name: _read_member(path, archive, f"{name}.npy", 4 * math.prod(size), f"float32 {size}")
-        for name, size in shapes.items()
+        name: _read_member(path, archive, f"{name}.npy", size) for name, size in shapes.items()
     }
     return meta, params
 
 
 def _read_member(
-    path: Path, archive: zipfile.ZipFile, name: str, limit: int, what: str
+    path: Path, archive: zipfile.ZipFile, name: str, shape: tuple[int, ...] | None
 ) -> np.ndarray:
-    """One member of at most `limit` bytes of data (`what` it should hold, for the message)."""
+    """One member: `meta` (shape None: text of at most MAX_META_BYTES) or a float32 parameter of
+    exactly `shape`."""
     info, key = archive.getinfo(name), name[:-4]
-    if info.file_size > limit + 4096:  # the data, with room for the .npy header
-        raise WeightFileError(
-            path, f"{key} is {info.file_size:,} bytes, more than {what} can take: wrong shape"
-        )
     if info.flag_bits & 0x1:
         raise WeightFileError(path, f"{key} is encrypted; mnistpad reads only plain .npz files")
     if info.compress_type not in READABLE_COMPRESSION:
@@ -297,11 +300,17 @@ def _read_member(
             " as numpy writes them",
         )
     with archive.open(info) as member:
-        return _read_npy(path, key, member, limit)
+        array = _read_npy(path, key, member, shape)
+        if member.tell() != info.file_size:  # the zip's directory says otherwise
+            raise WeightFileError(
+                path, f"{key} is {info.file_size:,} bytes, not the {member.tell():,} it holds"
+            )
+    return array
 
 
-def _read_npy(path: Path, key: str, member, max_bytes: int) -> np.ndarray:
-    """Read one .npy member, checking its header before trusting any size it declares."""
+def _read_npy(path: Path, key: str, member, expected: tuple[int, ...] | None) -> np.ndarray:
+    """Read one .npy member, checking its header (dtype, then shape, then size) before trusting
+    any size it declares; only the bytes that size needs are read."""
     version = np.lib.format.read_magic(member)
     read_header = {
         (1, 0): np.lib.format.read_array_header_1_0,
@@ -312,16 +321,18 @@ def _read_npy(path: Path, key: str, member, max_bytes: int) -> np.ndarray:
     shape, fortran_order, dtype = read_header[version](member)
     if dtype.hasobject:
         raise WeightFileError(path, f"{key} holds Python objects; refused (they could run code)")
-    if dtype.kind not in "fU" or (key == "meta") != (dtype.kind == "U"):
-        raise WeightFileError(
-            path,
-            f"{key} has dtype {dtype}, expected {'unicode text' if key == 'meta' else 'float32'}",
-        )
-    count = math.prod(shape)
-    if count * dtype.itemsize > max_bytes:
-        raise WeightFileError(path, f"{key} declares shape {shape} of {dtype}, too large")
-    data = member.read(count * dtype.itemsize + 1)
-    if len(data) != count * dtype.itemsize:
+    if expected is None:  # meta
+        if dtype.kind != "U":
+            raise WeightFileError(path, f"{key} has dtype {dtype}, expected unicode text")
+        if math.prod(shape) * dtype.itemsize > MAX_META_BYTES:
+            raise WeightFileError(path, f"{key} declares shape {shape} of {dtype}, too large")
+    elif dtype.newbyteorder("=") != np.float32:  # either byte order
+        raise WeightFileError(path, f"{key} has dtype {dtype}, expected float32")
+    elif shape != expected:
+        raise WeightFileError(path, f"{key} has shape {shape}, expected {expected}")
+    size = math.prod(shape) * dtype.itemsize
+    data = member.read(size + 1)
+    if len(data) != size:
         raise WeightFileError(path, f"{key} is truncated or has trailing bytes")
     array = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
     return np.array(array, dtype=dtype.newbyteorder("="), order="C")  # native, owned, writable
@@ -346,9 +357,10 @@ def _parse_meta(path: Path, array: np.ndarray) -> dict:
         raise WeightFileError(
             path,
             f"written by a newer mnistpad (format version {version}, "
-            f"{meta.get('mnistpad_version', 'unknown')}); this one reads version "
+            f"{str(meta.get('mnistpad_version', 'unknown'))[:40]}); this one reads version "
             f"{FORMAT_VERSION}: upgrade mnistpad",
         )
+    _check_sizes(path, meta)
     classes = meta.get("classes")
     if not (
         isinstance(classes, list)
@@ -378,6 +390,43 @@ def _parse_meta(path: Path, array: np.ndarray) -> dict:
             raise WeightFileError(path, "meta.history must hold one object per epoch")
         _check_numbers(path, f"meta.history entry {index}", row)
     return meta
+
+
+def _check_sizes(path: Path, meta: dict) -> None:
+    """Refuse metadata holding more than mnistpad ever writes: more history rows than epochs, more
+    values in all than MAX_META_VALUES (every nested key, text, number and row counted), or a key or
+    text longer than MAX_META_TEXT. Refused, not cut short: such a file was not written by
+    mnistpad, and its figures shown in part would be figures it does not hold."""
+    history = meta.get("history")
+    if isinstance(history, list) and len(history) > MAX_HISTORY:
+        raise WeightFileError(
+            path,
+            f"meta.history has {len(history):,} rows; mnistpad writes one per epoch, at most"
+            f" {MAX_HISTORY:,}",
+        )
+    values = 0
+    for key, top in meta.items():
+        where = f"meta.{key}" if len(key) <= 40 and key.isprintable() else "meta"
+        pending, values = [key, top], values + 2
+        while pending:
+            value = pending.pop()
+            if isinstance(value, dict):
+                value = [*value.keys(), *value.values()]
+            if isinstance(value, list):
+                values += len(value)
+                pending += value
+            elif isinstance(value, str) and len(value) > MAX_META_TEXT:
+                raise WeightFileError(
+                    path,
+                    f"{where} holds a text of {len(value):,} characters, over the limit of"
+                    f" {MAX_META_TEXT:,}",
+                )
+            if values > MAX_META_VALUES:
+                raise WeightFileError(
+                    path,
+                    f"{where} takes the metadata over {MAX_META_VALUES:,} values; mnistpad"
+                    " writes fewer",
+                )
 
 
 def _check_model(path: Path, meta: dict, version: int) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -50,6 +51,39 @@ def test_the_window_opens_files_with_odd_training_settings_and_curves(window, di
     assert window.files.open_weights(keyless)
     assert window.plots.epochs == [] and window.table.rowCount() == 2
     assert shown["critical"] == []
+
+
+def packed_weights(path, **meta):
+    """Default weights with `meta` (and the fields every file needs), packed as an attacker
+    would: compact JSON, compressed."""
+    default = load_weights(DEFAULT_WEIGHTS)
+    meta = {"format": "mnistpad-weights", "version": 1, "classes": default.classes, **meta}
+    text = np.array(json.dumps(meta, separators=(",", ":")))
+    np.savez_compressed(path, meta=text, W=default.model.W, b=default.model.b)
+    return path
+
+
+def test_metadata_that_would_freeze_the_window_is_refused_at_load(window, dialogs, tmp_path):
+    """BUG: a 38 KB file whose history held 349,442 empty rows froze the window 19.6 s and took
+    1.65 GB; a "created" of a million characters froze it 4.8 s, and again on each resize."""
+    shown, _ = dialogs
+    in_use = window.session.meta
+    row = {f"field {i}": 0 for i in range(60)}
+    cases = {
+        "rows.npz": ({"history": [{}] * 349_442}, "meta.history has 349,442 rows"),
+        "created.npz": ({"created": "x" * 10**6}, "meta.created holds a text of 1,000,000"),
+        "fields.npz": ({"history": [row] * 1000}, "meta.history takes the metadata over 50,000"),
+        "nested.npz": ({"training": {"data": ["x" * 5000]}}, "meta.training holds a text of"),
+        "key.npz": ({"metrics": {"x" * 5000: 1}}, "meta.metrics holds a text of 5,000"),
+    }
+    for name, (meta, reason) in cases.items():
+        path = packed_weights(tmp_path / name, **meta)
+        with pytest.raises(WeightFileError, match=reason):
+            load_weights(path)
+        assert not window.files.open_weights(path)
+        assert reason in shown["critical"][-1][1].lower()
+    assert (tmp_path / "rows.npz").stat().st_size < 64_000  # a small file, as in the attack
+    assert window.session.meta is in_use
 
 
 def test_a_drawing_file_with_a_huge_number_is_skipped_not_fatal(tmp_path):
@@ -139,6 +173,49 @@ def test_predict_refuses_svg_and_icons_and_prints_names_on_one_line(tmp_path):
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1 and "\\n" in lines[0] and "\x1b" not in result.stdout
     assert "\\u202e" in lines[0]
+
+
+@pytest.fixture
+def read_only_disk(tmp_path):
+    """A folder on a file system mounted read-only (a bind mount of one under tmp_path), holding
+    a handwriting folder; skipped where mounting is not allowed."""
+    source, mounted = tmp_path / "disk", tmp_path / "read-only"
+    (source / "handwriting").mkdir(parents=True)
+    mounted.mkdir()
+
+    def mount(*args) -> bool:
+        return subprocess.run(["mount", *args], capture_output=True, check=False).returncode == 0
+
+    if not mount("--bind", source, mounted):
+        pytest.skip("a read-only bind mount needs root and mount(8)")
+    try:
+        if not mount("-o", "remount,ro,bind", mounted):
+            pytest.skip("this system does not let a bind mount be made read-only")
+        yield mounted
+    finally:
+        subprocess.run(["umount", mounted], check=True)
+
+
+def test_a_read_only_disk_is_named_as_such_not_as_permission_denied(
+    read_only_disk, window, dialogs, qtbot
+):
+    """BUG: saving weights or labelling a drawing on a read-only file system said "permission
+    denied", which sends a person to the folder's permissions instead of the disk."""
+    shown, answers = dialogs
+    target = read_only_disk / "w.npz"
+    with pytest.raises(WeightFileError, match=re.escape(f"in {read_only_disk}: read-only file")):
+        save_weights(target, load_weights(DEFAULT_WEIGHTS).model, {"classes": list("0123456789")})
+    with pytest.raises(HandwritingError, match="read-only file system"):
+        PersonalSet(read_only_disk / "handwriting").add(np.zeros((28, 28)), [], 3, "3")
+    answers["save"] = str(target)
+    assert not window.files.save_weights_dialog()
+    window.handwriting.personal = PersonalSet(read_only_disk / "handwriting")
+    send_stroke(window.canvas, circle())
+    assert not window.label_drawing(0)
+    texts = [text for _title, text in shown["critical"]]
+    assert len(texts) == 2 and all("read-only file system" in text for text in texts), texts
+    assert not any("permission denied" in text.lower() for text in texts)
+    assert list(read_only_disk.iterdir()) == [read_only_disk / "handwriting"]
 
 
 def test_a_damaged_remembered_folder_falls_back(tmp_path):

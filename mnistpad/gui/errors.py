@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..data import DataError
-from ..model import confusion_matrix
+from ..model import OutputOverflow, confusion_matrix, softmax
 from ..networks import Model, describe
 from .dialogs import plain, tip
 from .session import Session
@@ -169,15 +169,20 @@ class ErrorsPanel(QWidget):
         self.classifications += 1
         data = (images, labels, list(classes))
         if model.kind not in SLOW_KINDS and len(inputs) < SLOW_IMAGES:
-            self.show_results(model.probabilities(inputs), *data)
+            try:
+                probabilities = softmax(model.checked_logits(inputs))
+            except OutputOverflow as error:
+                self.show_problem(f"Cannot classify the test set: {error}")
+                return
+            self.show_results(probabilities, *data)
             return
         self.show_problem(f"Classifying the {len(inputs):,} test images with {describe(model)}...")
         number = self.classifications
 
         def classify() -> None:
             try:
-                result = (model.probabilities(inputs), *data)
-            except Exception as error:  # no memory, or a bug: say so, not "Classifying" forever
+                result = (softmax(model.checked_logits(inputs)), *data)
+            except Exception as error:  # overflow, no memory, or a bug: not "Classifying" forever
                 result = error
             try:
                 self.classified.emit(number, result)
