@@ -354,11 +354,13 @@ def test_closing_mid_training_joins_the_worker_within_a_second(window, qtbot, di
 
 
 def freeze_while_scoring(window, qtbot):
-    """Unsaved weights of a first run in use, then a CNN run stopped at once, whose process scores
-    the initial weights (10-40 s on 2 busy cores) and is frozen with SIGSTOP while it does."""
+    """Unsaved weights of a first run in use, then a CNN run stopped in its first epoch, whose
+    process scores the kept weights (10-40 s on 2 busy cores) and is frozen with SIGSTOP while
+    it does."""
     start(window, qtbot, "fast", epochs=1)
     wait_until_done(window, qtbot)
     start(window, qtbot, "cnn")
+    qtbot.waitUntil(lambda: window.run.last_progress is not None, timeout=60_000)
     window.panel.stop_button.click()
     qtbot.waitUntil(lambda: window.run.ending == SCORING_ASKED, timeout=30_000)
     process = window.run.worker.process
