@@ -9,12 +9,18 @@ the other core.
 The child is a fresh interpreter (`python -P -m mnistpad.train_process`), never a fork of a
 process that runs Qt's threads; `-P` keeps the current folder off its import path, so a
 `numpy.py` lying where the app was started is never run. It reads one pickle from stdin,
-(dataset, config, initial weights or None), writes each training event to stdout as a pickle,
-and ends with `Finished` or a message string saying what went wrong.
+(dataset, config, initial weights or None), writes each training event to stdout as a pickle in a
+frame (`MAGIC`, its length), and ends with `Finished` or a message string saying what went wrong.
+The frame is checked before the pickle is read: bytes that are not a frame (a sitecustomize or
+.pth file that prints at start-up), a length no run sends, or a message that is not an event end
+the child at once with a message saying its output was unreadable, instead of a wait for bytes
+that never come or a huge allocation for a bogus length.
 Any byte on stdin afterwards is a stop request, and so is stdin closing: a child whose window has
 gone away stops at its next step. A child that does not answer a stop request within
 `STOP_GRACE_S` (stopped with SIGSTOP, or hung) is terminated, then killed; its answer is the
-`Scoring` event, after which it only scores the kept weights (seconds for a CNN) and sends them.
+`Scoring` event, after which it only scores the kept weights (seconds for a CNN; 40 s on a busy
+2-core machine) and sends them. A scoring child is ended only when asked (`abandon`) or when it
+has stopped using the processor (`is_working`): a frozen child would otherwise score forever.
 
 A dataset that is an entry of the data cache (data.py) travels as the entry's name
 (`data.CachedData`), and the child maps the same files, checked again, instead of receiving
@@ -27,17 +33,20 @@ from __future__ import annotations
 
 import os
 import pickle
+import struct
 import subprocess
 import sys
 import threading
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 from .blas import one_blas_thread
 from .data import CachedData, DataError, Dataset, cached_data, reopen
 from .networks import Model
 from .train import ConfigError, Event, Finished, Scoring, TrainConfig, train
+from .weights import MAX_PARAMETERS
 
 # Scheduling priority below the window's: on 2 cores it took the longest event-loop stall while
 # training from 25-71 ms to 22-33 ms (bench/gui_latency.py, 3 runs each), at the same speed.
@@ -45,6 +54,12 @@ NICENESS = 5
 # A healthy child stops within one step (milliseconds, or one per-example block); one that has
 # not ended this long after a stop request is ended by force.
 STOP_GRACE_S = 2.0
+# Each message: MAGIC, then its length (8 bytes, big-endian), then the pickle.
+MAGIC = b"MNPD"
+FRAME = struct.Struct(">4sQ")
+# The largest message is an event carrying a model: a weight file's largest (float32), its history
+# of at most 1,000 epochs (80 KB) and its settings.
+MAX_MESSAGE_BYTES = 4 * MAX_PARAMETERS + (1 << 20)
 
 
 class TrainingProcessError(RuntimeError):
@@ -52,16 +67,17 @@ class TrainingProcessError(RuntimeError):
 
 
 class TrainingProcess:
-    """One run in a child process. Iterate `events()` from one thread; `request_stop()` and
-    `kill()` are safe from any other."""
+    """One run in a child process. Iterate `events()` from one thread; `request_stop()`,
+    `abandon()` and `end()` are safe from any other."""
 
     def __init__(self, dataset: Dataset, config: TrainConfig, initial: Model | None = None) -> None:
         self.dataset, self.config, self.initial = dataset, config, initial
         self._child: subprocess.Popen | None = None
         self._handed_over = False  # the work is written: stdin is free for a stop request
         self._stop_wanted = False
-        self._watchdog: threading.Timer | None = None  # ends a child that ignores a stop
-        self._ended_by_force = False
+        self._timers: list[threading.Timer] = []  # each ends the child unless it has ended
+        self._ended_because = ""  # why the child was ended by force: the run's error message
+        self._cpu_seen: float | None = None  # the child's processor time when last looked at
         self.scoring = False  # the child has stopped stepping and scores the kept weights
 
     @property
@@ -95,18 +111,7 @@ class TrainingProcess:
                 self._send_stop()
                 self._watch()
             while True:
-                try:
-                    message = pickle.load(self._child.stdout)
-                except (EOFError, OSError, pickle.UnpicklingError):
-                    code = self._child.wait()
-                    if self._ended_by_force:
-                        raise TrainingProcessError(
-                            f"the training process did not answer the stop request within "
-                            f"{STOP_GRACE_S:g} s and was ended; its run is lost"
-                        ) from None
-                    raise TrainingProcessError(
-                        f"the training process ended unexpectedly (exit code {code})"
-                    ) from None
+                message = self._receive()
                 if isinstance(message, str):
                     raise TrainingProcessError(message)
                 if isinstance(message, Scoring):  # the stop, if any, is answered
@@ -117,6 +122,44 @@ class TrainingProcess:
         finally:
             self.close()
 
+    def _receive(self) -> Event | str:
+        """The child's next message. TrainingProcessError when the child has ended, or when it
+        wrote something else: then it is ended, as nothing it writes after can be trusted."""
+        header = self._read(FRAME.size)
+        magic, length = FRAME.unpack(header)
+        if magic != MAGIC:
+            self._unreadable(f"it begins with {header!r}, not with a message")
+        if length > MAX_MESSAGE_BYTES:
+            self._unreadable(f"a message of {length:,} bytes, more than a run sends")
+        payload = self._read(length)
+        try:
+            message = pickle.loads(payload)
+        except Exception as error:  # garbage fails in any way, MemoryError included
+            self._unreadable(f"a message that does not decode: {type(error).__name__}")
+        if not isinstance(message, str | Event):
+            self._unreadable(f"a message of type {type(message).__name__}")
+        return message
+
+    def _read(self, size: int) -> bytes:
+        """`size` bytes of the child's output; TrainingProcessError if it ends before."""
+        try:
+            data = self._child.stdout.read(size)
+        except OSError:  # the pipe broke: the child is gone
+            data = b""
+        if len(data) < size:
+            code = self._child.wait()
+            raise TrainingProcessError(
+                self._ended_because or f"the training process ended unexpectedly (exit code {code})"
+            )
+        return data
+
+    def _unreadable(self, why: str) -> NoReturn:
+        self._child.kill()
+        raise TrainingProcessError(
+            f"the training process's output was unreadable ({why}), so it was ended and its run"
+            " is lost; does a sitecustomize module or .pth file print to standard output?"
+        )
+
     def request_stop(self) -> None:
         """Ask the child to stop after its current step (at once if it has not started)."""
         self._stop_wanted = True
@@ -125,23 +168,55 @@ class TrainingProcess:
         if self._child is not None:  # else events() starts the watch once the child exists
             self._watch()
 
+    def abandon(self) -> None:
+        """End the child STOP_GRACE_S from now, even while it scores the kept weights: the person
+        asked to stop a run that no longer takes steps (a frozen child would score forever)."""
+        self.request_stop()
+        self._later(
+            "the training process was ended while it scored the kept weights, as asked;"
+            " the run's weights are lost",
+            even_scoring=True,
+        )
+
     def _watch(self) -> None:
         """End the child if it has not ended STOP_GRACE_S after the stop request."""
-        if self._watchdog is None:
-            self._watchdog = threading.Timer(STOP_GRACE_S, self._end_if_unanswered)
-            self._watchdog.daemon = True
-            self._watchdog.start()
+        if not self._timers:
+            self._later(
+                f"the training process did not answer the stop request within {STOP_GRACE_S:g} s"
+                " and was ended; its run is lost",
+                even_scoring=False,
+            )
 
-    def _end_if_unanswered(self) -> None:
+    def _later(self, reason: str, even_scoring: bool) -> None:
+        def when_due() -> None:
+            if even_scoring or not self.scoring:
+                self.end(reason)
+
+        timer = threading.Timer(STOP_GRACE_S, when_due)
+        timer.daemon = True
+        self._timers.append(timer)
+        timer.start()
+
+    def end(self, reason: str) -> None:
+        """End the child now (SIGTERM, then SIGKILL); `events()` then raises TrainingProcessError
+        with `reason`."""
         child = self._child
-        if child.poll() is not None or self.scoring:
+        if child is None or child.poll() is not None:
             return
-        self._ended_by_force = True
+        self._ended_because = self._ended_because or reason
         child.terminate()
         try:
             child.wait(timeout=0.5)
         except subprocess.TimeoutExpired:  # stopped (SIGSTOP) or ignoring SIGTERM
             child.kill()
+
+    def is_working(self) -> bool:
+        """Whether the child has used the processor since the last call (True the first time,
+        and where the system does not say: Linux's /proc does)."""
+        used = _cpu_seconds(self.pid) if self.pid is not None else None
+        working = used is None or self._cpu_seen is None or used > self._cpu_seen
+        self._cpu_seen = used
+        return working
 
     def _send_stop(self) -> None:
         try:
@@ -149,11 +224,6 @@ class TrainingProcess:
             self._child.stdin.flush()
         except (OSError, ValueError):  # gone already, or its stdin is closed
             pass
-
-    def kill(self) -> None:
-        """End the child now; `events()` then raises TrainingProcessError."""
-        if self._child is not None and self._child.poll() is None:
-            self._child.kill()
 
     def close(self) -> None:
         """Stop the child, wait for it briefly (then kill it) and release its pipes."""
@@ -168,14 +238,24 @@ class TrainingProcess:
         except subprocess.TimeoutExpired:  # stuck, for example swapping: do not wait for it
             self._child.kill()
             self._child.wait()
-        if self._watchdog is not None:
-            self._watchdog.cancel()
+        for timer in self._timers:
+            timer.cancel()
         self._child.stdout.close()
 
 
 def child_command() -> list[str]:
     """How the child is started: `-P`, so the current folder never shadows a module."""
     return [sys.executable, "-P", "-m", "mnistpad.train_process"]
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """The processor time a process has used, from /proc (None where there is none)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read(4096).rpartition(b")")[2].split()  # after the command's name
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _import_path() -> str:
@@ -189,8 +269,11 @@ def _child_main() -> None:
     """The child's whole life: read the work, train, and send each event or one error message."""
     if hasattr(os, "nice"):  # background work: the window the person uses comes first
         os.nice(NICENESS)
-    output = sys.stdout.buffer
-    sys.stdout = sys.stderr  # a stray print must not corrupt the stream of pickles
+    # The messages get a descriptor of their own, and standard output goes to stderr: a stray
+    # print, or a library writing to descriptor 1, must not corrupt the stream of messages.
+    output = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sys.stdout = sys.stderr
     stop = threading.Event()
 
     def watch_stdin() -> None:  # any byte, or the end of the stream, asks for a stop
@@ -198,7 +281,9 @@ def _child_main() -> None:
         stop.set()
 
     def send(message) -> None:
-        pickle.dump(message, output, protocol=5)
+        payload = pickle.dumps(message, protocol=5)
+        output.write(FRAME.pack(MAGIC, len(payload)))
+        output.write(payload)
         output.flush()
 
     try:

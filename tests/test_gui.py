@@ -7,6 +7,7 @@ because nobody is there to click them.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import numpy as np
@@ -23,9 +24,10 @@ from gui_support import (
 from PySide6.QtCore import QMimeData, QObject, QPointF, QSettings, Qt, QTimer, QUrl
 from PySide6.QtCore import Signal as QtSignal
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter, QToolBar, QWidget
 
 from mnistpad.gui.canvas import send_stroke
+from mnistpad.gui.run_controller import SCORING_ASKED
 from mnistpad.gui.window import DEFAULT_WEIGHTS, MainWindow
 from mnistpad.preprocess import deskew
 from mnistpad.weights import load_weights
@@ -351,6 +353,67 @@ def test_closing_mid_training_joins_the_worker_within_a_second(window, qtbot, di
     assert not window.run.worker.is_running()
 
 
+def freeze_while_scoring(window, qtbot):
+    """Unsaved weights of a first run in use, then a CNN run stopped in its first epoch, whose
+    process scores the kept weights (10-40 s on 2 busy cores) and is frozen with SIGSTOP while
+    it does."""
+    start(window, qtbot, "fast", epochs=1)
+    wait_until_done(window, qtbot)
+    start(window, qtbot, "cnn")
+    qtbot.waitUntil(lambda: window.run.last_progress is not None, timeout=60_000)
+    window.panel.stop_button.click()
+    qtbot.waitUntil(lambda: window.run.ending == SCORING_ASKED, timeout=30_000)
+    process = window.run.worker.process
+    os.kill(process.pid, signal.SIGSTOP)
+    return process
+
+
+def test_a_second_stop_ends_a_run_frozen_while_scoring_and_keeps_the_weights(
+    window, qtbot, dialogs
+):
+    shown, _ = dialogs
+    process = freeze_while_scoring(window, qtbot)
+    kept = window.session.model
+    assert "Stop again" in window.panel.progress.format()
+    window.panel.stop_button.click()  # before: nothing ended a frozen child, ever
+    wait_until_done(window, qtbot, timeout=30_000)
+    assert process.exitcode == -signal.SIGKILL
+    title, text = shown["critical"][-1]
+    assert title == "Training failed" and "ended while it scored the kept weights" in text
+    assert window.session.model is kept and window.session.unsaved
+    assert window.panel.train_button.isEnabled() and window.panel.progress.format() == "failed"
+
+
+def test_closing_ends_a_run_frozen_while_scoring_and_keeps_what_the_window_had(
+    window, qtbot, dialogs
+):
+    shown, answers = dialogs
+    process = freeze_while_scoring(window, qtbot)
+    kept = window.session.model
+    answers["question"] = QMessageBox.StandardButton.Cancel
+    assert not window.close()  # before: the window waited 120 s for the frozen child
+    assert process.exitcode == -signal.SIGKILL and not window.run.worker.is_running()
+    assert "stopped working while it scored the kept weights" in shown["critical"][-1][1]
+    assert [title for title, _ in shown["question"]] == ["Save the trained weights?"]
+    assert window.session.model is kept and window.session.unsaved
+
+
+def test_a_training_process_whose_output_is_unreadable_fails_with_a_message(
+    window, qtbot, dialogs, tmp_path, monkeypatch
+):
+    shown, _ = dialogs
+    (tmp_path / "sitecustomize.py").write_text("print('Welcome to the lab', flush=True)\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # the child's start-up prints
+    before = window.session.model
+    start(window, qtbot, "naive")
+    wait_until_done(window, qtbot, timeout=30_000)
+    assert window.run.worker.process.exitcode == -signal.SIGKILL  # ended, not waited for
+    title, text = shown["critical"][-1]
+    assert title == "Training failed"
+    assert "output was unreadable (it begins with b'Welcome to t'" in text
+    assert window.session.model is before
+
+
 def test_a_missing_data_file_is_named_in_a_dialog_and_nothing_changes(
     window, qtbot, dialogs, tmp_path
 ):
@@ -387,6 +450,40 @@ def test_damaged_settings_are_ignored(qtbot, dialogs, settings_dir):
     win = MainWindow()
     qtbot.addWidget(win)
     assert win.draw.pen_width.value() == 22 and win.width() > 0
+
+
+def test_a_damaged_layout_in_the_settings_falls_back_and_is_not_saved_again(
+    qtbot, dialogs, settings_dir
+):
+    """A splitter state with 3000-pixel handles (a minimum window of 6774x3080), a toolbar on the
+    side that leaves no room on this 800x800 screen, a geometry far off any screen."""
+    splitter = QSplitter()
+    for _ in range(3):
+        splitter.addWidget(QWidget())
+    splitter.setHandleWidth(3000)
+    other = QMainWindow()
+    toolbar = QToolBar("Main")
+    toolbar.setObjectName("main-toolbar")
+    other.addToolBar(Qt.ToolBarArea.LeftToolBarArea, toolbar)
+    other.setGeometry(-50_000, -50_000, 20_000, 15_000)
+    settings = QSettings()
+    settings.setValue("splitter", splitter.saveState())
+    settings.setValue("window_state", other.saveState())
+    settings.setValue("geometry", other.saveGeometry())
+    settings.sync()
+    for _ in range(2):  # the window as restored, then as restored from what it saved
+        win = MainWindow()
+        qtbot.addWidget(win)
+        win.show()
+        qtbot.waitExposed(win)
+        screen = win.screen().availableGeometry()
+        smallest = win.minimumSizeHint()
+        assert smallest.width() <= screen.width() and smallest.height() <= screen.height()
+        assert screen.contains(win.geometry())
+        assert win.splitter.handleWidth() < 20 and min(win.splitter.sizes()) > 100
+        assert win.toolBarArea(win.findChild(QToolBar)) == Qt.ToolBarArea.TopToolBarArea
+        assert win.close()
+    assert [int(width) for width in QSettings().value("splitter")] == win.splitter.sizes()
 
 
 # -- other datasets --------------------------------------------------------------------------

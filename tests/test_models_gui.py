@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from mnistpad.data import DIGITS
 from mnistpad.gui.canvas import send_stroke
+from mnistpad.gui.run_controller import SCORING_ASKED
 from mnistpad.networks import new_model
 from mnistpad.preprocess import deskew
 from mnistpad.weights import BUNDLED_MODELS, build_meta, default_weights, load_weights
@@ -95,10 +96,10 @@ def test_closing_the_window_during_a_cnn_run_on_all_of_mnist_keeps_the_run(windo
     qtbot.waitUntil(lambda: window.run.last_progress is not None, timeout=60_000)
     window.panel.stop_button.click()
     progress = window.panel.progress
-    qtbot.waitUntil(lambda: progress.format() == "scoring the kept weights...", timeout=30_000)
+    qtbot.waitUntil(lambda: progress.format() == SCORING_ASKED, timeout=30_000)
     window.dirty = True
     window._redraw()  # the periodic refresh leaves the text as it is
-    assert progress.format() == "scoring the kept weights..."
+    assert progress.format() == SCORING_ASKED
     window.run.shutdown()  # what closing the window does first
     result = window.run.worker.result
     assert result is not None, "the stopped run was lost"

@@ -20,6 +20,8 @@ from .session import Session
 from .worker import TrainingWorker
 
 TRAINED_HERE = "trained in this session, not saved"
+SCORING = "scoring the kept weights..."
+SCORING_ASKED = "scoring; Stop again drops it..."  # after a Stop: a second one drops the run
 
 
 class RunController(QObject):
@@ -100,13 +102,21 @@ class RunController(QObject):
 
     @Slot()
     def stop(self) -> None:
-        if self.training and self.worker is not None:
+        """Ask the run to stop. Asked again while the kept weights are scored, end it without
+        them: a training process that froze while scoring would never end otherwise."""
+        if not (self.training and self.worker is not None):
+            return
+        if self.ending == SCORING_ASKED:
+            self.worker.abandon()
+            self.ending = "dropping the run..."
+        else:
             self.worker.request_stop()
-            self.ending = self.ending or "stopping..."
-            self.stopping.emit()
+            self.ending = SCORING_ASKED if self.ending == SCORING else self.ending or "stopping..."
+        self.stopping.emit()
 
     def shutdown(self) -> None:
-        """Stop a run and wait for its thread; its kept weights become the ones in use."""
+        """Stop a run and wait for its thread; its kept weights become the ones in use, or
+        `failed` says why there are none."""
         if self.worker is None:
             return
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)  # a CNN scores for seconds
@@ -118,6 +128,8 @@ class RunController(QObject):
             self._finish(self.worker.result)
         elif self.training:  # the run broke off before it had a result
             self._end()
+            if self.worker.error:
+                self.failed.emit(self.worker.error)
 
     def _current(self) -> bool:
         """Whether a worker signal being handled belongs to the run in progress."""
@@ -142,7 +154,7 @@ class RunController(QObject):
     @Slot()
     def _on_scoring(self) -> None:
         if self._current():
-            self.ending = "scoring the kept weights..."
+            self.ending = SCORING_ASKED if self.ending else SCORING
             self.scoring.emit()
 
     @Slot(object)

@@ -45,6 +45,7 @@ REDRAW_MS = 100  # the progress bar and the live prediction refresh at most 10 t
 PLOTS_EVERY_S = 0.25  # and the curves at most 4 times a second
 A_MODEL = {"linear": "a linear model", "mlp": "an MLP", "cnn": "a CNN"}
 FIRST_SIZE = (1280, 800)  # on a first launch, or less to fit the screen
+MAX_PANE_WIDTH = 1 << 16  # a remembered pane width past any screen's is damage
 
 
 def personal_folder() -> Path:
@@ -81,10 +82,7 @@ class MainWindow(QMainWindow):
         opened = weights and self.files.open_weights(weights, "mnistpad opens its default weights.")
         if not opened and not self.files.open_weights(DEFAULT_WEIGHTS):
             self._show_weights()
-        # Last, once the Label buttons exist: the splitter gives each pane at least its minimum.
-        if not self._restore("splitter", self.splitter.restoreState):
-            width = self.width()
-            self.splitter.setSizes([round(width * 0.34), round(width * 0.21), round(width * 0.45)])
+        self._restore_layout()  # last, once the Label buttons exist and count in the minimum
         if settings_problem:
             self.statusBar().showMessage(settings_problem, 30_000)
 
@@ -368,9 +366,8 @@ class MainWindow(QMainWindow):
 
     def _restore_settings(self) -> None:
         """Restore what the last session saved; anything missing or damaged falls back."""
-        if not self._restore("geometry", self.restoreGeometry):
+        if not self._restore("geometry", self.restoreGeometry):  # Qt keeps it on a screen
             self._first_size()
-        self._restore("window_state", self.restoreState)
         try:
             pen_width = int(self.settings.value("pen_width", DEFAULT_PEN_WIDTH))
         except (TypeError, ValueError, OverflowError):  # a hand-edited or damaged settings file
@@ -386,6 +383,25 @@ class MainWindow(QMainWindow):
         self.resize(width, height)
         self.move(screen.center().x() - width // 2, screen.center().y() - height // 2)
 
+    def _restore_layout(self) -> None:
+        """The toolbar's place and the panes' widths as last saved, unless damaged or too big for
+        the screen. Only the widths are kept of the splitter: its saved state also holds the
+        handle's width and the orientation, which a damaged file set to 3000 px and vertical
+        (a minimum window of 6774x3080, saved again on closing)."""
+        default_state = self.saveState()
+        if self._restore("window_state", self.restoreState) and not self._fits_screen():
+            self.restoreState(default_state)  # a toolbar on the side, saved on a wider screen
+        widths = pane_widths(self.settings.value("splitter"), self.splitter.count())
+        if widths is None:
+            width = self.width()
+            widths = [round(width * 0.34), round(width * 0.21), round(width * 0.45)]
+        self.splitter.setSizes(widths)  # each pane gets at least its minimum
+
+    def _fits_screen(self) -> bool:
+        screen = self.screen().availableGeometry().size()
+        minimum = self.minimumSizeHint()
+        return minimum.width() <= screen.width() and minimum.height() <= screen.height()
+
     def _restore(self, key: str, restore) -> bool:
         state = self.settings.value(key)
         return isinstance(state, QByteArray | bytes) and restore(state)
@@ -393,7 +409,7 @@ class MainWindow(QMainWindow):
     def _save_settings(self) -> None:
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
-        self.settings.setValue("splitter", self.splitter.saveState())
+        self.settings.setValue("splitter", self.splitter.sizes())
         self.settings.setValue("pen_width", self.draw.pen_width.value())
         self.settings.sync()
 
@@ -414,6 +430,16 @@ def first_size(screen_width: int, screen_height: int) -> tuple[int, int]:
     return min(FIRST_SIZE[0], round(screen_width * 0.95)), min(
         FIRST_SIZE[1], round(screen_height * 0.92)
     )
+
+
+def pane_widths(value, count: int) -> list[int] | None:
+    """Remembered pane widths: `count` whole numbers of pixels, each in range; else None."""
+    try:
+        widths = [int(width) for width in value] if isinstance(value, list) else []
+    except (TypeError, ValueError, OverflowError):  # a hand-edited or damaged settings file
+        return None
+    in_range = len(widths) == count and all(0 < width <= MAX_PANE_WIDTH for width in widths)
+    return widths if in_range else None
 
 
 def _scrolling(page: QWidget) -> QScrollArea:

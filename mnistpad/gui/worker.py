@@ -19,7 +19,9 @@ from ..networks import Model
 from ..train import ConfigError, EpochEnd, Finished, Progress, Scoring, TrainConfig
 from ..train_process import STOP_GRACE_S, TrainingProcess, TrainingProcessError
 
-SCORING_LIMIT_MS = 120_000  # a CNN scores 70,000 images in seconds; this is for slow machines
+# A CNN scores 70,000 images in 10-40 s on 2 busy cores (and in seconds on more); a scoring
+# process that still works after this long is ended all the same when the window closes.
+SCORING_LIMIT_MS = 120_000
 
 
 class TrainingWorker(QObject):
@@ -46,6 +48,7 @@ class TrainingWorker(QObject):
         self.dataset = dataset
         self.data_folder = data_folder
         self.result: Finished | None = None
+        self.error = ""  # why the run failed, once it has
         self.process: TrainingProcess | None = None
         self._stop_requested = False
         self._thread = QThread()
@@ -62,24 +65,39 @@ class TrainingWorker(QObject):
         if self.process is not None:
             self.process.request_stop()
 
+    def abandon(self) -> None:
+        """End the run STOP_GRACE_S from now, even while its process scores the kept weights
+        (a frozen one would score forever): the run then fails, without weights."""
+        self._stop_requested = True
+        if self.process is not None:
+            self.process.abandon()
+
     def is_running(self) -> bool:
         return self._thread.isRunning()
 
     def join(self, timeout_ms: int = round(STOP_GRACE_S * 1000) + 1000) -> bool:
         """Stop the run and wait for its thread to end; True when it has. A child process that
         does not answer the stop request in time is ended (by the process itself after
-        STOP_GRACE_S, here at the latest); one that answered and scores the kept weights is
-        given up to SCORING_LIMIT_S more."""
+        STOP_GRACE_S, here at the latest). One that answered and scores the kept weights (a CNN
+        takes seconds) is waited for while it uses the processor, up to SCORING_LIMIT_MS, and
+        ended once it has not for STOP_GRACE_S: frozen (stopped, swapping), it would never end."""
         self.request_stop()
         if self._thread.wait(timeout_ms):
             return True
-        waited = 0
-        while self.process is not None and self.process.scoring and waited < SCORING_LIMIT_MS:
-            if self._thread.wait(100):
-                return True
-            waited += 100
-        if self.process is not None:
-            self.process.kill()
+        process, why = self.process, "did not end when asked"
+        if process is not None and process.scoring:
+            process.is_working()  # from now on
+            step, waited = round(STOP_GRACE_S * 1000), 0
+            why = f"took over {SCORING_LIMIT_MS // 1000} s to score the kept weights"
+            while waited < SCORING_LIMIT_MS:
+                if self._thread.wait(step):
+                    return True
+                waited += step
+                if not process.is_working():
+                    why = "stopped working while it scored the kept weights"
+                    break
+        if process is not None:
+            process.end(f"the training process {why} and was ended; the run's weights are lost")
         return self._thread.wait(2_000)
 
     @Slot()
@@ -106,10 +124,14 @@ class TrainingWorker(QObject):
                     self.result = event
                     self.finished.emit(event)
         except (DataError, ConfigError, TrainingProcessError) as error:
-            self.failed.emit(str(error))
+            self._fail(str(error))
         except MemoryError:
-            self.failed.emit("training ran out of memory")
+            self._fail("training ran out of memory")
         except Exception as error:  # never let a worker die silently
-            self.failed.emit(f"training failed unexpectedly: {error!r}")
+            self._fail(f"training failed unexpectedly: {error!r}")
         finally:
             self._thread.quit()
+
+    def _fail(self, text: str) -> None:
+        self.error = text
+        self.failed.emit(text)
