@@ -131,7 +131,7 @@ PRESETS = {
     # quarter of a minute (0.980-0.982 without deskewing).
     "mlp": replace(_NETWORK, preset="mlp", model="mlp", epochs=12, deskew=True),
     # Two convolutions and two dense layers, Adam, trained on randomly turned, scaled, shifted
-    # and rethickened digits (preprocess.augment): past 0.99, and the best reader of handwriting.
+    # and rethickened digits (preprocess.augment): past 0.99.
     "cnn": replace(_NETWORK, preset="cnn", model="cnn", epochs=15, augment=True),
     # The same networks trained for the variety of real writing (augment with styles): they read
     # real people's digits and bold, blocky or stretched ones better (bench/handwriting.py), and

@@ -14,13 +14,15 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mnistpad import preprocess
+from mnistpad import preprocess, weights
 from mnistpad.preprocess import ink_from_picture, mnist_style, topology
+from mnistpad.weights import real_handwriting_scores
 
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "handwriting.py"
 TOLERANCE = 0.01  # a point
@@ -128,3 +130,44 @@ def test_digits_drawn_with_a_hairline_pen_come_out_whole(styled):
         field = mnist_style(ink)
         assert topology(field)[0] == topology(line.astype(float))[0], f"digit {label}"
         assert field.sum() > 1.5 * _plain(ink).sum(), f"digit {label}: not thickened"
+
+
+# --- the table as the window reads it -------------------------------------------------------------
+
+
+def test_the_window_reads_each_bundled_files_score_on_real_writers_from_the_table():
+    table = json.loads(bench.TABLE.read_text())["full"]["accuracy"]
+    scores = real_handwriting_scores()
+    assert set(scores) == {"default.npz", "mlp.npz", "cnn.npz"}
+    for name, score in scores.items():
+        model = name.removesuffix(".npz")
+        expected = (table["optdigits-nearest"][model] + table["optdigits-bicubic"][model]) / 2
+        assert score == pytest.approx(expected)
+    assert max(scores, key=scores.__getitem__) != "default.npz"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"not json",
+        b'{"full": {"accuracy": {"optdigits-nearest": {"cnn": "0.9"}}}}',  # a text, not a number
+        b'{"full": {"accuracy": {"optdigits-nearest": {"cnn": 1e999},'
+        b' "optdigits-bicubic": {"cnn": 1}}}}',
+        b'{"full": {"accuracy": {"optdigits-nearest": {"cnn": -5},'
+        b' "optdigits-bicubic": {"cnn": 0}}}}',
+        b'{"full": []}',
+        b"[" * 100_000,  # nested past the parser's depth, and over the size limit
+    ],
+)
+def test_a_damaged_handwriting_table_gives_no_scores_and_no_error(tmp_path, monkeypatch, content):
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "handwriting.json").write_bytes(content)
+    monkeypatch.setattr(weights, "assets_dir", lambda: tmp_path)
+    assert real_handwriting_scores() == {}
+
+
+def test_a_handwriting_table_that_is_a_pipe_is_not_waited_on(tmp_path, monkeypatch):
+    (tmp_path / "weights").mkdir()
+    os.mkfifo(tmp_path / "weights" / "handwriting.json")  # no writer: a read would wait forever
+    monkeypatch.setattr(weights, "assets_dir", lambda: tmp_path)
+    assert real_handwriting_scores() == {}

@@ -15,7 +15,13 @@ from mnistpad.gui.canvas import send_stroke
 from mnistpad.gui.run_controller import SCORING_ASKED
 from mnistpad.networks import new_model
 from mnistpad.preprocess import deskew
-from mnistpad.weights import BUNDLED_MODELS, build_meta, default_weights, load_weights
+from mnistpad.weights import (
+    BUNDLED_MODELS,
+    build_meta,
+    default_weights,
+    load_weights,
+    real_handwriting_scores,
+)
 
 CNN_FILE = default_weights().parent / "cnn.npz"
 
@@ -194,13 +200,21 @@ def test_file_open_bundled_model_lists_the_bundled_files_present(window, dialogs
     menu = window.actions.bundled
     menu.aboutToShow.emit()  # as when it opens: the files present now
     present = [path for path in default_weights().parent.iterdir() if path.name in BUNDLED_MODELS]
-    assert [act.text() for act in menu.actions()] == [
-        what for name, what in BUNDLED_MODELS.items() if default_weights().parent / name in present
-    ]
+    names = [name for name in BUNDLED_MODELS if default_weights().parent / name in present]
+    texts = [act.text() for act in menu.actions()]
+    assert [text.split(" · ")[0] for text in texts] == [BUNDLED_MODELS[name] for name in names]
+    # Each says how it reads real writers' digits (the committed handwriting table), and the
+    # best reader among them is marked, with why in its tooltip; the linear model is not it.
+    scores = real_handwriting_scores()
+    for name, text in zip(names, texts, strict=True):
+        assert f"real handwriting {scores[name]:.1%}" in text
+    best = [act for act in menu.actions() if act.text().endswith("(best)")]
+    assert best and all("Linear" not in act.text() for act in best)
+    assert all("real writers" in act.toolTip() and "bold pen" in act.toolTip() for act in best)
     only_default = {default_weights(): BUNDLED_MODELS["default.npz"]}
     monkeypatch.setattr("mnistpad.gui.actions.bundled_models", lambda: only_default)
     menu.aboutToShow.emit()
-    assert [act.text() for act in menu.actions()] == [BUNDLED_MODELS["default.npz"]]
+    assert [act.text().split(" · ")[0] for act in menu.actions()] == [BUNDLED_MODELS["default.npz"]]
 
     window.session.unsaved = True  # trained weights not saved: asked first, as File > Open does
     model = window.session.model
@@ -217,7 +231,7 @@ def test_file_open_bundled_model_opens_the_cnn(window, dialogs):
         pytest.skip("assets/weights/cnn.npz is not there yet")
     menu = window.actions.bundled
     menu.aboutToShow.emit()
-    (cnn,) = [act for act in menu.actions() if act.text() == BUNDLED_MODELS["cnn.npz"]]
+    (cnn,) = [act for act in menu.actions() if act.text().startswith(BUNDLED_MODELS["cnn.npz"])]
     cnn.trigger()
     assert window.session.model.kind == "cnn" and window.session.source == "bundled cnn.npz"
     assert window.panel.model.currentText() == "CNN"  # its settings, from the file

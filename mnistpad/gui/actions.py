@@ -82,12 +82,13 @@ def build_actions(window: QMainWindow) -> Actions:
 
     def list_bundled() -> None:  # the files present when the menu opens
         bundled.clear()
-        scores = real_handwriting_scores()
-        best = max(scores, key=scores.__getitem__, default=None)
+        scores = {name: round(score, 3) for name, score in real_handwriting_scores().items()}
+        top = max(scores.values(), default=None)  # as shown: files that tie are all the best
         for path, what in bundled_models().items():
             score = scores.get(path.name)
             text = what if score is None else f"{what} · real handwriting {score:.1%}"
-            if path.name == best:
+            best = score is not None and score == top
+            if best:
                 text += " (best)"
             act = bundled.addAction(text.replace("&", "&&"))  # no accelerator, all the text
             tip = f"{what}: {path.name}"
@@ -96,7 +97,7 @@ def build_actions(window: QMainWindow) -> Actions:
                     f"\nReads {score:.1%} of 1,797 digits by 13 real writers (UCI optdigits;"
                     " the README's handwriting table)."
                 )
-            if path.name == best:
+            if best:
                 tip += "\n" + BEST_READER_WHY
             act.setToolTip(tip)
             act.setStatusTip(tip.replace("\n", " "))
