@@ -24,10 +24,11 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 
+from .augment import augment
 from .data import Dataset
 from .model import LinearModel, cross_entropy
 from .networks import DEFAULT_SHAPES, KINDS, MAX_HIDDEN, Model, ShapeError, describe, new_model
-from .preprocess import augment, deskew
+from .preprocess import deskew
 
 BLOCK = (
     64  # examples per exact per-example SGD block (an implementation detail, not a hyperparameter)
@@ -64,9 +65,9 @@ class TrainConfig:
     seed: int = 0  # seeds the initial weights and the shuffling
     deskew: bool = False  # stand digits upright and centre them exactly (preprocess.deskew)
     augment: bool = (
-        False  # train on randomly shifted, scaled, thickened images (preprocess.augment)
+        False  # train on randomly shifted, scaled, thickened images (augment.augment)
     )
-    # Also train on the ways real writing differs from MNIST's (preprocess.augment with styles):
+    # Also train on the ways real writing differs from MNIST's (augment.augment with styles):
     # elastic distortions, stretched, squashed and slanted digits, bold pens, binarised scans.
     styles: bool = False
 
@@ -131,7 +132,7 @@ PRESETS = {
     # quarter of a minute (0.980-0.982 without deskewing).
     "mlp": replace(_NETWORK, preset="mlp", model="mlp", epochs=12, deskew=True),
     # Two convolutions and two dense layers, Adam, trained on randomly turned, scaled, shifted
-    # and rethickened digits (preprocess.augment): past 0.99.
+    # and rethickened digits (augment.augment): past 0.99.
     "cnn": replace(_NETWORK, preset="cnn", model="cnn", epochs=15, augment=True),
     # The same networks trained for the variety of real writing (augment with styles): they read
     # real people's digits and bold, blocky or stretched ones better (bench/handwriting.py), and
@@ -400,7 +401,7 @@ def _diverged_in(epoch: int, why: str) -> str:
 
 def _alteration(config: TrainConfig, epoch: int) -> Callable | None:
     """How the training slices of an epoch are altered, as `_gathered` takes it: (slice, k) ->
-    the slice augmented (preprocess.augment) with the random numbers of (seed, epoch, k), so a
+    the slice augmented (augment.augment) with the random numbers of (seed, epoch, k), so a
     run is reproducible; None without augmentation. A model that takes deskewed inputs gets its
     altered digits deskewed again, as a drawing is before it reads it."""
     if not (config.augment or config.styles):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mnistpad.augment import augment
 from mnistpad.data import assets_dir
 from mnistpad.preprocess import (
     MAX_STROKE_WIDTH,
     MIN_STROKE_WIDTH,
     _components,
-    augment,
     deskew,
     ink_from_picture,
     mnist_style,
