@@ -68,6 +68,19 @@ JPEG_KEPT_APPS = {0xE0, 0xEE}  # JFIF, Adobe (colours); the first Exif is kept f
 # The end of a scan's coded data: a marker, that is 0xFF then neither a stuffed 0, nor a restart
 # marker (0xD0-0xD7), nor another 0xFF (fill).
 JPEG_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+JPEG_FILL = re.compile(rb"\xff+")
+PNM_FIELD = re.compile(rb"(?:\s|#[^\r\n]*+)*+\d+")  # a PBM/PGM/PPM header's number, comments first
+
+
+def _pnm_header_end(data: bytes) -> int:
+    """Where a PBM, PGM or PPM header (width, height and, but for PBM, the largest value) ends."""
+    offset = 2
+    for _ in range(2 if data[1:2] in (b"1", b"4") else 3):
+        field = PNM_FIELD.match(data, offset)
+        if field is None:
+            break
+        offset = field.end()
+    return offset
 
 
 class PictureError(Exception):
@@ -95,10 +108,14 @@ def read_picture(path: Path) -> tuple[np.ndarray, np.ndarray]:
             f"{path}: pixels written as text, {len(data):,} bytes of them, over the limit of"
             f" {MAX_TEXT_PICTURE_BYTES:,}; save the picture in binary (or as PNG)"
         )
+    elif data[:2] in (b"P4", b"P5", b"P6") and _pnm_header_end(data) > MAX_TEXT_PICTURE_BYTES:
+        raise PictureError(  # Qt reads a binary one's header, comments and all, as slowly
+            f"{path}: a header of over {MAX_TEXT_PICTURE_BYTES:,} bytes (comments); remove them"
+        )
     QImageReader.setAllocationLimit(DECODE_LIMIT_MB)
     buffer = QBuffer()
     buffer.setData(QByteArray(data))
-    data = data[:10]  # the rest is in the buffer now; a GIF's screen size is in these
+    data = data[:30]  # the rest is in the buffer now; a GIF's screen, a WebP's canvas are here
     buffer.open(QBuffer.OpenModeFlag.ReadOnly)
     reader = QImageReader(buffer)
     reader.setAutoTransform(True)  # honour EXIF rotation of phone photos
@@ -110,8 +127,12 @@ def read_picture(path: Path) -> tuple[np.ndarray, np.ndarray]:
                     f"{path}: not an image in a format mnistpad can read (PNG, JPEG, BMP, ...)"
                 )
             size = reader.size()
-            if kind == "gif" and len(data) == 10:  # the screen the first frame is decoded onto
+            size = QSize(abs(size.width()), abs(size.height()))  # a top-down BMP: -height
+            if kind == "gif" and len(data) >= 10:  # the screen the first frame is decoded onto
                 size = size.expandedTo(QSize(*struct.unpack("<HH", data[6:10])))
+            if kind == "webp" and data[12:16] == b"VP8X" and len(data) == 30:  # its canvas
+                canvas = [int.from_bytes(data[at : at + 3], "little") + 1 for at in (24, 27)]
+                size = size.expandedTo(QSize(*canvas))
             _check_pixels(path, "claims", size.width(), size.height())
             if max(size.width(), size.height()) > WORK_SIDE:
                 reader.setScaledSize(_work_size(size))
@@ -137,7 +158,7 @@ def read_picture(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _check_pixels(path: Path, verb: str, width: int, height: int) -> None:
-    if width * height > MAX_PICTURE_PIXELS:
+    if abs(width * height) > MAX_PICTURE_PIXELS:
         raise PictureError(
             f"{path}: the image {verb} {width}x{height} pixels, over the "
             f"{MAX_PICTURE_PIXELS // 1_000_000}-megapixel limit"
@@ -191,10 +212,13 @@ def jpeg_pixels_only(path: Path, data: bytes) -> bytes:
     view, kept = memoryview(data), [JPEG_START]
     offset, segments, scans, pixels, exif = len(JPEG_START), 0, 0, 0, False
     while offset + 2 <= len(data):
-        if data[offset] != 0xFF or data[offset + 1] == 0xFF:  # not a marker, or a fill byte
+        if data[offset] != 0xFF:  # not a marker: on to the next 0xFF
             offset = data.find(b"\xff", offset + 1)
             if offset < 0:
                 break
+            continue
+        if data[offset + 1] == 0xFF:  # fill bytes: on to the last of them, at once
+            offset = JPEG_FILL.match(data, offset).end() - 1
             continue
         segments += 1
         if segments > MAX_JPEG_SEGMENTS:

@@ -64,9 +64,7 @@ class TrainConfig:
     )
     seed: int = 0  # seeds the initial weights and the shuffling
     deskew: bool = False  # stand digits upright and centre them exactly (preprocess.deskew)
-    augment: bool = (
-        False  # train on randomly shifted, scaled, thickened images (augment.augment)
-    )
+    augment: bool = False  # train on randomly shifted, scaled, thickened images (augment.augment)
     # Also train on the ways real writing differs from MNIST's (augment.augment with styles):
     # elastic distortions, stretched, squashed and slanted digits, bold pens, binarised scans.
     styles: bool = False

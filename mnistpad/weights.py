@@ -106,7 +106,15 @@ def real_handwriting_scores() -> dict[str, float]:
             for model in rows[0]
             if "+" not in model  # an ensemble is no file
         }
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError):
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        OverflowError,
+        RecursionError,
+    ):
         return {}
     return {name: score for name, score in scores.items() if 0 <= score <= 1}
 

@@ -156,7 +156,11 @@ def test_the_window_reads_each_bundled_files_score_on_real_writers_from_the_tabl
         b'{"full": {"accuracy": {"optdigits-nearest": {"cnn": -5},'
         b' "optdigits-bicubic": {"cnn": 0}}}}',
         b'{"full": []}',
-        b"[" * 100_000,  # nested past the parser's depth, and over the size limit
+        b"[" * 100_000,  # over the size limit
+        b'{"full": {"accuracy": '
+        + b"[" * 30_000
+        + b"]" * 30_000
+        + b"}}",  # past the parser's depth
     ],
 )
 def test_a_damaged_handwriting_table_gives_no_scores_and_no_error(tmp_path, monkeypatch, content):

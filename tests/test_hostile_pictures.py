@@ -206,3 +206,59 @@ def test_pixels_written_as_text_are_read_only_up_to_a_bound(tmp_path, mnist):
     wordy.write_bytes(b"P2 2048 2048 255\n" + b"255 " * (2048 * 2048))
     result = mnistpad("predict", DEFAULT_WEIGHTS, wordy, check_status=None)
     assert_one_line_error(result, wordy, "pixels written as text", "save the picture in binary")
+
+
+def webp_canvas(picture, canvas: tuple[int, int]) -> bytes:
+    """An animated WebP: one frame, the picture (a lossless WebP Qt wrote), on a large canvas."""
+    frame = picture[12:]  # its VP8L chunk
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return kind + struct.pack("<I", len(body)) + body + b"\0" * (len(body) % 2)
+
+    def u24(value: int) -> bytes:
+        return value.to_bytes(3, "little")
+
+    vp8x = chunk(b"VP8X", struct.pack("<I", 2) + u24(canvas[0] - 1) + u24(canvas[1] - 1))
+    anim = chunk(b"ANIM", struct.pack("<IH", 0xFFFFFFFF, 0))
+    anmf = chunk(b"ANMF", u24(0) * 2 + u24(27) * 2 + u24(100) + b"\0" + frame)
+    body = b"WEBP" + vp8x + anim + anmf
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def test_re_attacks_an_animated_webp_a_top_down_bmp_fill_bytes_and_comments(tmp_path, mnist):
+    """Found by attacking the reader again: an animated WebP's canvas (110 bytes: 1.23 GB), a
+    top-down BMP's negative height (no megapixel check), a JPEG's fill bytes (one Python step a
+    byte: 250 MB took 98 s) and a binary PGM's comments (200 MB took 30 s)."""
+    paper = 1 - digit(mnist, 1)  # a 28x28 dark 7 on white
+    seven = np.round(255 * paper).astype(np.uint8)
+    small = tmp_path / "small.webp"
+    save_picture(small, rgba(paper))
+    bomb = tmp_path / "canvas.webp"
+    bomb.write_bytes(webp_canvas(small.read_bytes(), (10000, 10001)))
+    result = mnistpad("predict", DEFAULT_WEIGHTS, bomb, check_status=None)
+    assert_one_line_error(result, bomb, "10000x10001", "megapixel")
+
+    side = 11000  # a 1-bit picture, 15 MB
+    row = (side + 31) // 32 * 4
+    header = struct.pack("<2sIHHI", b"BM", 62 + row * side, 0, 0, 62)
+    header += struct.pack("<IiiHHIIiiII", 40, side, -side, 1, 1, 0, row * side, 0, 0, 2, 0)
+    top_down = tmp_path / "top-down.bmp"
+    top_down.write_bytes(header + b"\0\0\0\0\xff\xff\xff\0" + b"\xff" * (row * side))
+    result = mnistpad("predict", DEFAULT_WEIGHTS, top_down, check_status=None)
+    assert_one_line_error(result, top_down, f"{side}x{side}", "megapixel")
+
+    jpeg = tmp_path / "seven.jpg"
+    save_picture(jpeg, rgba(np.kron(paper, np.ones((6, 6)))))
+    filled = tmp_path / "filled.jpg"
+    filled.write_bytes(b"\xff\xd8" + b"\xff" * (32 << 20) + jpeg.read_bytes()[2:])
+    assert jpeg_pixels_only(filled, filled.read_bytes()).startswith(b"\xff\xd8\xff")
+    assert mnistpad("predict", DEFAULT_WEIGHTS, filled).stdout.startswith(f"{filled}: 7 (")
+
+    wordy = tmp_path / "wordy.pgm"
+    comments = (b"#" + b"x" * 1000 + b"\n") * 9000
+    wordy.write_bytes(b"P5\n" + comments + b"28 28 255\n" + seven.tobytes())
+    result = mnistpad("predict", DEFAULT_WEIGHTS, wordy, check_status=None)
+    assert_one_line_error(result, wordy, "header of over", "comments")
+    plain = tmp_path / "plain.pgm"
+    plain.write_bytes(b"P5\n# made by hand\n28 28 255\n" + seven.tobytes())
+    assert mnistpad("predict", DEFAULT_WEIGHTS, plain).stdout.startswith(f"{plain}: 7 (")
