@@ -350,15 +350,22 @@ SET_NAMES = (
 QUICK = {"optdigits": 600, "mnist": 100}  # the test's share of each set: its first digits
 
 
+def quick_size(name: str) -> int | None:
+    """How many of the set's first digits the regression test reads (None: all of them)."""
+    if name.startswith("optdigits"):
+        return QUICK["optdigits"]
+    return None if name.startswith("drawn") else QUICK["mnist"]
+
+
 def make_sets(names=SET_NAMES, count: int = MNIST_DIGITS, quick: bool = False) -> dict:
     """Each named set as (inputs: (784,) float32 or None where no ink was found, labels); `quick`:
-    only the first digits of each set (QUICK), as the regression test reads them."""
+    only the first digits of each set (`quick_size`), as the regression test reads them."""
     sets: dict[str, list[tuple[np.ndarray | None, int]]] = {}
     styles = mnist_styles(QUICK["mnist"] if quick else count) if set(names) & set(STYLES) else {}
     for name in names:
         if name.startswith("optdigits"):
             pictures = optdigits_pictures(name.split("-")[1])
-            pictures = itertools.islice(pictures, QUICK["optdigits"] if quick else None)
+            pictures = itertools.islice(pictures, quick_size(name) if quick else None)
         elif name.startswith("drawn"):
             sets[name] = drawn_fields(eight_points=name == "drawn-8-points")
             continue
@@ -373,14 +380,8 @@ def make_sets(names=SET_NAMES, count: int = MNIST_DIGITS, quick: bool = False) -
 
 def quick_share(sets: dict) -> dict:
     """The part of full-size sets that `make_sets(quick=True)` makes."""
-
-    def size(name: str) -> int | None:
-        if name.startswith("optdigits"):
-            return QUICK["optdigits"]
-        return None if name.startswith("drawn") else QUICK["mnist"]
-
     return {
-        name: (fields[: size(name)], labels[: size(name)])
+        name: (fields[: quick_size(name)], labels[: quick_size(name)])
         for name, (fields, labels) in sets.items()
     }
 

@@ -58,7 +58,7 @@ def mnist_style(ink: np.ndarray) -> np.ndarray | None:
         # Eroding strokes must not break a stroke or wipe one out. It may open a loop: more often
         # than not, one that the pen had filled (bench/handwriting.py: holding the loops too
         # cost the bundled networks 0.7-1.3 points on bold digits).
-        if topology(thinned)[0] == topology(field)[0]:
+        if _pieces(thinned > 0.5) == _pieces(field > 0.5):
             field = thinned
     return field.astype(np.float32)
 
@@ -67,9 +67,13 @@ def topology(field: np.ndarray) -> tuple[int, int]:
     """(pieces, holes) of the ink at half strength: its 8-connected components, and the parts of
     the paper (4-connected, as befits 8-connected ink) that do not reach the edge."""
     ink = field > 0.5
-    pieces = int(_components(ink).max()) + 1
     paper = np.pad(~ink, 1, constant_values=True)  # the paper outside is one part, all round
-    return pieces, int(_components(paper, diagonal=False).max())
+    return _pieces(ink), int(_components(paper, diagonal=False).max())
+
+
+def _pieces(mask: np.ndarray) -> int:
+    """How many 8-connected pieces a mask has."""
+    return int(_components(mask).max()) + 1
 
 
 def stroke_width(image: np.ndarray) -> float:

@@ -101,22 +101,18 @@ def real_handwriting_scores() -> dict[str, float]:
     try:
         table = json.loads(read_regular(path, MAX_TABLE_BYTES))["full"]["accuracy"]
         rows = [table[name] for name in REAL_WRITERS]
-        scores = {
-            f"{model}.npz": sum(float(row[model]) for row in rows) / len(rows)
+        shares = {
+            model: [row.get(model) for row in rows]
             for model in rows[0]
             if "+" not in model  # an ensemble is no file
         }
-    except (
-        OSError,
-        ValueError,
-        KeyError,
-        TypeError,
-        AttributeError,
-        OverflowError,
-        RecursionError,
-    ):
+    except (OSError, ValueError, RecursionError, KeyError, TypeError, AttributeError):
         return {}
-    return {name: score for name, score in scores.items() if 0 <= score <= 1}
+    return {
+        f"{model}.npz": sum(values) / len(values)
+        for model, values in shares.items()
+        if all(is_finite_number(value) and 0 <= value <= 1 for value in values)
+    }
 
 
 class WeightFileError(Exception):

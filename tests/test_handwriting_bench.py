@@ -150,7 +150,8 @@ def test_the_window_reads_each_bundled_files_score_on_real_writers_from_the_tabl
     "content",
     [
         b"not json",
-        b'{"full": {"accuracy": {"optdigits-nearest": {"cnn": "0.9"}}}}',  # a text, not a number
+        b'{"full": {"accuracy": {"optdigits-nearest": {"cnn": "0.9"},'
+        b' "optdigits-bicubic": {"cnn": "0.9"}}}}',  # texts, not numbers
         b'{"full": {"accuracy": {"optdigits-nearest": {"cnn": 1e999},'
         b' "optdigits-bicubic": {"cnn": 1}}}}',
         b'{"full": {"accuracy": {"optdigits-nearest": {"cnn": -5},'
