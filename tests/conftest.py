@@ -29,6 +29,15 @@ os.environ[CACHE_ENV] = ""
 pytest_plugins = ["gui_support"]  # the window fixtures, shared by the GUI test modules
 
 
+@pytest.fixture(autouse=True)
+def user_data(tmp_path_factory, monkeypatch) -> Path:
+    """Each test's own user data folder (QStandardPaths reads XDG_DATA_HOME when asked): the runs
+    a window keeps and the drawings it labels never reach the person's, nor another test."""
+    folder = tmp_path_factory.mktemp("user-data")  # beside tmp_path: tests list theirs
+    monkeypatch.setenv("XDG_DATA_HOME", str(folder))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def mnist(tmp_path_factory) -> Iterator[Dataset]:
     """The bundled MNIST as the app reads it: through the data cache, memory-mapped, read-only

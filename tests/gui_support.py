@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from mnistpad.gui.dialogs import ICONS
 from mnistpad.gui.window import MainWindow
@@ -22,7 +22,7 @@ OWN_TEXTS = {"Keyboard shortcuts"}  # the only message box shown as HTML: no out
 def dialogs(monkeypatch):
     """Record message boxes instead of showing them; answers can be set per test."""
     shown = {"critical": [], "warning": [], "question": [], "information": []}
-    answers = {"question": QMessageBox.StandardButton.Discard, "save": "", "open": ""}
+    answers = {"question": QMessageBox.StandardButton.Discard, "save": "", "open": "", "text": ""}
 
     def record(kind):
         def show(parent, title, text, *args, **kwargs):
@@ -42,6 +42,9 @@ def dialogs(monkeypatch):
     monkeypatch.setattr(QMessageBox, "exec", execute)
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (answers["save"], ""))
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (answers["open"], ""))
+    monkeypatch.setattr(
+        QInputDialog, "getText", lambda *a, **k: (answers["text"], bool(answers["text"]))
+    )
     return shown, answers
 
 

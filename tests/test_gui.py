@@ -126,7 +126,11 @@ def test_training_runs_in_another_process_and_ends_with_the_new_weights_in_use(w
     assert len(window.plots.running) > 10 and len(window.plots.epochs) == 2
     assert window.table.rowCount() == 2
     assert not np.array_equal(window.session.model.W, default_W)
-    assert window.session.unsaved and "trained in this session" in window.weights_label.text()
+    # Kept as the first run of the list, in the runs folder: nothing to save before quitting.
+    assert (
+        not window.session.unsaved and "1: Linear · fast · 2 epochs" in window.weights_label.text()
+    )
+    assert window.runs.in_use_run().path.is_file()
     assert "Test accuracy" in window.panel.status.text()
     result = window.run.worker.result
     assert result.test_accuracy > 0.85 and window.panel.config().epochs == 2
@@ -156,7 +160,8 @@ def test_save_then_load_round_trips_weights_curves_and_settings(window, qtbot, d
     window.actions.save.trigger()
     saved = tmp_path / "mine.npz"
     assert saved.exists() and not window.session.unsaved
-    assert str(saved) in window.weights_label.text()
+    assert saved.name in window.weights_label.text() and str(saved) in window.info.text.text()
+    assert window.runs.in_use_run().saved_to == str(saved)  # the list knows it is saved
     assert np.array_equal(load_weights(saved).model.W, trained_W)
 
     window.files.use_default_weights()
@@ -195,7 +200,8 @@ def test_dropping_a_weight_file_on_the_window_opens_it(window, tmp_path):
         Qt.KeyboardModifier.NoModifier,
     )
     window.dropEvent(event)
-    assert str(copy) in window.weights_label.text()
+    assert copy.name in window.weights_label.text() and str(copy) in window.info.text.text()
+    assert window.runs.in_use_run().origin == str(copy)  # and it joins the runs list
 
 
 def test_closing_while_training_stops_and_joins_the_worker(window, qtbot, dialogs):
@@ -207,11 +213,16 @@ def test_closing_while_training_stops_and_joins_the_worker(window, qtbot, dialog
     assert window.close()
     assert not worker.is_running()
     assert not window.isVisible()
-    assert len(shown["question"]) == 1  # the stopped run's weights were offered for saving
+    assert shown["question"] == []  # nothing to ask: the stopped run is kept in the runs folder
+    (kept,) = window.runs.runs
+    assert kept.path.is_file() and load_weights(kept.path).meta["metrics"]["stopped"]
 
 
-def test_quitting_with_unsaved_weights_can_be_cancelled(window, qtbot, dialogs):
+def test_quitting_with_weights_kept_nowhere_can_be_cancelled(window, qtbot, dialogs, tmp_path):
     shown, answers = dialogs
+    blocker = tmp_path / "not a folder"
+    blocker.write_text("")
+    window.runs.store.folder = blocker / "runs"  # the runs folder cannot be made
     start(window, qtbot, "fast", epochs=1)
     wait_until_done(window, qtbot)
     answers["question"] = QMessageBox.StandardButton.Cancel
@@ -312,14 +323,14 @@ def test_a_diverging_run_stops_with_a_message_and_finite_weights(window, qtbot, 
             assert np.isfinite(y[np.isfinite(x)]).all()
 
 
-def test_a_failed_save_says_why_and_keeps_the_weights_unsaved(window, qtbot, dialogs, tmp_path):
+def test_a_failed_save_says_why_and_changes_nothing(window, qtbot, dialogs, tmp_path):
     shown, answers = dialogs
     start(window, qtbot, "fast", epochs=1)
     wait_until_done(window, qtbot)
     answers["save"] = str(tmp_path / "no such folder" / "w.npz")
     assert not window.files.save_weights_dialog()
     assert len(shown["critical"]) == 1 and "cannot write" in shown["critical"][0][1]
-    assert window.session.unsaved
+    assert window.runs.in_use_run().saved_to == ""  # kept in the runs folder, not saved elsewhere
 
 
 def rss_mb() -> float:
@@ -380,22 +391,21 @@ def test_a_second_stop_ends_a_run_frozen_while_scoring_and_keeps_the_weights(
     assert process.exitcode == -signal.SIGKILL
     title, text = shown["critical"][-1]
     assert title == "Training failed" and "ended while it scored the kept weights" in text
-    assert window.session.model is kept and window.session.unsaved
+    assert window.session.model is kept and window.runs.in_use_run() is window.runs.runs[0]
     assert window.panel.train_button.isEnabled() and window.panel.progress.format() == "failed"
 
 
 def test_closing_ends_a_run_frozen_while_scoring_and_keeps_what_the_window_had(
     window, qtbot, dialogs
 ):
-    shown, answers = dialogs
+    shown, _ = dialogs
     process = freeze_while_scoring(window, qtbot)
     kept = window.session.model
-    answers["question"] = QMessageBox.StandardButton.Cancel
-    assert not window.close()  # before: the window waited 120 s for the frozen child
+    assert window.close()  # before: the window waited 120 s for the frozen child
     assert process.exitcode == -signal.SIGKILL and not window.run.worker.is_running()
     assert "stopped working while it scored the kept weights" in shown["critical"][-1][1]
-    assert [title for title, _ in shown["question"]] == ["Save the trained weights?"]
-    assert window.session.model is kept and window.session.unsaved
+    assert shown["question"] == []  # the first run is kept: nothing to ask
+    assert window.session.model is kept and window.runs.in_use_run() is window.runs.runs[0]
 
 
 def test_a_training_process_whose_output_is_unreadable_fails_with_a_message(

@@ -1,4 +1,5 @@
-"""The session's runs: kept with their curves, laid over the plots when ticked, exported."""
+"""The runs list: every run kept with its weights and curves (across restarts too), put back in
+use, laid over the plots when ticked, exported; and every view naming the model it shows."""
 
 from __future__ import annotations
 
@@ -6,10 +7,16 @@ import csv
 import xml.etree.ElementTree as ET
 
 import numpy as np
-from gui_support import start, wait_until_done
+from gui_support import circle, shown_probabilities, start, wait_until_done
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtSvg import QSvgRenderer
+from PySide6.QtWidgets import QMessageBox
+
+from mnistpad.gui import runs as runs_module
+from mnistpad.gui.canvas import send_stroke
+from mnistpad.gui.window import DEFAULT_WEIGHTS, MainWindow
+from mnistpad.networks import new_model
 
 
 def differing_share(png: QImage, svg) -> float:
@@ -47,7 +54,7 @@ def test_every_run_is_kept_and_ticked_runs_are_laid_over_the_plots(window, qtbot
     runs.list.item(1).setCheckState(Qt.CheckState.Checked)
     assert len(window.plots.compared) == 6  # dev loss, dev accuracy, training accuracy each
     _, dev_accuracy = window.plots.compared[1][1].getData()
-    expected = [100 * row["dev_accuracy"] for row in runs.runs[0]["history"]]
+    expected = [100 * row["dev_accuracy"] for row in runs.runs[0].meta["history"]]
     assert np.allclose(dev_accuracy, expected)
     runs.list.item(0).setCheckState(Qt.CheckState.Unchecked)
     assert len(window.plots.compared) == 3
@@ -73,7 +80,7 @@ def test_curves_export_to_csv_and_plots_to_png_and_svg(window, qtbot, qtlog, dia
     rows = list(csv.DictReader((tmp_path / "curves.csv").read_text().splitlines()))
     assert len(rows) == 2 + 1  # the ticked run's two epochs and the weights in use's one
     assert rows[0]["run"].startswith("1: Linear · fast") and rows[2]["run"].startswith("in use")
-    assert float(rows[1]["dev_accuracy"]) == runs.runs[0]["history"][1]["dev_accuracy"]
+    assert float(rows[1]["dev_accuracy"]) == runs.runs[0].meta["history"][1]["dev_accuracy"]
 
     answers["save"] = str(tmp_path / "plots")  # the chosen filter (PNG here) gives the suffix
     assert runs.export_plots_dialog()
@@ -96,3 +103,147 @@ def test_curves_export_to_csv_and_plots_to_png_and_svg(window, qtbot, qtlog, dia
     assert not runs.export_curves_dialog()
     assert "cannot write in" in shown["critical"][-1][1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.csv", "plots.png", "plots.svg"]
+
+
+def double_click(runs, row, qtbot):
+    """As a mouse does it: a click, then the second press that the system reports as a double
+    click (QTest's mouseDClick alone sends only the latter, which item views ignore)."""
+    rect = runs.list.visualItemRect(runs.list.item(row))
+    qtbot.mouseClick(runs.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.mouseDClick(runs.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+
+def test_a_second_run_leaves_the_first_usable_by_a_double_click(window, qtbot, dialogs):
+    shown, _ = dialogs
+    send_stroke(window.canvas, circle())
+    runs = two_runs(window, qtbot)
+    first, second = runs.runs
+    assert window.session.model is second.model and "· in use" in runs.list.item(1).text()
+    reading_second = shown_probabilities(window)
+    double_click(runs, 0, qtbot)  # the first run, trained before: still there, in use again
+    assert window.session.model is first.model and window.session.name == first.title
+    assert "· in use" in runs.list.item(0).text() and "in use" not in runs.list.item(1).text()
+    assert (
+        first.title in window.windowTitle()
+        and f"Read by: {first.title}" in window.reader_note.text()
+    )
+    assert len(window.plots.epochs) == 2 and window.table.rowCount() == 2  # its own curves
+    assert window.panel.config().epochs == 2 and window.panel.config().seed == 0
+    expected = first.model.probabilities(window.draw.prepare_input(False).reshape(-1))
+    assert np.allclose(shown_probabilities(window), expected, atol=1e-6)
+    assert not np.allclose(shown_probabilities(window), reading_second)
+    assert shown["question"] == []  # nothing was at risk: both runs are kept
+
+
+def test_kept_runs_and_opened_files_are_listed_again_after_a_restart(
+    window, qtbot, dialogs, tmp_path
+):
+    shown, answers = dialogs
+    start(window, qtbot, "fast", epochs=2)
+    wait_until_done(window, qtbot)
+    answers["text"] = "Fast, for Monday's class"
+    assert window.runs.rename_dialog(window.runs.runs[0])
+    opened = tmp_path / "cnn from a colleague.npz"
+    opened.write_bytes((DEFAULT_WEIGHTS.parent / "cnn.npz").read_bytes())
+    answers["open"] = str(opened)
+    window.actions.open.trigger()
+    window.actions.open.trigger()  # opened twice: listed once
+    trained, from_file = window.runs.runs
+    assert from_file.origin == str(opened) and window.session.model.kind == "cnn"
+    assert window.close() and shown["question"] == []  # nothing to save: all is kept
+
+    again = MainWindow()
+    qtbot.addWidget(again)
+    restored = again.runs.runs
+    assert [run.title for run in restored] == ["1: Fast, for Monday's class", f"2: {opened.name}"]
+    assert restored[0].meta["history"] == trained.meta["history"]
+    for run, before in zip(restored, (trained, from_file), strict=True):
+        for name, value in before.model.params.items():
+            np.testing.assert_array_equal(run.model.params[name], value)
+    assert again.session.name == "bundled default"  # the default is in use, as on every start
+    again.runs.set_ticked(restored[0], True)  # its curves can be compared again
+    assert len(again.plots.compared) == 3
+    again.close()
+
+
+def test_a_damaged_kept_run_is_skipped_with_a_message_and_the_others_load(window, qtbot, tmp_path):
+    start(window, qtbot, "fast", epochs=1)
+    wait_until_done(window, qtbot)
+    folder = window.runs.store.folder
+    (folder / "run-2.npz").write_bytes(b"PK\x03\x04 damaged by a full disk")
+    window.close()
+    again = MainWindow()
+    qtbot.addWidget(again)
+    assert [run.number for run in again.runs.runs] == [1]
+    text = again.statusBar().currentMessage()
+    assert "1 kept run not listed" in text and "run-2.npz: skipped" in text
+
+
+def test_removing_a_run_saved_nowhere_else_asks_and_using_one_asks_for_weights_kept_nowhere(
+    window, qtbot, dialogs
+):
+    shown, answers = dialogs
+    runs = two_runs(window, qtbot)
+    first, second = runs.runs
+    answers["question"] = QMessageBox.StandardButton.Cancel
+    assert not runs.remove_asking(first) and first.path.is_file() and len(runs.runs) == 2
+    answers["question"] = QMessageBox.StandardButton.Yes
+    assert runs.remove_asking(second)  # the one in use: its weights stay in use, kept nowhere
+    assert not second.path.exists() and runs.runs == [first]
+    assert window.session.model is second.model and window.session.unsaved
+    answers["question"] = QMessageBox.StandardButton.Cancel  # "Save the trained weights?"
+    double_click(runs, 0, qtbot)
+    assert window.session.model is second.model  # not replaced without asking
+    assert shown["question"][-1][0] == "Save the trained weights?"
+
+
+def test_past_the_bound_saved_runs_go_first_and_unsaved_ones_only_when_asked(
+    window, dialogs, monkeypatch
+):
+    shown, answers = dialogs
+    monkeypatch.setattr(runs_module, "MAX_RUNS", 2)
+    runs = window.runs
+    meta = window.session.meta
+    saved = runs.keep(new_model("linear", np.random.default_rng(1), 10), meta, "opened", "/x.npz")
+    unsaved = runs.keep(new_model("linear", np.random.default_rng(2), 10), meta, "trained")
+    runs.keep(new_model("linear", np.random.default_rng(3), 10), meta, "third")
+    assert saved not in runs.runs and shown["question"] == []  # in a file of the person's
+    answers["question"] = QMessageBox.StandardButton.No
+    runs.keep(new_model("linear", np.random.default_rng(4), 10), meta, "fourth")
+    assert unsaved in runs.runs and len(runs.runs) == 3  # kept: the person said no
+    assert "Remove the oldest run?" in shown["question"][-1][0]
+    answers["question"] = QMessageBox.StandardButton.Yes
+    runs.keep(new_model("linear", np.random.default_rng(5), 10), meta, "fifth")
+    assert unsaved not in runs.runs and not unsaved.path.exists()  # asked, then the next too
+    assert [run.name for run in runs.runs] == ["fourth", "fifth"]
+    assert runs.memory.text().startswith("2 runs, ")
+
+
+def test_every_view_names_the_model_it_shows_while_a_run_trains(window, qtbot):
+    before = window.session.name
+    start(window, qtbot, "naive", epochs=20)
+    qtbot.waitUntil(lambda: len(window.plots.epochs) >= 1, timeout=60_000)
+    window._redraw()
+    live = window.run.live_name()
+    assert live.startswith("live linear model, epoch ") and live.endswith("/20")
+    assert window.reader_note.text() == f"Read by: {live}"
+    assert window.windowTitle().startswith(f"Training: {live}")
+    assert live in window.weights_label.text()
+    assert window.info.title() == "Weights in use until the run ends"
+    live = "live linear model, epoch "  # the epoch goes on meanwhile
+    for page, expected in (
+        (window.inside_page, f"Inside: {live}"),
+        (window.errors_page, f"Test errors of: {before} (in use before this run"),
+        (window.tabs.widget(0), f"Curves of: the run in progress, {live}"),
+    ):
+        window.tabs.setCurrentWidget(page)
+        assert window.tab_note.text().startswith(expected)
+    window.panel.stop_button.click()
+    wait_until_done(window, qtbot)
+    title = window.runs.runs[-1].title
+    assert window.reader_note.text() == f"Read by: {title}" and window.tab_note.text() == (
+        f"Curves of: {title}"
+    )
+    window.tabs.setCurrentWidget(window.errors_page)
+    assert window.tab_note.text() == f"Test errors of: {title}"
+    assert window.info.title() == "Weights in use" and window.windowTitle().startswith(title)

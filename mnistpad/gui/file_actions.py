@@ -23,7 +23,9 @@ from .session import DEFAULT_WEIGHTS, Session
 class FileActions(QObject):
     """Opening and saving for one window; `parent` is where its dialogs appear."""
 
-    weights_opened = Signal(object)  # the WeightFile now in use
+    weights_opened = Signal(object, str)  # the WeightFile now in use, and its path if it is to
+    # join the runs list ("" for the default weights opened at start)
+    weights_saved = Signal(str)  # the path the weights in use were saved as
     status = Signal(str)  # a message for the status bar
 
     def __init__(
@@ -35,9 +37,10 @@ class FileActions(QObject):
     # -- weights -------------------------------------------------------------------------------
 
     def open_weights(
-        self, path: Path | str, instead: str = "The weights in use are unchanged."
+        self, path: Path | str, instead: str = "The weights in use are unchanged.", listed=True
     ) -> bool:
-        """Load a weight file and use it; on failure say why (and what happens instead)."""
+        """Load a weight file and use it (and list it with the runs, if `listed`); on failure say
+        why (and what happens instead)."""
         path = Path(path)
         try:
             loaded: WeightFile = load_weights(path)
@@ -49,10 +52,11 @@ class FileActions(QObject):
         default = path.resolve() == DEFAULT_WEIGHTS.resolve()
         bundled = default or path.resolve() in {known.resolve() for known in bundled_models()}
         source = "bundled default" if default else f"bundled {path.name}" if bundled else str(path)
-        self.session.use_weights(loaded.model, loaded.meta, source, unsaved=False)
+        name = source if bundled else path.name
+        self.session.use_weights(loaded.model, loaded.meta, source, unsaved=False, name=name)
         if not bundled:
             self.folders.remember(path.parent)
-        self.weights_opened.emit(loaded)
+        self.weights_opened.emit(loaded, str(path) if listed else "")
         return True
 
     def open_weights_dialog(self) -> None:
@@ -90,6 +94,7 @@ class FileActions(QObject):
         if saved is None:
             return False
         session.saved_as(Path(saved))
+        self.weights_saved.emit(saved)
         self.status.emit(f"Saved {saved}")
         return True
 

@@ -2,12 +2,14 @@
 
 The controller owns the worker (and through it the training child), turns the worker's signals
 into its own for the run in progress only (a stopped run's last queued signals are dropped), and
-puts a finished run's kept weights in use in the session.
+puts a finished run's kept weights in use in the session, once `keep` has kept them (the window's
+runs list, which writes them to the person's runs folder).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QApplication
@@ -44,6 +46,8 @@ class RunController(QObject):
         self.last_progress: Progress | None = None
         self.ending = ""  # what a run that takes no more steps does: stopping, scoring
         self.started_at = 0.0  # time.monotonic() when Train was pressed
+        # Keeps a finished run's weights: (model, meta, result) -> (its name, kept on disk).
+        self.keep: Callable[[Model, dict, Finished], tuple[str, bool]] | None = None
 
     @property
     def config(self) -> TrainConfig | None:
@@ -53,6 +57,13 @@ class RunController(QObject):
     def dataset(self) -> Dataset | None:
         """The data the latest run trained on."""
         return self.worker.dataset if self.worker is not None else None
+
+    def live_name(self) -> str:
+        """What the views call the model being trained: "live CNN, epoch 7/15"."""
+        config, event = self.config, self.last_progress
+        kind = {"linear": "linear model", "mlp": "MLP", "cnn": "CNN"}[config.model]
+        epoch = f", epoch {event.epoch}/{config.epochs}" if event is not None else ", starting"
+        return f"live {kind}{epoch}"
 
     def model_in_view(self) -> tuple[Model | None, bool]:
         """The model whose opinion the window shows (the one learning, while a run is on) and
@@ -181,5 +192,8 @@ class RunController(QObject):
         self._end()
         dataset = self.worker.dataset
         meta = run_meta(result, list(dataset.classes), dataset.name)
-        self.session.use_weights(result.model, meta, TRAINED_HERE, unsaved=True)
+        name, kept = (
+            (TRAINED_HERE, False) if self.keep is None else self.keep(result.model, meta, result)
+        )
+        self.session.use_weights(result.model, meta, name, unsaved=not kept)
         self.finished.emit(result)

@@ -1,9 +1,12 @@
-"""The session's runs under the curves: tick runs to compare them, export curves and plots.
+"""The runs list under the curves: every model trained or opened is kept, used again, compared.
 
-Every training run of the session is kept with its settings and per-epoch curves; ticked runs are
-laid over the plots (for example naive against optimized, as in the report's figures). The curves
-of the ticked runs and of the weights in use export as one CSV table, the plots as PNG or SVG;
-every export is written atomically.
+Each finished run keeps its kept weights with its curves and settings, written at once to the
+person's runs folder (`RunStore`), so a restart lists them again; a weight file opened joins the
+list too. Double-click or Use puts an entry's weights in use; the right-click menu also saves,
+renames and removes. Ticked entries are laid over the plots (for example naive against
+optimized, as in the report's figures) and read the drawing in Compare. The curves of the ticked
+entries and of the weights in use export as one CSV table, the plots as PNG or SVG; every export
+is written atomically.
 """
 
 from __future__ import annotations
@@ -11,12 +14,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QBuffer, QByteArray, QPoint, Qt, Signal, Slot
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QInputDialog,
+    QLabel,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -24,41 +30,72 @@ from PySide6.QtWidgets import (
 
 from ..export import curves_csv
 from ..files import write_atomically
-from ..networks import KIND_NAMES, describe
-from ..train import Finished
-from .dialogs import Folders, tip
+from ..networks import KIND_NAMES, Model, describe
+from ..run_store import MAX_RUN_BYTES, MAX_RUNS, RunStore, StoredRun, model_bytes, weights_digest
+from ..weights import WeightFileError, save_weights
+from .dialogs import Button, Folders, message, plain, tip
 from .views import TrainingPlots
 
 # Saturated colours far from the curves' own blue, orange, grey and green (and from each other).
 RUN_COLOURS = ("#7b3294", "#1b9e77", "#e7298a", "#17becf", "#8c564b", "#66a61e")
+HINT = "The runs you train and the files you open appear here: tick two to compare them."
+
+
+def run_name(kind: str, preset: str, epochs: int) -> str:
+    """A new run's name: "CNN · cnn · 15 epochs"."""
+    return f"{KIND_NAMES[kind]} · {preset} · {epochs} epoch{'' if epochs == 1 else 's'}"
+
+
+def megabytes(nbytes: int) -> str:
+    return f"{nbytes / 1e6:.1f} MB" if nbytes >= 100_000 else f"{nbytes / 1e3:.0f} kB"
 
 
 class RunsPanel(QWidget):
-    """The list of the session's runs with tick boxes, and the export buttons."""
+    """The list of kept runs and opened files with tick boxes, and the buttons that use them."""
 
     exported = Signal(str)  # the path written
+    use_requested = Signal(object)  # a StoredRun whose weights the person wants in use
+    removed = Signal(object)  # a StoredRun taken off the list
+    message = Signal(str)  # for the status bar
 
     def __init__(
         self,
         plots: TrainingPlots,
         in_use: Callable[[], tuple[str, dict, list[dict]] | None],
         folders: Folders,
+        store: RunStore,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.plots, self.in_use, self.folders = plots, in_use, folders
-        self.runs: list[dict] = []  # name, settings, history, colour
+        self.plots, self.in_use, self.folders, self.store = plots, in_use, folders, store
+        self.runs: list[StoredRun] = []  # oldest first, as listed
+        self.colours: dict[int, str] = {}  # by run number: a run keeps its colour
+        self.in_use_digest = ""  # the weights in use, to mark their entry
+        self.ticked_numbers: set[int] = set()  # the runs laid over the plots
+        self.locked = False  # a run is training: nothing is put in use meanwhile
         self.list = QListWidget()
-        self.list.setMaximumHeight(96)
+        self.list.setMinimumHeight(72)
         self.list.setWordWrap(True)  # no sideways scrolling in a narrow window
         self.list.setToolTip(
-            "Every training run of this session. Tick runs to lay their dev curves (solid) and\n"
-            "training accuracy (dashed) over the plots, for example naive against optimized."
+            "Every model you trained, and the weight files you opened; they are kept when you\n"
+            "quit. Double-click one to use it; right-click to save, rename or remove it.\n"
+            "Tick runs to lay their dev curves (solid) and training accuracy (dashed) over\n"
+            "the plots, and to compare them on your drawing."
         )
-        self.list.itemChanged.connect(lambda _: self._compare())
-        hint = QListWidgetItem("The runs you train appear here: tick two to compare their curves.")
-        hint.setFlags(Qt.ItemFlag.NoItemFlags)  # greyed, not a run
-        self.list.addItem(hint)
+        self.list.itemChanged.connect(self._on_item_changed)
+        self.list.itemDoubleClicked.connect(lambda item: self._use(self._run_of(item)))
+        self.list.currentRowChanged.connect(lambda _: self._enable())
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._menu)
+        self.memory = plain(QLabel())
+        self.memory.setToolTip(
+            f"The memory the listed weights take. At most {MAX_RUNS} are kept\n"
+            f"({MAX_RUN_BYTES >> 20} MB); past that the oldest is removed, after asking\n"
+            "if it is saved nowhere else."
+        )
+        self.use_button = QPushButton("Use")
+        self.use_button.setToolTip("Put the chosen run's weights in use (or double-click it)")
+        self.use_button.clicked.connect(lambda: self._use(self.current()))
         export_csv = QPushButton("Export curves...")
         export_csv.setToolTip(
             "Save the per-epoch numbers of the ticked runs and of the weights\n"
@@ -69,63 +106,284 @@ class RunsPanel(QWidget):
         export_plot.setToolTip("Save the two plots as they are shown, as PNG or SVG")
         export_plot.clicked.connect(self.export_plots_dialog)
         buttons = QVBoxLayout()
-        buttons.addWidget(export_csv)
-        buttons.addWidget(export_plot)
+        for button in (self.use_button, export_csv, export_plot):
+            buttons.addWidget(button)
         buttons.addStretch(1)
+        buttons.addWidget(self.memory)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.list, 1)
         layout.addLayout(buttons)
+        self._refill()
 
-    def keep(self, result: Finished, data: str) -> None:
-        """Add a finished run (one with at least one epoch) to the list."""
-        if not result.history:
-            return
-        if not self.runs:
-            self.list.clear()  # the hint goes
-        config, epochs = result.config, len(result.history)
-        kind = KIND_NAMES[result.model.kind]
-        plural = "" if epochs == 1 else "s"
-        name = f"{len(self.runs) + 1}: {kind} · {config.preset} · {epochs} epoch{plural}"
-        colour = RUN_COLOURS[len(self.runs) % len(RUN_COLOURS)]
-        self.runs.append(
-            {
-                "name": name,
-                "settings": config.as_dict(),
-                "history": [vars(stats) for stats in result.history],
-                "colour": colour,
-            }
-        )
-        item = QListWidgetItem(f"{name} · test {result.test_accuracy:.2%}")
-        item.setToolTip(
-            tip(
-                f"{describe(result.model)}, {config.preset} preset: batch {config.batch_size},"
-                f" {config.optimizer} step {config.lr:g}, seed {config.seed}"
-                f"{', deskewed inputs' if config.deskew else ''}"
-                f"{', augmented' if config.augment else ''}"
-                f"{', real-writing styles' if config.styles else ''}, data: {data}"
+    # -- the entries ---------------------------------------------------------------------------
+
+    def read_stored(self) -> list[str]:
+        """List the entries kept by earlier sessions; a message for each file skipped."""
+        self.runs, problems = self.store.read()
+        self._refill()
+        return problems
+
+    def keep(self, model: Model, meta: dict, name: str, origin: str = "") -> StoredRun:
+        """Add an entry for `model` and write it to the store. If it cannot be written it is
+        listed all the same (for this session only) and `message` says why."""
+        if origin:
+            digest = weights_digest(model)
+            for run in self.runs:
+                if run.digest == digest:  # the same file opened again: one entry
+                    return run
+        self._make_room(model_bytes(model))
+        try:
+            run = self.store.add(model, meta, name, origin)
+        except WeightFileError as error:
+            number = max((run.number for run in self.runs), default=0) + 1
+            info = {"name": name, **({"origin": origin} if origin else {})}
+            run = StoredRun(number, None, model, {**meta, "run": info})
+            self.message.emit(
+                f"Cannot keep {run.title} for the next session ({error.reason}); it is listed"
+                " until you quit."
             )
-        )
-        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-        item.setCheckState(Qt.CheckState.Unchecked)
-        item.setForeground(QColor(colour))
-        self.list.addItem(item)
+        self.runs.append(run)
+        self._refill()
+        return run
 
-    def ticked(self) -> list[dict]:
-        return [
-            run
-            for index, run in enumerate(self.runs)
-            if self.list.item(index).checkState() == Qt.CheckState.Checked
-        ]
+    def _make_room(self, nbytes: int) -> None:
+        """Before adding an entry of `nbytes`: remove the oldest entries past the bounds, those
+        saved in a file of the person's without asking, the others only if the person agrees."""
+        while len(self.runs) >= MAX_RUNS or (
+            self.runs and sum(run.nbytes for run in self.runs) + nbytes > MAX_RUN_BYTES
+        ):
+            candidates = [run for run in self.runs if run.digest != self.in_use_digest]
+            saved = [run for run in candidates if run.kept_elsewhere]
+            oldest = (saved or candidates or [None])[0]
+            if oldest is None:
+                return
+            if not oldest.kept_elsewhere:
+                answer = message(
+                    self,
+                    "question",
+                    "Remove the oldest run?",
+                    f"The list keeps at most {MAX_RUNS} runs. Remove the oldest, {oldest.title},"
+                    " which is saved nowhere else? (Save it first from its right-click menu.)",
+                    Button.Yes | Button.No,
+                    Button.No,
+                )
+                if answer != Button.Yes:
+                    return  # kept: the list grows past its bound until the person removes some
+            self._remove(oldest)
+
+    def current(self) -> StoredRun | None:
+        return self._run_of(self.list.currentItem())
+
+    def _run_of(self, item: QListWidgetItem | None) -> StoredRun | None:
+        row = self.list.row(item) if item is not None else -1
+        return self.runs[row] if 0 <= row < len(self.runs) else None
+
+    def ticked(self) -> list[StoredRun]:
+        return [run for run in self.runs if run.number in self.ticked_numbers]
+
+    def set_ticked(self, run: StoredRun, ticked: bool) -> None:
+        self.list.item(self.runs.index(run)).setCheckState(
+            Qt.CheckState.Checked if ticked else Qt.CheckState.Unchecked
+        )
+
+    def _on_item_changed(self, item: QListWidgetItem) -> None:
+        run = self._run_of(item)
+        if run is None:
+            return
+        if item.checkState() == Qt.CheckState.Checked:
+            self.ticked_numbers.add(run.number)
+        else:
+            self.ticked_numbers.discard(run.number)
+        self._compare()
+
+    def colour(self, run: StoredRun) -> str:
+        if run.number not in self.colours:
+            self.colours[run.number] = RUN_COLOURS[len(self.colours) % len(RUN_COLOURS)]
+        return self.colours[run.number]
+
+    def mark_in_use(self, model: Model | None) -> None:
+        """Mark the entry whose weights are `model` (the weights in use)."""
+        self.in_use_digest = weights_digest(model) if model is not None else ""
+        self._refill()
+
+    def in_use_run(self) -> StoredRun | None:
+        return next((run for run in self.runs if run.digest == self.in_use_digest), None)
+
+    def set_locked(self, locked: bool) -> None:
+        """While a run trains nothing is put in use from the list."""
+        self.locked = locked
+        self._enable()
+
+    def _refill(self) -> None:
+        """Show the entries again, keeping the ticks and the current row. Rows are updated in
+        place when the entries are the same number: a double-click's own item must outlive the
+        slot it calls (which marks the entry put in use)."""
+        self.list.blockSignals(True)
+        if self.list.count() != len(self.runs) or not self.runs:
+            current = self.current()
+            self.list.clear()
+            if not self.runs:
+                hint = QListWidgetItem(HINT)
+                hint.setFlags(Qt.ItemFlag.NoItemFlags)  # greyed, not a run
+                self.list.addItem(hint)
+            for _ in self.runs:
+                item = QListWidgetItem()
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                self.list.addItem(item)
+            if current in self.runs:
+                self.list.setCurrentRow(self.runs.index(current))
+        for row, run in enumerate(self.runs):
+            self._show(self.list.item(row), run)
+        self.list.blockSignals(False)
+        total = sum(run.nbytes for run in self.runs)
+        count = len(self.runs)
+        self.memory.setText(f"{count} run{'' if count == 1 else 's'}, {megabytes(total)}")
+        self._enable()
+        self._compare()
+
+    def _show(self, item: QListWidgetItem, run: StoredRun) -> None:
+        metrics = run.meta.get("metrics", {})
+        test = metrics.get("test_accuracy")
+        text = run.title + (f" · test {test:.2%}" if isinstance(test, float) else "")
+        in_use = run.digest == self.in_use_digest
+        item.setText(text + (" · in use" if in_use else ""))
+        item.setToolTip(tip(self._describe(run)))
+        ticked = run.number in self.ticked_numbers
+        item.setCheckState(Qt.CheckState.Checked if ticked else Qt.CheckState.Unchecked)
+        item.setForeground(QColor(self.colour(run)))
+        font = QFont(self.list.font())
+        font.setBold(in_use)
+        item.setFont(font)
+
+    def _describe(self, run: StoredRun) -> str:
+        config = run.meta.get("training", {})
+        get = config.get
+        lines = [f"{run.title}: {describe(run.model)}, {megabytes(run.nbytes)} of weights"]
+        if config:
+            lines.append(
+                f"{get('preset', '?')} preset: batch {get('batch_size', '?')},"
+                f" {get('optimizer', 'sgd')} step {get('lr', '?')}, seed {get('seed', '?')}"
+                f"{', deskewed inputs' if get('deskew') else ''}"
+                f"{', augmented' if get('augment') else ''}"
+                f"{', real-writing styles' if get('styles') else ''}"
+                f", data: {get('data', '?')}"
+            )
+        if run.origin:
+            lines.append(f"Opened from {run.origin}")
+        if run.saved_to:
+            lines.append(f"Saved as {run.saved_to}")
+        if run.path is None:
+            lines.append("Not kept for the next session (it could not be written)")
+        elif not run.kept_elsewhere:
+            lines.append("Kept in mnistpad's runs folder; not saved as a file of yours yet")
+        return "\n".join(lines)
+
+    def _enable(self) -> None:
+        self.use_button.setEnabled(self.current() is not None and not self.locked)
 
     def _compare(self) -> None:
         self.plots.set_compared(
-            [(run["name"], run["colour"], run["history"]) for run in self.ticked()]
+            [(run.title, self.colour(run), run.meta.get("history", [])) for run in self.ticked()]
         )
+
+    # -- what the person does with an entry ------------------------------------------------------
+
+    def _use(self, run: StoredRun | None) -> None:
+        if run is None:
+            return
+        if self.locked:
+            self.message.emit("Stop training before putting another model in use.")
+            return
+        self.use_requested.emit(run)
+
+    def _menu(self, position: QPoint) -> None:
+        run = self._run_of(self.list.itemAt(position))
+        if run is None:
+            return
+        menu = QMenu(self)
+        use = menu.addAction("Use", lambda: self._use(run))
+        use.setEnabled(not self.locked)
+        menu.addAction("Save as...", lambda: self.save_dialog(run))
+        menu.addAction("Rename...", lambda: self.rename_dialog(run))
+        menu.addAction("Remove", lambda: self.remove_asking(run))
+        menu.popup(self.list.viewport().mapToGlobal(position))
+
+    def save_dialog(self, run: StoredRun) -> str | None:
+        """Save an entry's weights as a file of the person's; returns its path (None if not)."""
+
+        def save(path: str, _filter: str) -> str:
+            try:
+                return str(save_weights(path, run.model, run.meta))
+            except WeightFileError as error:
+                raise OSError(5, f"{error.reason}; nothing was changed") from None
+
+        name = "".join(c if c.isalnum() or c in "-_" else "-" for c in run.name)[:60]
+        saved = self.folders.save_as(
+            self, "Save weights", f"{name}.npz", "mnistpad weights (*.npz)", save
+        )
+        if saved is not None:
+            self.saved(run, saved)
+            self.message.emit(f"Saved {saved}")
+        return saved
+
+    def saved(self, run: StoredRun, path: str) -> None:
+        """`run` was saved as `path`: it may be removed from the list without loss."""
+        try:
+            self.store.mark_saved(run, path)
+        except WeightFileError as error:
+            run.meta = {**run.meta, "run": {**run.info, "saved_to": path}}  # for this session
+            self.message.emit(f"Saved; the runs folder could not note it ({error.reason}).")
+        self._refill()
+
+    def rename_dialog(self, run: StoredRun) -> bool:
+        name, ok = QInputDialog.getText(self, "Rename", "Name of the run:", text=run.name)
+        name = " ".join(name.split())
+        if not ok or not name:
+            return False
+        try:
+            self.store.rename(run, name)
+        except WeightFileError as error:
+            message(self, "critical", "Cannot rename", f"{error.path}\n\n{error.reason}.")
+            return False
+        self._refill()
+        return True
+
+    def remove_asking(self, run: StoredRun) -> bool:
+        """Remove an entry; one saved nowhere else only if the person agrees."""
+        if not run.kept_elsewhere:
+            answer = message(
+                self,
+                "question",
+                "Remove the run?",
+                f"{run.title} is saved nowhere else: its weights will be lost. Remove it?",
+                Button.Yes | Button.Cancel,
+                Button.Cancel,
+            )
+            if answer != Button.Yes:
+                return False
+        return self._remove(run)
+
+    def _remove(self, run: StoredRun) -> bool:
+        try:
+            self.store.remove(run)
+        except WeightFileError as error:
+            message(self, "critical", "Cannot remove", f"{error.path}\n\n{error.reason}.")
+            return False
+        self.runs.remove(run)
+        self._refill()
+        self.removed.emit(run)
+        self.message.emit(f"Removed {run.title}.")
+        return True
+
+    # -- exports -------------------------------------------------------------------------------
 
     @Slot()
     def export_curves_dialog(self) -> bool:
-        runs = [(run["name"], run["settings"], run["history"]) for run in self.ticked()]
+        runs = [
+            (run.title, run.meta.get("training", {}), run.meta.get("history", []))
+            for run in self.ticked()
+        ]
         if (in_use := self.in_use()) is not None:
             runs.append(in_use)
         text = curves_csv(runs).encode()

@@ -49,7 +49,8 @@ class Session(QObject):
         self.model: Model | None = None  # the weights in use
         self.meta: dict = {}  # their file's metadata (classes, training, metrics, history)
         self.source = ""  # where they came from: "bundled default", a path, or a run
-        self.unsaved = False  # trained in this session and not saved yet
+        self.name = ""  # what every view calls them: a file's name, a run's title
+        self.unsaved = False  # trained here and kept nowhere (not even in the runs list's folder)
         self.data_folder = data_folder  # None: the bundled MNIST
         self.dataset: Dataset | None = None  # read when first needed
         self.deskewed_data: tuple = (None, None)  # (a dataset, the same deskewed), from a run
@@ -59,12 +60,16 @@ class Session(QObject):
 
     # -- the weights ---------------------------------------------------------------------------
 
-    def use_weights(self, model: Model, meta: dict, source: str, unsaved: bool) -> None:
+    def use_weights(
+        self, model: Model, meta: dict, source: str, unsaved: bool, name: str = ""
+    ) -> None:
+        """Put `model` in use; `name` is what the views call it (by default `source`)."""
         self.model, self.meta, self.source, self.unsaved = model, meta, source, unsaved
+        self.name = name or source
         self.weights_changed.emit()
 
     def saved_as(self, path: Path) -> None:
-        self.source, self.unsaved = str(path), False
+        self.source, self.name, self.unsaved = str(path), path.name, False
         self.weights_changed.emit()
 
     @property

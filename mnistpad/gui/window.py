@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QStandardPaths, Qt, QTimer, Slot
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QLabel,
@@ -23,10 +24,12 @@ from PySide6.QtWidgets import (
 )
 
 from ..handwriting import HandwritingError, PersonalSet
+from ..networks import Model
+from ..run_store import RunStore, StoredRun
 from ..train import ConfigError, EpochEnd, Finished, TrainConfig
 from ..weights import WeightFile
 from .actions import build_actions
-from .dialogs import Folders, message, plain
+from .dialogs import Button, Folders, message, plain
 from .draw_pane import DEFAULT_PEN_WIDTH, DrawPane
 from .epochs_table import EpochsTable
 from .errors import ErrorsPanel
@@ -35,7 +38,7 @@ from .fine_tune import FineTuning
 from .handwriting_panel import HandwritingPanel
 from .inside import InsidePanel
 from .run_controller import RunController
-from .runs import RunsPanel
+from .runs import RunsPanel, run_name
 from .session import DEFAULT_WEIGHTS, Session
 from .settings import open_settings
 from .train_panel import TrainPanel
@@ -48,10 +51,19 @@ FIRST_SIZE = (1280, 800)  # on a first launch, or less to fit the screen
 MAX_PANE_WIDTH = 1 << 16  # a remembered pane width past any screen's is damage
 
 
+def user_folder() -> Path:
+    """The user's data folder for mnistpad (the labelled drawings, the kept runs)."""
+    return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
+
+
 def personal_folder() -> Path:
-    """Where the person's labelled drawings live: the user's data folder for mnistpad."""
-    location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    return Path(location) / "handwriting"
+    """Where the person's labelled drawings live."""
+    return user_folder() / "handwriting"
+
+
+def runs_folder() -> Path:
+    """Where every trained model (and every weight file opened) is kept between sessions."""
+    return user_folder() / "runs"
 
 
 class MainWindow(QMainWindow):
@@ -79,12 +91,20 @@ class MainWindow(QMainWindow):
         self.redraw_timer.timeout.connect(self._redraw)
         self.redraw_timer.start()
 
+        skipped = self.runs.read_stored()
         opened = weights and self.files.open_weights(weights, "mnistpad opens its default weights.")
-        if not opened and not self.files.open_weights(DEFAULT_WEIGHTS):
+        if not opened and not self.files.open_weights(DEFAULT_WEIGHTS, listed=False):
             self._show_weights()
         self._restore_layout()  # last, once the Label buttons exist and count in the minimum
-        if settings_problem:
-            self.statusBar().showMessage(settings_problem, 30_000)
+        problems = [settings_problem] if settings_problem else []
+        if skipped:
+            count = len(skipped)
+            problems.append(
+                f"{count} kept run{'s' if count > 1 else ''} not listed: {skipped[0]}"
+                + (f" (and {count - 1} more)" if count > 1 else "")
+            )
+        if problems:
+            self.statusBar().showMessage("  ".join(problems), 30_000)
 
     # -- layout --------------------------------------------------------------------------------
 
@@ -108,29 +128,37 @@ class MainWindow(QMainWindow):
         self.plots = TrainingPlots()
         self.table = EpochsTable()
         self.inside = InsidePanel()
-        self.runs = RunsPanel(self.plots, self.session.curves_in_use, self.folders)
-        curves_page = QWidget()
-        curves_layout = QVBoxLayout(curves_page)
-        curves_layout.setContentsMargins(0, 0, 0, 0)
-        curves_layout.addWidget(self.plots, 1)
-        curves_layout.addWidget(self.runs)
+        self.runs = RunsPanel(
+            self.plots, self.session.curves_in_use, self.folders, RunStore(runs_folder())
+        )
+        curves_page = QSplitter(Qt.Orientation.Vertical)  # the list can be given more room
+        curves_page.addWidget(self.plots)
+        curves_page.addWidget(self.runs)
+        curves_page.setStretchFactor(0, 3)
+        curves_page.setStretchFactor(1, 1)
+        curves_page.setChildrenCollapsible(False)
         self.errors = ErrorsPanel(self.session)
         self.handwriting = HandwritingPanel(PersonalSet(personal_folder()), self.folders)
         self.fine_tuning = FineTuning(self, self.session, self.run, self.handwriting)
         self.tabs = QTabWidget()
+        # Which model each view shows: the tab's own line above it, the reading's above the canvas.
+        self.tab_note = _note()
+        self.reader_note = _note()
         self.inside_page = _scrolling(self.inside)
         self.errors_page = _scrolling(self.errors)  # a narrow window scrolls, never widens
+        self.handwriting_page = _scrolling(self.handwriting)
         for page, name, tip in (
             (curves_page, "Curves", "Loss and accuracy per epoch"),
             (self.table, "Epochs", "The same numbers as a table"),
             (self.inside_page, "Inside", "The model's templates; the evidence in your drawing"),
             (self.errors_page, "Errors", "Where the weights in use go wrong on the test set"),
-            (_scrolling(self.handwriting), "Handwriting", "Your labelled drawings; fine-tuning"),
+            (self.handwriting_page, "Handwriting", "Your labelled drawings; fine-tuning"),
         ):
             self.tabs.setTabToolTip(self.tabs.addTab(page, name), tip)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        for pane, stretch in ((self.draw, 3), (middle_pane, 0), (self.tabs, 4)):
+        left, right = _with_note(self.reader_note, self.draw), _with_note(self.tab_note, self.tabs)
+        for pane, stretch in ((left, 3), (middle_pane, 0), (right, 4)):
             self.splitter.addWidget(pane)
             self.splitter.setStretchFactor(self.splitter.count() - 1, stretch)
         self.splitter.setChildrenCollapsible(False)
@@ -158,8 +186,14 @@ class MainWindow(QMainWindow):
         run.stopping.connect(self._on_ending)
         run.scoring.connect(self._on_ending)
         files.weights_opened.connect(self._on_weights_opened)
+        files.weights_saved.connect(self._on_weights_saved)
         files.status.connect(self.say)
+        run.keep = self._keep_run
         self.runs.exported.connect(lambda path: self.say(f"Exported {path}"))
+        self.runs.use_requested.connect(self.use_run)
+        self.runs.removed.connect(self._on_run_removed)
+        self.runs.message.connect(self.say)
+        self.tabs.currentChanged.connect(self._name_models)
         self.handwriting.message.connect(self.say)
 
     # -- the weights in use --------------------------------------------------------------------
@@ -173,11 +207,47 @@ class MainWindow(QMainWindow):
             self.inside.set_classes(session.classes)
             self.handwriting.show_set(session.classes)
         self._show_weights()
+        self.runs.mark_in_use(session.model)
         self.show_prediction()
 
+    @Slot(object, str)
+    def _on_weights_opened(self, loaded: WeightFile, path: str) -> None:
+        """A file's weights are in use: show its curves and settings, and list it (`path`)."""
+        self._show_history(loaded)
+        if path:
+            self.runs.keep(loaded.model, loaded.meta, self.session.name, origin=path)
+
+    def _keep_run(self, model: Model, meta: dict, result: Finished) -> tuple[str, bool]:
+        """A finished run's weights, kept in the runs list: (its title, whether on disk)."""
+        config = result.config
+        kept = self.runs.keep(
+            model, meta, run_name(config.model, config.preset, len(result.history))
+        )
+        return kept.title, kept.path is not None
+
     @Slot(object)
-    def _on_weights_opened(self, loaded: WeightFile) -> None:
-        """A file's weights are in use: show its curves and settings (a run's are shown)."""
+    def use_run(self, run: StoredRun) -> bool:
+        """Put a listed run's weights in use (the weights in use are kept, or asked about)."""
+        if self.run.training or not self.files.confirm_discard():
+            return False
+        self.session.use_weights(run.model, run.meta, run.title, unsaved=False)
+        self._show_history(WeightFile(run.model, run.meta))
+        self.say(f"Using {run.title}.")
+        return True
+
+    @Slot(object)
+    def _on_run_removed(self, run: StoredRun) -> None:
+        if run.digest == self.runs.in_use_digest and not run.kept_elsewhere:
+            self.session.unsaved = True  # still in use, now kept nowhere: asked before it goes
+            self._show_weights()
+
+    @Slot(str)
+    def _on_weights_saved(self, path: str) -> None:
+        if (entry := self.runs.in_use_run()) is not None:
+            self.runs.saved(entry, path)
+
+    def _show_history(self, loaded: WeightFile) -> None:
+        """The curves and training settings of weights put in use (a run's are shown already)."""
         self.plots.set_history(loaded.history, int(loaded.metrics.get("best_epoch", 0) or 0))
         self.table.show_history(loaded.history)
         try:
@@ -195,11 +265,37 @@ class MainWindow(QMainWindow):
         accuracy = session.meta.get("metrics", {}).get("test_accuracy")
         known = isinstance(accuracy, float)
         accuracy_text = f"test accuracy {accuracy:.2%}" if known else "test accuracy unknown"
-        self.weights_label.setText(f"Weights: {session.source}  -  {accuracy_text}")
+        self.weights_label.setText(f"Weights: {session.name}  -  {accuracy_text}")
+        self.info.setTitle("Weights in use")
         self.info.show_weights(session.source, session.meta, session.model)
-        name = Path(session.source).name if "/" in session.source else session.source
-        self.setWindowTitle(f"{name}[*]")  # Qt adds " - mnistpad", and "*" while unsaved
+        self.setWindowTitle(f"{session.name}[*]")  # Qt adds " - mnistpad", and "*" while unsaved
         self.setWindowModified(session.unsaved)
+        self._name_models()
+
+    @Slot()
+    def _name_models(self) -> None:
+        """Say above the canvas and above the tab which model each shows (the live one while a
+        run trains, except on the Errors tab, which waits for the run's end)."""
+        in_use = self.session.name or "no model"
+        live = self.run.live_name() if self.run.training else ""
+        self.reader_note.setText(f"Read by: {live or in_use}")
+        page = self.tabs.currentWidget()
+        if page is self.errors_page:
+            text = f"Test errors of: {in_use}" + (
+                " (in use before this run; the new model's show when it ends)" if live else ""
+            )
+        elif page is self.handwriting_page:
+            text = f"Marks and fine-tuning use: {in_use}" + (
+                " (in use before this run)" if live else ""
+            )
+        elif page is self.inside_page:
+            text = f"Inside: {live or in_use}"
+        else:
+            text = f"Curves of: {'the run in progress, ' + live if live else in_use}"
+        self.tab_note.setText(text)
+        if live:
+            self.setWindowTitle(f"Training: {live}[*]")
+            self.weights_label.setText(f"Reading with the model being trained ({live})")
 
     # -- the drawing and what the model reads --------------------------------------------------
 
@@ -252,7 +348,8 @@ class MainWindow(QMainWindow):
         self.table.setRowCount(0)
         self.panel.set_running(True)
         self._enable_for_training(True)
-        self.weights_label.setText("Weights: the model being trained (live)")
+        self.info.setTitle("Weights in use until the run ends")
+        self._name_models()
         self.say(f"Training {A_MODEL[config.model]} with the {config.preset} preset...")
 
     @Slot()
@@ -271,6 +368,7 @@ class MainWindow(QMainWindow):
         stats = vars(event.stats)
         self.plots.add_epoch(stats, event.best_epoch)
         self.table.add_epoch(stats)
+        self._name_models()
         best = next(s for s in self.plots.epochs if s["epoch"] == event.best_epoch)
         self.panel.status.setText(
             f"Step size {event.stats.lr:.4g}.  Best dev accuracy so far: "
@@ -281,7 +379,6 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_run_finished(self, result: Finished) -> None:
         self._back_to_idle()
-        self.runs.keep(result, self.run.dataset.name)
         ending = "Stopped" if result.stopped else "Diverged" if result.diverged else "Done"
         kept = f"epoch {result.kept_epoch}" if result.kept_epoch else "the latest weights"
         waited = time.monotonic() - self.run.started_at
@@ -324,6 +421,7 @@ class MainWindow(QMainWindow):
         self.actions.stop.setEnabled(running)
         for act in self.actions.files:
             act.setEnabled(not running)
+        self.runs.set_locked(running)
 
     @Slot()
     def _redraw(self) -> None:
@@ -415,13 +513,34 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.run.shutdown()
-        if not self.files.confirm_discard():
+        if not self.files.confirm_discard() or not self._confirm_unkept_runs():
             event.ignore()
             return
         self.handwriting.stop_import()
         self.redraw_timer.stop()
         self._save_settings()
         event.accept()
+
+    def _confirm_unkept_runs(self) -> bool:
+        """Runs that could not be written to the runs folder end with the window: ask."""
+        unkept = [run for run in self.runs.runs if run.path is None and not run.kept_elsewhere]
+        in_use = self.runs.in_use_run()
+        if self.session.unsaved:  # asked about already
+            unkept = [run for run in unkept if run is not in_use]
+        if not unkept:
+            return True
+        names = ", ".join(run.title for run in unkept[:3]) + (", ..." if len(unkept) > 3 else "")
+        answer = message(
+            self,
+            "question",
+            "Lose the runs not kept?",
+            f"These runs could not be written to {self.runs.store.folder} and end with this"
+            f" window: {names}. Save them first from the runs list's right-click menu.\n\n"
+            "Quit anyway?",
+            Button.Discard | Button.Cancel,
+            Button.Cancel,
+        )
+        return answer == Button.Discard
 
 
 def first_size(screen_width: int, screen_height: int) -> tuple[int, int]:
@@ -440,6 +559,24 @@ def pane_widths(value, count: int) -> list[int] | None:
         return None
     in_range = len(widths) == count and all(0 < width <= MAX_PANE_WIDTH for width in widths)
     return widths if in_range else None
+
+
+def _note() -> QLabel:
+    """A line naming the model a view shows (plain text: a run's name is the person's)."""
+    note = plain(QLabel())
+    note.setWordWrap(True)
+    note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+    return note
+
+
+def _with_note(note: QLabel, pane: QWidget) -> QWidget:
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(2)
+    layout.addWidget(note)
+    layout.addWidget(pane, 1)
+    return box
 
 
 def _scrolling(page: QWidget) -> QScrollArea:
