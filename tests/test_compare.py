@@ -45,8 +45,13 @@ def bundled(name: str):
 
 
 def legend(compare: CompareView) -> list[str]:
-    """The legend's visible rows, top to bottom."""
-    return [name.text() for name in compare.names if name.isVisible()]
+    """The legend's visible rows, top to bottom: each model's name, and what it reads if any."""
+    rows = zip(compare.names, compare.readings, strict=True)
+    return [
+        f"{name.text()} reads {reading.text()}" if reading.text() else name.text()
+        for name, reading in rows
+        if name.isVisible()
+    ]
 
 
 def heights(compare: CompareView) -> list[np.ndarray]:
@@ -169,7 +174,9 @@ def test_a_model_for_other_classes_is_left_out_with_a_note(compare):
     # with those classes in use, the bundled digit models are the ones left out
     compare.show_drawing(field, fashion, False, list(FASHION), "in use")
     assert legend(compare) == [legend(compare)[0]]
-    assert legend(compare)[0].startswith("in use: Linear reads ")
+    top = read(fashion, False, field).argmax()
+    assert legend(compare)[0].startswith(f"in use: Linear reads {top} (")  # by number, as the bars
+    assert "by number" in tooltip(compare.readings[0])
     assert "the bundled default.npz, the bundled mlp.npz" in compare.note.text()
 
 
@@ -189,3 +196,17 @@ def test_no_drawing_names_the_models_and_too_many_are_left_out(compare):
     assert len(heights(compare)) == MAX_READERS
     width = compare.bars[0].opts["width"]
     assert width * MAX_READERS < 1  # the class's bars fit in its space
+
+
+def test_in_a_narrow_pane_the_names_are_cut_short_and_the_readings_kept(compare, qtbot):
+    linear = bundled("default.npz")
+    compare.show_drawing(ring(), linear.model, linear.deskew, list(DIGITS), "in use")
+    compare.resize(compare.minimumSizeHint().width(), 320)
+    qtbot.waitUntil(lambda: compare.width() < 200)
+    for name, reading in zip(compare.names, compare.readings, strict=True):
+        assert reading.fontMetrics().horizontalAdvance(reading.text()) <= reading.width()
+        assert name.geometry().right() < reading.geometry().left()
+    name = compare.names[0]
+    assert name.shown()[2]  # "in use: bundled Linear" is cut short: whole in its tooltip
+    assert "in use: bundled Linear" in tooltip(name)
+    assert compare.plot.width() >= compare.plot.minimumWidth() > 0

@@ -80,7 +80,7 @@ def stop_a_cnn_run(window, qtbot):
     assert not window.actions.bundled.menuAction().isEnabled()  # no other weights meanwhile
     if window.draw.show_compare.isChecked():
         window.show_prediction()  # as the redraw timer does
-        assert window.draw.compare.names[0].text().startswith("being trained: CNN reads ")
+        assert legend_row(window.draw.compare, 0).startswith("being trained: CNN reads ")
     window.panel.stop_button.click()
     qtbot.waitUntil(lambda: not window.run.training, timeout=60_000)
     assert window.run.worker.result is not None, "the stopped run was lost"
@@ -94,7 +94,7 @@ def test_a_cnn_run_can_be_stopped_and_is_compared_while_it_learns(window, qtbot,
     send_stroke(window.canvas, circle())
     stop_a_cnn_run(window, qtbot)
     assert window.actions.bundled.menuAction().isEnabled()
-    assert window.draw.compare.names[0].text().startswith("in use: CNN reads ")
+    assert legend_row(window.draw.compare, 0).startswith("in use: CNN reads ")
 
 
 def test_closing_the_window_during_a_cnn_run_on_all_of_mnist_keeps_the_run(window, qtbot):
@@ -243,10 +243,15 @@ def test_file_open_bundled_model_opens_the_cnn(window, dialogs):
     assert window.draw.prediction.text() == "1"
 
 
+def legend_row(compare, index: int) -> str:
+    """A row of the comparison's legend as read: a model's name and what it reads."""
+    return f"{compare.names[index].text()} reads {compare.readings[index].text()}"
+
+
 def compared(window) -> dict[str, np.ndarray]:
     """Each model compared, by the name its legend row starts with, and the heights of its bars."""
     compare = window.draw.compare
-    rows = [name.text().split(" reads ")[0] for name in compare.names[: len(compare.readers)]]
+    rows = [name.text() for name in compare.names[: len(compare.readers)]]
     bars = [np.asarray(bars.opts["height"], dtype=float) / 100 for bars in compare.bars]
     return dict(zip(rows, bars, strict=False))
 
@@ -267,10 +272,9 @@ def test_compare_shows_every_bundled_model_beside_the_one_in_use_each_reading_it
     linear_column = shown["bundled Linear"]
     assert np.allclose(linear_column, default.model.probabilities(deskew(field)), atol=1e-6)
     assert np.allclose(shown["in use: CNN"], cnn.probabilities(field), atol=1e-6)
-    names = [label.text() for label in compare.names]
-    assert names[0].startswith("in use: CNN reads ")
+    assert legend_row(compare, 0).startswith("in use: CNN reads ")
     assert "the bundled default.npz, deskewed inputs" in tooltip(compare.names[1])
-    assert names[1].endswith("%)") and compare.note.isHidden()
+    assert legend_row(compare, 1).endswith("%)") and compare.note.isHidden()
     window.draw.show_compare.setChecked(False)
     assert window.draw.charts.currentWidget() is window.chart
 
@@ -282,7 +286,7 @@ def test_compare_with_the_bundled_linear_model_in_use_shows_it_once(window):
     shown = compared(window)
     assert shown["in use: bundled Linear"].sum() == pytest.approx(1, abs=1e-4)
     assert "bundled Linear" not in shown
-    assert compare.names[0].text().startswith("in use: bundled Linear reads 0 (")
+    assert legend_row(compare, 0).startswith("in use: bundled Linear reads 0 (")
     if CNN_FILE.is_file():
         assert "CNN 5x5x16-5x5x32-128-10: the bundled cnn.npz" in tooltip(compare.names[-1])
         assert shown["bundled CNN"].sum() == pytest.approx(1, abs=1e-4)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 from ..networks import KIND_NAMES, Model, describe
 from ..preprocess import deskew
 from ..weights import BUNDLED_MODELS, WeightFileError, default_weights, load_weights
+from .dialogs import plain, tip
 from .texts import FittedLabel
 from .views import BLUE, GREEN, ORANGE, PURPLE, RED, label_classes
 
@@ -44,9 +45,8 @@ class Reader:
     model: Model
     deskews: bool
     origin: str  # for the tooltip: "the model in use", "the bundled cnn.npz"
-    also: list[str] = dataclasses.field(
-        default_factory=list
-    )  # the same weights, found again elsewhere
+    # the same weights found again elsewhere (a bundled file in use, a ticked run), for the tooltip
+    also: list[str] = dataclasses.field(default_factory=list)
 
     def same_as(self, other: Reader) -> bool:
         """Whether both give the same answers: the same weights read the same way."""
@@ -78,6 +78,7 @@ class CompareView(QWidget):
         self.readers: list[Reader] = []  # as shown, in the legend's order
         self.probabilities: list[np.ndarray | None] = []  # as shown, per reader
         self.classes: list[str] = []  # the names under the bars
+        self.numbered = False  # whether the bars and the readings name the classes by number
         self.plot = pg.PlotWidget()
         self.plot.setMinimumSize(170, 120)
         self.plot.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -93,6 +94,7 @@ class CompareView(QWidget):
         self.bars: list[pg.BarGraphItem] = []  # one set per reader, made when first needed
         self.swatches: list[QLabel] = []
         self.names: list[FittedLabel] = []  # the legend's rows; those past the readers hidden
+        self.readings: list[QLabel] = []  # beside each name: what it reads, never cut
         self.legend = QGridLayout()
         self.legend.setContentsMargins(0, 0, 0, 0)
         self.legend.setHorizontalSpacing(4)
@@ -133,17 +135,16 @@ class CompareView(QWidget):
         if field is not None:
             inputs[False] = np.asarray(field, dtype=np.float32).reshape(-1)
         self.probabilities = []
-        for reader, name in zip(readers, self.names, strict=False):
+        for reader, reading in zip(readers, self.readings, strict=False):
             if field is None:
-                name.setText(reader.name)
+                reading.setText("")
                 self.probabilities.append(None)
                 continue
             if reader.deskews not in inputs:
                 inputs[True] = deskew(inputs[False])
             probabilities = reader.model.probabilities(inputs[reader.deskews])
             best = int(probabilities.argmax())
-            top = classes[best] if best < len(classes) else str(best)
-            name.setText(f"{reader.name} reads {top} ({probabilities[best]:.1%})")
+            reading.setText(f"{self._class_name(best)} ({probabilities[best]:.1%})")
             self.probabilities.append(probabilities)
         self._set_bars()
         if field is None and readers:
@@ -213,25 +214,44 @@ class CompareView(QWidget):
             swatch = QLabel("■")
             swatch.setStyleSheet(f"color: {colour}")
             name = FittedLabel()  # one line each, cut short in a narrow pane
-            small = name.font()
-            small.setPointSizeF(small.pointSizeF() * 0.9)  # room for the plot
-            name.setFont(small)
-            self.legend.addWidget(swatch, row, 0, Qt.AlignmentFlag.AlignTop)
+            reading = plain(QLabel())
+            reading.setAlignment(Qt.AlignmentFlag.AlignRight)
+            for label in (name, reading):
+                small = label.font()
+                small.setPointSizeF(small.pointSizeF() * 0.9)  # room for the plot
+                label.setFont(small)
+            self.legend.addWidget(swatch, row, 0)
             self.legend.addWidget(name, row, 1)
+            self.legend.addWidget(reading, row, 2)
             self.swatches.append(swatch)
             self.names.append(name)
+            self.readings.append(reading)
+            self._fit_reading(reading)
             bars = pg.BarGraphItem(x=[], height=[], width=LONE_WIDTH, brush=colour, pen=None)
             self.plot.getPlotItem().addItem(bars)
             self.bars.append(bars)
-        for row, (swatch, name) in enumerate(zip(self.swatches, self.names, strict=True)):
+        rows = zip(self.swatches, self.names, self.readings, strict=True)
+        for row, (swatch, name, reading) in enumerate(rows):
             used = row < len(readers)
-            swatch.setVisible(used)
-            name.setVisible(used)
-            if not used:
-                name.setText("")
-                name.setToolTip("")
-                continue
-            name.setToolTip(readers[row].about())  # it makes it a plain-text tooltip
+            for widget in (swatch, name, reading):
+                widget.setVisible(used)
+            about = readers[row].about() if used else ""
+            name.setText(readers[row].name if used else "")
+            name.setToolTip(about)  # FittedLabel makes it a plain-text tooltip
+            what = "What it reads, and how sure it is"
+            if self.numbered:
+                what += " (the classes by number: the chart's tooltip names them)"
+            reading.setToolTip(tip(f"{what}.\n{about}") if used else "")
+
+    def _class_name(self, index: int) -> str:
+        """A class as the bars' axis names it: by number if the names are long."""
+        return str(index) if self.numbered else self.classes[index]
+
+    def _fit_reading(self, reading: QLabel) -> None:
+        """Room for the longest reading, so that the names beside do not move as the pen does."""
+        shown = [self._class_name(index) for index in range(len(self.classes))] or ["0"]
+        widest = max(shown, key=reading.fontMetrics().horizontalAdvance)
+        reading.setMinimumWidth(reading.fontMetrics().horizontalAdvance(f"{widest} (100.0%)"))
 
     def _set_bars(self) -> None:
         """Each reader's bars side by side within each class's space, as wide as fits."""
@@ -250,12 +270,15 @@ class CompareView(QWidget):
         if list(classes) == self.classes:
             return
         self.classes = list(classes)
-        label_classes(
+        self.readers = []  # the legend's tooltips say how the classes are named: made again
+        self.numbered = label_classes(
             self.plot,
             self.classes,
             "Each class's probability by each model: one bar per model, left to right in the"
             " order of the list above.",
         )
+        for reading in self.readings:
+            self._fit_reading(reading)
 
     def _bundled(self, file_name: str, notes: list[str]) -> tuple[Model, bool, list[str]] | None:
         """(model, deskews, classes) of the bundled file `file_name`, or None if it is missing
