@@ -1,6 +1,7 @@
 """The window with every kind of model: MLP and CNN runs trained, listed and laid over each other,
 the Train panel's model settings, fine-tuning a CNN, the bundled models in the File menu, and the
-comparison of two models on one drawing. Real widgets; small data keeps the networks quick."""
+comparison of every model at hand on one drawing. Real widgets; small data keeps the networks
+quick."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from mnistpad.preprocess import deskew
 from mnistpad.weights import (
     BUNDLED_MODELS,
     build_meta,
+    bundled_models,
     default_weights,
     load_weights,
     real_handwriting_scores,
@@ -78,7 +80,7 @@ def stop_a_cnn_run(window, qtbot):
     assert not window.actions.bundled.menuAction().isEnabled()  # no other weights meanwhile
     if window.draw.show_compare.isChecked():
         window.show_prediction()  # as the redraw timer does
-        assert "(being trained): " in window.draw.compare.names[1].text()
+        assert legend_row(window.draw.compare, 0).startswith("being trained: CNN reads ")
     window.panel.stop_button.click()
     qtbot.waitUntil(lambda: not window.run.training, timeout=60_000)
     assert window.run.worker.result is not None, "the stopped run was lost"
@@ -92,7 +94,7 @@ def test_a_cnn_run_can_be_stopped_and_is_compared_while_it_learns(window, qtbot,
     send_stroke(window.canvas, circle())
     stop_a_cnn_run(window, qtbot)
     assert window.actions.bundled.menuAction().isEnabled()
-    assert "(in use): " in window.draw.compare.names[1].text()
+    assert legend_row(window.draw.compare, 0).startswith("in use: CNN reads ")
 
 
 def test_closing_the_window_during_a_cnn_run_on_all_of_mnist_keeps_the_run(window, qtbot):
@@ -241,47 +243,53 @@ def test_file_open_bundled_model_opens_the_cnn(window, dialogs):
     assert window.draw.prediction.text() == "1"
 
 
-def compared(window) -> list[np.ndarray]:
-    return [np.asarray(bars.opts["height"], dtype=float) / 100 for bars in window.draw.compare.bars]
+def legend_row(compare, index: int) -> str:
+    """A row of the comparison's legend as read: a model's name and what it reads."""
+    return f"{compare.names[index].text()} reads {compare.readings[index].text()}"
 
 
-def test_compare_shows_the_linear_model_beside_the_network_each_reading_its_own_input(window):
+def compared(window) -> dict[str, np.ndarray]:
+    """Each model compared, by the name its legend row starts with, and the heights of its bars."""
+    compare = window.draw.compare
+    rows = [name.text() for name in compare.names[: len(compare.readers)]]
+    bars = [np.asarray(bars.opts["height"], dtype=float) / 100 for bars in compare.bars]
+    return dict(zip(rows, bars, strict=False))
+
+
+def test_compare_shows_every_bundled_model_beside_the_one_in_use_each_reading_its_input(window):
     cnn = use_random_cnn(window)
     window.draw.show_compare.setChecked(True)
     compare = window.draw.compare
     assert window.draw.charts.currentWidget() is compare
     assert "Draw a digit" in compare.note.text()
     send_stroke(window.canvas, circle())
-    linear_column, cnn_column = compared(window)
-    assert linear_column.sum() == pytest.approx(1, abs=1e-4)
-    assert cnn_column.sum() == pytest.approx(1, abs=1e-4)
+    shown = compared(window)
+    assert list(shown)[:2] == ["in use: CNN", "bundled Linear"]  # then the bundled networks
+    assert len(shown) == 1 + len(bundled_models())
     field = window.draw.field.reshape(-1)
     default = load_weights(default_weights())  # deskews its inputs; the CNN does not
     assert default.deskew
+    linear_column = shown["bundled Linear"]
     assert np.allclose(linear_column, default.model.probabilities(deskew(field)), atol=1e-6)
-    assert np.allclose(cnn_column, cnn.probabilities(field), atol=1e-6)
-    names = [label.text() for label in compare.names]
-    assert names[0].startswith("Linear 784-10 (bundled): ")
-    assert "the bundled default.npz, deskewed inputs" in tooltip(compare.names[0])
-    assert names[1].startswith("CNN 5x5x16-5x5x32-128-10 (in use): ")
-    assert names[0].endswith("%") and compare.note.isHidden()
+    assert np.allclose(shown["in use: CNN"], cnn.probabilities(field), atol=1e-6)
+    assert legend_row(compare, 0).startswith("in use: CNN reads ")
+    assert "the bundled default.npz, deskewed inputs" in tooltip(compare.names[1])
+    assert legend_row(compare, 1).endswith("%)") and compare.note.isHidden()
     window.draw.show_compare.setChecked(False)
     assert window.draw.charts.currentWidget() is window.chart
 
 
-def test_compare_with_the_linear_model_in_use_takes_the_bundled_network(window):
+def test_compare_with_the_bundled_linear_model_in_use_shows_it_once(window):
     window.draw.show_compare.setChecked(True)
     send_stroke(window.canvas, circle())
     compare = window.draw.compare
-    linear_column, other_column = compared(window)
-    assert linear_column.sum() == pytest.approx(1, abs=1e-4)
-    assert compare.names[0].text().startswith("Linear 784-10 (in use): 0, ")
+    shown = compared(window)
+    assert shown["in use: bundled Linear"].sum() == pytest.approx(1, abs=1e-4)
+    assert "bundled Linear" not in shown
+    assert legend_row(compare, 0).startswith("in use: bundled Linear reads 0 (")
     if CNN_FILE.is_file():
-        assert compare.names[1].text().startswith("CNN 5x5x16-5x5x32-128-10 (bundled): ")
-        assert "the bundled cnn.npz" in tooltip(compare.names[1])
-        assert other_column.sum() == pytest.approx(1, abs=1e-4)
-    else:
-        assert len(other_column) == 0 or compare.note.isVisible()
+        assert "CNN 5x5x16-5x5x32-128-10: the bundled cnn.npz" in tooltip(compare.names[-1])
+        assert shown["bundled CNN"].sum() == pytest.approx(1, abs=1e-4)
 
 
 def test_compare_names_a_bundled_file_it_cannot_read_and_goes_on(window, tmp_path):
@@ -291,8 +299,9 @@ def test_compare_names_a_bundled_file_it_cannot_read_and_goes_on(window, tmp_pat
     use_random_cnn(window)
     window.draw.show_compare.setChecked(True)
     send_stroke(window.canvas, circle())
-    linear_column, cnn_column = compared(window)
-    assert len(linear_column) == 0 and cnn_column.sum() == pytest.approx(1, abs=1e-4)
+    shown = compared(window)
+    assert list(shown) == ["in use: CNN"]
+    assert shown["in use: CNN"].sum() == pytest.approx(1, abs=1e-4)
     assert "Cannot read the bundled default.npz" in compare.note.text()
     assert compare.note.textFormat() == Qt.TextFormat.PlainText
-    assert compare.note.isVisible() and compare.names[0].text() == "-"
+    assert compare.note.isVisible()
