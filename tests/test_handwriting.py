@@ -66,7 +66,8 @@ def test_fine_tuning_learns_a_personal_script_without_forgetting_mnist(window, q
     assert "your 20 held-out drawings" in text
     assert after_mine >= 90 and after_mine > before_mine + 40
     assert mnist_after > 0.9  # MNIST is not forgotten
-    assert window.session.model is window.run.worker.result.model and window.session.unsaved
+    assert window.session.model is window.run.worker.result.model
+    assert window.runs.in_use_run().model is window.session.model  # kept as a run
     assert window.session.meta["training"]["preset"] == "fine-tune"
 
 

@@ -46,7 +46,7 @@ def test_mlp_and_cnn_runs_train_show_their_curves_and_are_named_in_the_runs_list
     window.session.dataset = tiny  # 600 training images: an epoch of the CNN in a second
     start(window, qtbot, "mlp", epochs=1)
     wait_until_done(window, qtbot)
-    assert window.session.model.kind == "mlp" and window.session.unsaved
+    assert window.session.model.kind == "mlp" and window.runs.in_use_run() is not None
     assert len(window.plots.running) > 0 and len(window.plots.epochs) == 1
     start(window, qtbot, "cnn", epochs=1)
     assert "Training a CNN with the cnn preset" in window.statusBar().currentMessage()
@@ -80,7 +80,7 @@ def stop_a_cnn_run(window, qtbot):
     assert not window.actions.bundled.menuAction().isEnabled()  # no other weights meanwhile
     if window.draw.show_compare.isChecked():
         window.show_prediction()  # as the redraw timer does
-        assert legend_row(window.draw.compare, 0).startswith("being trained: CNN reads ")
+        assert legend_row(window.draw.compare, 0).startswith("live CNN, epoch 1/15: CNN reads ")
     window.panel.stop_button.click()
     qtbot.waitUntil(lambda: not window.run.training, timeout=60_000)
     assert window.run.worker.result is not None, "the stopped run was lost"
@@ -112,7 +112,7 @@ def test_closing_the_window_during_a_cnn_run_on_all_of_mnist_keeps_the_run(windo
     result = window.run.worker.result
     assert result is not None, "the stopped run was lost"
     assert result.stopped and result.test_accuracy > 0.1
-    assert window.session.model.kind == "cnn" and window.session.unsaved
+    assert window.session.model.kind == "cnn" and window.runs.in_use_run() is not None
 
 
 def test_the_panel_chooses_the_model_its_width_and_optimizer(window, qtbot):

@@ -247,3 +247,18 @@ def test_every_view_names_the_model_it_shows_while_a_run_trains(window, qtbot):
     window.tabs.setCurrentWidget(window.errors_page)
     assert window.tab_note.text() == f"Test errors of: {title}"
     assert window.info.title() == "Weights in use" and window.windowTitle().startswith(title)
+
+
+def test_ticked_runs_read_the_drawing_beside_the_model_in_use(window, qtbot):
+    runs = two_runs(window, qtbot)
+    window.draw.show_compare.setChecked(True)
+    send_stroke(window.canvas, circle())
+    compare = window.draw.compare
+    names = [name.text() for name in compare.names if name.isVisible()]
+    assert not any(runs.runs[0].title in name for name in names)
+    runs.set_ticked(runs.runs[0], True)  # ticking a run adds it to Compare at once
+    names = [name.text() for name in compare.names if name.isVisible()]
+    assert any(runs.runs[0].title in name for name in names)
+    row = next(i for i, name in enumerate(compare.names) if runs.runs[0].title in name.text())
+    expected = runs.runs[0].model.probabilities(window.draw.field.reshape(-1).astype(np.float32))
+    assert np.allclose(compare.probabilities[row], expected, atol=1e-6)

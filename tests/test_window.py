@@ -125,8 +125,8 @@ def test_while_training_the_status_says_the_live_model_is_shown(window, qtbot):
     window.run.stop()
     wait_until_done(window, qtbot)
     assert "being trained" not in window.weights_label.text()
-    assert window.windowTitle().startswith("trained in this session")
-    assert window.isWindowModified()
+    assert window.windowTitle().startswith("1: Linear · naive · 0 of 20 epochs")
+    assert not window.isWindowModified()  # kept in the runs list: nothing would be lost
 
 
 def test_exports_remember_their_folder(window, qtbot, dialogs, tmp_path):

@@ -41,9 +41,10 @@ RUN_COLOURS = ("#7b3294", "#1b9e77", "#e7298a", "#17becf", "#8c564b", "#66a61e")
 HINT = "The runs you train and the files you open appear here: tick two to compare them."
 
 
-def run_name(kind: str, preset: str, epochs: int) -> str:
-    """A new run's name: "CNN · cnn · 15 epochs"."""
-    return f"{KIND_NAMES[kind]} · {preset} · {epochs} epoch{'' if epochs == 1 else 's'}"
+def run_name(kind: str, preset: str, epochs: int, planned: int) -> str:
+    """A new run's name: "CNN · cnn · 15 epochs", or "... · 3 of 15 epochs" if stopped."""
+    done = f"{epochs} of {planned}" if epochs < planned else f"{epochs}"
+    return f"{KIND_NAMES[kind]} · {preset} · {done} epoch{'' if planned == 1 else 's'}"
 
 
 def megabytes(nbytes: int) -> str:
@@ -57,6 +58,7 @@ class RunsPanel(QWidget):
     use_requested = Signal(object)  # a StoredRun whose weights the person wants in use
     removed = Signal(object)  # a StoredRun taken off the list
     message = Signal(str)  # for the status bar
+    ticks_changed = Signal()  # other runs are ticked (Compare reads the drawing with them)
 
     def __init__(
         self,
@@ -286,6 +288,7 @@ class RunsPanel(QWidget):
         self.plots.set_compared(
             [(run.title, self.colour(run), run.meta.get("history", [])) for run in self.ticked()]
         )
+        self.ticks_changed.emit()
 
     # -- what the person does with an entry ------------------------------------------------------
 

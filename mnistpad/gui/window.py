@@ -27,7 +27,7 @@ from ..handwriting import HandwritingError, PersonalSet
 from ..networks import Model
 from ..run_store import RunStore, StoredRun
 from ..train import ConfigError, EpochEnd, Finished, TrainConfig
-from ..weights import WeightFile
+from ..weights import WeightFile, input_deskew
 from .actions import build_actions
 from .dialogs import Button, Folders, message, plain
 from .draw_pane import DEFAULT_PEN_WIDTH, DrawPane
@@ -193,6 +193,7 @@ class MainWindow(QMainWindow):
         self.runs.use_requested.connect(self.use_run)
         self.runs.removed.connect(self._on_run_removed)
         self.runs.message.connect(self.say)
+        self.runs.ticks_changed.connect(self.show_prediction)
         self.tabs.currentChanged.connect(self._name_models)
         self.handwriting.message.connect(self.say)
 
@@ -221,7 +222,7 @@ class MainWindow(QMainWindow):
         """A finished run's weights, kept in the runs list: (its title, whether on disk)."""
         config = result.config
         kept = self.runs.keep(
-            model, meta, run_name(config.model, config.preset, len(result.history))
+            model, meta, run_name(config.model, config.preset, len(result.history), config.epochs)
         )
         return kept.title, kept.path is not None
 
@@ -308,9 +309,13 @@ class MainWindow(QMainWindow):
             self.inside.show(model, current)
         self.draw.show_reading(model, self.inside.evidence_map() if overlay else None)
         if self.draw.show_compare.isChecked():
-            where = "in use" if model is self.session.model else "being trained"
+            where = self.run.live_name() if self.run.training else "in use"
+            ticked = [
+                (run.title, run.model, input_deskew(run.meta), run.meta["classes"])
+                for run in self.runs.ticked()
+            ]
             self.draw.compare.show_drawing(
-                self.draw.field, model, deskewed, self.draw.classes, where
+                self.draw.field, model, deskewed, self.draw.classes, where, ticked
             )
 
     @Slot(int)
