@@ -6,6 +6,7 @@ import time
 from dataclasses import replace
 
 from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -46,8 +47,10 @@ STILL_AT_CHANCE = (
 )
 ASK_BEFORE_STOP_S = 10.0  # Stop asks first when more training than this would be lost
 # Seconds an epoch of the bundled MNIST takes on two cores, until a run here measures it: the
-# linear presets 0.1-0.4 s, the MLP about 1.3 s (12 epochs in a quarter minute), the CNN 11 s.
+# linear presets 0.1-0.7 s, the MLP about 1.3 s (12 epochs in a quarter minute), the CNN 11 s;
+# real-writing styles add about 6 s (mlp-robust's first epoch took 8 s in the window).
 FIRST_GUESS_S = {"linear": 0.5, "mlp": 1.5, "cnn": 11.0}
+STYLES_GUESS_S = 6.0
 PRESET_HELP = {
     "naive": "The simplest way to train (the original report's first run): step 0.01, one\n"
     "example per step, in file order; keeps the last epoch's weights.",
@@ -436,8 +439,10 @@ def confirm_stop(parent: QWidget, lost: float) -> bool:
         parent,
     )
     box.setTextFormat(Qt.TextFormat.PlainText)
-    box.button(QMessageBox.StandardButton.Discard).setText("Stop training")
-    box.button(QMessageBox.StandardButton.Cancel).setText("Keep training")
+    for button, text in (("Discard", "Stop training"), ("Cancel", "Keep training")):
+        shown = box.button(getattr(QMessageBox.StandardButton, button))
+        shown.setText(text)
+        shown.setIcon(QIcon())  # not Discard's dustbin: the kept weights stay
     box.setDefaultButton(QMessageBox.StandardButton.Cancel)  # Esc twice or Enter: keep training
     return box.exec() == QMessageBox.StandardButton.Discard
 
@@ -474,7 +479,7 @@ class EpochTimes:
             except (TypeError, ValueError):  # a hand-edited or damaged settings file
                 value = None
         if value is None or not 0 < value < 1e6:
-            return FIRST_GUESS_S[config.model]
+            return FIRST_GUESS_S[config.model] + STYLES_GUESS_S * config.styles
         return value
 
     def run_started(self, config: TrainConfig) -> None:
