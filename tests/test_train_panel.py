@@ -12,6 +12,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QMessageBox
 
 from mnistpad.gui import train_panel
+from mnistpad.gui.epoch_times import rough_duration
 from mnistpad.gui.train_panel import TrainPanel
 from mnistpad.model import LinearModel
 from mnistpad.train import PRESETS, EpochEnd, EpochStats
@@ -140,7 +141,7 @@ def test_the_estimate_follows_the_epochs_and_then_the_runs_own_time(window, qtbo
     key = panel.timing.key(panel.config())
     assert float(window.settings.value(key)) == measured  # remembered for the next session
     panel.epochs.setValue(200)
-    assert panel.estimate.text() == f"about {train_panel.rough_duration(200 * measured)}"
+    assert panel.estimate.text() == f"about {rough_duration(200 * measured)}"
 
 
 def test_the_progress_text_is_beside_the_bar_not_over_its_fill(window, qtbot):
