@@ -16,7 +16,7 @@ SHORTCUTS = (
     ("Ctrl+O", "open a weight file (or drop one on the window)"),
     ("Ctrl+S", "save the weights in use"),
     ("Ctrl+D", "open a dataset folder"),
-    ("Ctrl+T / Esc", "train / stop"),
+    ("Ctrl+T / Esc", "train / stop (asks first if more than 10 s of training would be lost)"),
     ("0-9", "label the drawing as that class (Handwriting)"),
     ("Ctrl+Z / Delete", "undo the last stroke / clear the canvas"),
     ("Ctrl+Tab / Ctrl+Shift+Tab", "next / previous tab"),
