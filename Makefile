@@ -3,13 +3,26 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test weights lint clean
+.PHONY: run test install uninstall weights lint clean
 
 run: $(STAMP)
 	$(VENV)/bin/mnistpad
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python -m pytest
+
+# `mnistpad` on your PATH, offline: a link to .venv/bin/mnistpad (keep this folder; the link
+# follows it). BINDIR=/usr/local/bin for everyone, with the rights to write there.
+BINDIR ?= $(HOME)/.local/bin
+
+install: $(STAMP)
+	mkdir -p $(BINDIR)
+	ln -sfn $(abspath $(VENV)/bin/mnistpad) $(BINDIR)/mnistpad
+	@case ":$$PATH:" in *":$(BINDIR):"*) echo "mnistpad installed in $(BINDIR)";; \
+		*) echo "mnistpad installed in $(BINDIR), which is not on your PATH: add it";; esac
+
+uninstall:
+	rm -f $(BINDIR)/mnistpad
 
 # Rebuild the bundled weights with the project's own trainer, then measure them on real
 # handwriting (assets/weights/handwriting.json); about 10 minutes on 2 cores.

@@ -31,7 +31,7 @@ from .files import writable_target
 from .model import OutputOverflow, softmax
 from .networks import KINDS, describe, parameter_count
 from .pictures import PictureError, read_picture
-from .preprocess import deskew, ink_from_picture, mnist_style
+from .preprocess import deskew, digits_side_by_side, ink_from_picture, mnist_style
 from .train import (
     OPTIMIZERS,
     PRESETS,
@@ -83,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="mnistpad", description="Train a linear MNIST classifier and read digits."
+        prog="mnistpad",
+        description="Train digit classifiers (linear, MLP or CNN) on MNIST, watch them learn"
+        " and read handwritten digits.",
     )
     parser.add_argument("--version", action="version", version=f"mnistpad {__version__}")
     parser.set_defaults(run=_gui, command="gui", weights=None, data=None)
@@ -98,7 +100,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     gui.set_defaults(run=_gui, command="gui")
 
-    run = commands.add_parser("train", help="train a model and report its accuracy")
+    run = commands.add_parser(
+        "train",
+        help="train a model and report its accuracy",
+        description="Train a model and report its accuracy. Each epoch's line gives the train"
+        " accuracy as a running average over the epoch (each image scored just before its own"
+        " step) and dev on the 10,000 held-out images; the last line scores the kept weights on"
+        " the whole training, dev and test sets.",
+    )
     run.add_argument(
         "--preset", choices=sorted(PRESETS), default="fast", help="protocol (default: fast)"
     )
@@ -211,8 +220,8 @@ def _train(args: argparse.Namespace) -> int:
         weights = str(save_weights(args.out, finished.model, meta))
     status = "stopped" if finished.stopped else "diverged" if finished.diverged else "done"
     print(
-        f"{status}: kept epoch {finished.kept_epoch} of {len(finished.history)}; train "
-        f"{finished.train_accuracy:.2%}, dev {finished.dev_accuracy:.2%}, test "
+        f"{status}: kept epoch {finished.kept_epoch} of {len(finished.history)}; the kept weights"
+        f" score train {finished.train_accuracy:.2%}, dev {finished.dev_accuracy:.2%}, test "
         f"{finished.test_accuracy:.2%}; {finished.seconds:.1f} s"
         + (f"; weights written to {weights}" if weights else ""),
         file=log,
@@ -272,7 +281,8 @@ def _run_training(dataset: Dataset, config: TrainConfig, stop: threading.Event, 
             s, start = event.stats, "\r" if bar else ""
             print(
                 f"{start}epoch {s.epoch:>3}/{config.epochs}  loss {s.train_loss:.4f}  "
-                f"train {s.train_accuracy:.2%}  dev {s.dev_accuracy:.2%}  step {s.lr:<8.3g}  "
+                f"train {s.train_accuracy:.2%} (running)  dev {s.dev_accuracy:.2%}  "
+                f"step {s.lr:<8.3g}  "
                 f"{'best' if event.is_best else '    '}  {s.seconds:6.1f} s" + " " * 10 * bar,
                 file=log,
                 flush=True,
@@ -334,6 +344,11 @@ def _predict(args: argparse.Namespace) -> int:
             print(f"mnistpad predict: error: {printable(str(error))}", file=sys.stderr)
             failures += 1
             continue
+        digits = digits_side_by_side(ink)
+        warning = None
+        if digits > 1:
+            warning = f"{digits} digits side by side: the answer reads them as one digit"
+            print(f"mnistpad predict: warning: {printable(str(path))}: {warning}", file=sys.stderr)
         field = field.reshape(-1)
         if weight_file.deskew:
             field = deskew(field)
@@ -350,6 +365,8 @@ def _predict(args: argparse.Namespace) -> int:
                         "prediction": digit,
                         "label": weight_file.classes[digit],
                         "probabilities": [round(float(p), 6) for p in probabilities],
+                        "digits_seen": digits,
+                        "warning": warning,
                     }
                 )
             )

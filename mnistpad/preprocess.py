@@ -31,6 +31,7 @@ TARGET_STROKE_WIDTH = 2.2
 MAX_STROKE_WIDTH = 3.6
 THIN_STROKE_WIDTH = 3.0
 WORK = 4 * BOX  # side of the working image that thick strokes are thinned in
+DIGIT_HEIGHT = 0.6  # a piece of ink this share of the tallest one's height may be a digit
 
 
 def mnist_style(ink: np.ndarray) -> np.ndarray | None:
@@ -69,6 +70,32 @@ def topology(field: np.ndarray) -> tuple[int, int]:
     ink = field > 0.5
     paper = np.pad(~ink, 1, constant_values=True)  # the paper outside is one part, all round
     return _pieces(ink), int(_components(paper, diagonal=False).max())
+
+
+def digits_side_by_side(ink: np.ndarray) -> int:
+    """How many pieces of ink of a digit's height stand side by side in an ink image (0 = paper,
+    1 = full ink), none above another: 2 for a picture of "17", which a model reads as one digit.
+    A piece is of a digit's height if at least DIGIT_HEIGHT of the tallest's; a broken stroke or
+    a separate bar (a 5's, a 7's) is shorter, or lies over or under another piece."""
+    strong = np.asarray(ink, dtype=np.float64) > 0.5
+    if not strong.any():
+        return 0
+    step = -(-max(strong.shape) // COARSE)  # as coarse as the paper's estimate: fast on photos
+    labels = _components(_block_sum(strong, step) > 0)
+    rows, cols = np.nonzero(labels >= 0)
+    ids = labels[rows, cols]
+    count = int(ids.max()) + 1
+    spans = []
+    for piece in range(count):
+        mine = ids == piece
+        spans.append((cols[mine].min(), cols[mine].max(), np.ptp(rows[mine]) + 1))
+    tallest = max(height for _, _, height in spans)
+    digits, right = 0, -1
+    for left, end, height in sorted(spans):
+        if height >= DIGIT_HEIGHT * tallest:
+            digits += int(left > right)  # beside every digit-high piece before it
+            right = max(right, end)
+    return digits
 
 
 def _pieces(mask: np.ndarray) -> int:

@@ -77,7 +77,11 @@ def test_train_prints_one_line_per_epoch_without_json():
     result = mnistpad("train", "--preset", "fast", "--epochs", "3", "--batch-size", "500")
     lines = result.stdout.strip().splitlines()
     assert [line.split()[1] for line in lines[:3]] == ["1/3", "2/3", "3/3"]
-    assert lines[-1].startswith("done: kept epoch")
+    # Two different train accuracies, each saying what it is: a running average during the
+    # epoch, the kept weights scored on the whole training set at the end.
+    assert all("% (running)  dev " in line for line in lines[:3])
+    assert lines[-1].startswith("done: kept epoch 3 of 3; the kept weights score train ")
+    assert "running average" in mnistpad("train", "--help").stdout
 
 
 @pytest.mark.parametrize(
@@ -209,6 +213,7 @@ def test_version_and_help():
     help_text = mnistpad("--help").stdout
     for command in ("gui", "train", "eval", "predict"):
         assert command in help_text
+    assert "linear, MLP or CNN" in " ".join(help_text.split())  # not "a linear classifier"
 
 
 def test_the_app_starts_with_the_default_weights_and_quits_on_ctrl_c(tmp_path):
@@ -326,3 +331,35 @@ def test_a_weight_file_alone_opens_the_window_with_it(monkeypatch):
     monkeypatch.setattr(mnistpad.gui.app, "run_app", lambda **kw: opened.append(kw) or 0)
     assert cli.main([str(DEFAULT_WEIGHTS)]) == 0
     assert opened == [{"weights": DEFAULT_WEIGHTS, "dataset": None}]
+
+
+def test_predict_warns_when_a_picture_holds_two_digits(tmp_path, mnist):
+    """A picture of "17" made of two MNIST test digits side by side is read as one digit: the
+    answer comes with a warning on standard error and in the JSON; a lone digit has none."""
+    images, labels = mnist.test_images.reshape(-1, 28, 28), mnist.test_labels
+    one, seven = (images[np.flatnonzero(labels == digit)[0]] for digit in (1, 7))
+    seventeen, alone = tmp_path / "17.png", tmp_path / "7.png"
+    save_picture(seventeen, rgba(1 - np.pad(np.kron(np.hstack([one, seven]), np.ones((8, 8))), 30)))
+    save_picture(alone, rgba(1 - np.pad(np.kron(seven, np.ones((8, 8))), 30)))
+    result = mnistpad("predict", seventeen, alone)
+    assert result.stderr.splitlines() == [
+        f"mnistpad predict: warning: {seventeen}: 2 digits side by side: the answer reads them"
+        " as one digit"
+    ]
+    assert result.stdout.splitlines()[1].startswith(f"{alone}: 7 (")
+    rows = [
+        json.loads(line)
+        for line in mnistpad("predict", seventeen, alone, "--json").stdout.splitlines()
+    ]
+    assert [(row["digits_seen"], bool(row["warning"])) for row in rows] == [(2, True), (1, False)]
+
+
+def test_every_single_digit_of_a_test_sample_is_one_digit(mnist):
+    from mnistpad.preprocess import digits_side_by_side, ink_from_picture
+
+    images = mnist.test_images[:300].reshape(-1, 28, 28)
+    for image in images:  # broken strokes, separate bars: still one digit
+        assert (
+            digits_side_by_side(ink_from_picture(1 - np.pad(np.kron(image, np.ones((6, 6))), 20)))
+            == 1
+        )

@@ -76,7 +76,7 @@ def test_the_evidence_map_adds_up_to_the_logit_for_the_prediction_or_a_clicked_c
     qtbot.mouseClick(inside.tiles[other], Qt.MouseButton.LeftButton)
     assert inside.shown_class() == other and inside.tiles[other].selected
     assert np.allclose(inside.evidence_map().reshape(-1), model.W[other] * x)
-    assert f"Logit of <b>{other}</b>" in inside.explanation.text()
+    assert f"Score of <b>{other}</b>" in inside.explanation.text()
     assert f"{logits[other]:+.2f}" in inside.explanation.text()
     qtbot.mouseClick(inside.tiles[other], Qt.MouseButton.LeftButton)  # again: follow the prediction
     assert inside.shown_class() == predicted
@@ -156,7 +156,7 @@ def test_the_evidence_is_gradient_times_input_for_every_kind(panel, digit, kind)
         limit = float(np.abs(gradient).max())
         expected = diverging(gradient.reshape(28, 28)[14, 14], limit)
         assert tile_colour(panel.gradient, 14, 14) == tuple(expected)
-    assert ("Logit of <b>" in panel.explanation.text()) and (
+    assert ("Score of <b>" in panel.explanation.text()) and (
         ("first-order" in panel.explanation.text()) == (kind != "linear")
     )
 
@@ -282,7 +282,7 @@ def test_a_blank_input_gives_finite_evidence_of_the_same_shape(panel, kind):
     evidence = panel.evidence_map()
     assert evidence.shape == (28, 28) and np.isfinite(evidence).all() and not evidence.any()
     assert panel.evidence.picture is not None and panel.gradient.picture is not None
-    assert "Logit of" in panel.explanation.text()
+    assert "Score of" in panel.explanation.text()
 
 
 def test_class_names_from_a_file_stay_text(panel, digit):

@@ -16,7 +16,7 @@ SHORTCUTS = (
     ("Ctrl+O", "open a weight file (or drop one on the window)"),
     ("Ctrl+S", "save the weights in use"),
     ("Ctrl+D", "open a dataset folder"),
-    ("Ctrl+T / Esc", "train / stop"),
+    ("Ctrl+T / Esc", "train / stop (asks first if more than 10 s of training would be lost)"),
     ("0-9", "label the drawing as that class (Handwriting)"),
     ("Ctrl+Z / Delete", "undo the last stroke / clear the canvas"),
     ("Ctrl+Tab / Ctrl+Shift+Tab", "next / previous tab"),
@@ -36,7 +36,7 @@ ABOUT = (
 BEST_READER_WHY = (
     "Best on real handwriting: trained on MNIST's digits bent, stretched, slanted, written"
     " with a bold pen and scanned in black and white (the robust presets), so people's own"
-    " styles look less foreign to it. The report's linear model stays the default."
+    " styles look less foreign to it. The simplest, linear model stays the default."
 )
 
 
@@ -137,7 +137,9 @@ def build_actions(window: QMainWindow) -> Actions:
         "Train a new model with the panel's settings",
         P.SP_MediaPlay,
     )
-    stop = action("S&top", window.run.stop, "Esc", "Stop training", P.SP_MediaStop)
+    stop = action(  # the panel's button asks first when a stop would lose much training
+        "S&top", window.panel.stop_button.click, "Esc", "Stop training", P.SP_MediaStop
+    )
     stop.setEnabled(False)
     undo = action("&Undo stroke", canvas.undo, keys.Undo, "Remove the last stroke", P.SP_ArrowBack)
     clear = action(
@@ -148,8 +150,10 @@ def build_actions(window: QMainWindow) -> Actions:
     def step_tab(step: int) -> None:
         tabs.setCurrentIndex((tabs.currentIndex() + step) % tabs.count())
 
-    next_tab = action("&Next tab", lambda: step_tab(1), keys.NextChild)
-    previous_tab = action("&Previous tab", lambda: step_tab(-1), keys.PreviousChild)
+    next_tab = action("&Next tab", lambda: step_tab(1))
+    previous_tab = action("&Previous tab", lambda: step_tab(-1))
+    for act, standard in ((next_tab, keys.NextChild), (previous_tab, keys.PreviousChild)):
+        act.setShortcuts(readable_first(QKeySequence.keyBindings(standard)))
     shortcuts = action("&Keyboard shortcuts", lambda: show_shortcuts(window), keys.HelpContents)
     about = action(
         "&About mnistpad", lambda: message(window, "information", "About mnistpad", ABOUT)
@@ -178,6 +182,13 @@ def build_actions(window: QMainWindow) -> Actions:
         toolbar.addSeparator() if item is None else toolbar.addAction(item)
     files_ = (open_, bundled.menuAction(), save, default, dataset, mnist)
     return Actions(open_, bundled, save, train, stop, files_)
+
+
+def readable_first(keys: list[QKeySequence]) -> list[QKeySequence]:
+    """The same keys, the first (the one a menu shows) as a person names it: X11 calls the key
+    Ctrl+Shift+Tab sends "Ctrl+Shift+Backtab"."""
+    first = keys[0].toString() if keys else ""
+    return [QKeySequence(first.replace("Backtab", "Tab")), *keys] if "Backtab" in first else keys
 
 
 def show_shortcuts(parent) -> None:

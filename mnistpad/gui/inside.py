@@ -35,7 +35,7 @@ HEADINGS = {
     " follow the prediction).",
     "mlp": "<b>Hidden units</b>: each of the {units} units weighs the pixels (red: ink there"
     " excites it, blue: inhibits it); its activation times its output weight for a class is its"
-    " part in that class's logit (the number under it). With a drawing, the units with the"
+    " part in that class's score (the number under it). With a drawing, the units with the"
     " largest parts for the class shown come first; without one, those with the strongest output"
     " weights.",
     "cnn": "<b>First-layer filters</b>: the {units} {k}x{k} patterns the network looks for (red:"
@@ -100,7 +100,8 @@ class InsidePanel(QWidget):
         self.class_buttons.clicked.connect(self._class_clicked)
         self.choose_title = QLabel(
             "<b>Class</b>: click one to see its evidence (click it again to follow the"
-            " prediction). The number is its logit for your input; the highest wins."
+            " prediction). The number is its score for your input (its logit: the scores become"
+            " the probabilities); the highest wins."
         )
         self.choose_title.setWordWrap(True)
 
@@ -342,9 +343,10 @@ class InsidePanel(QWidget):
             font.setBold(index == best)
             caption.setFont(font)
         self.explanation.setText(
-            f"Logit of <b>{escape(name)}</b>: {ink:+.2f} evidence from the ink,"
+            f"Score of <b>{escape(name)}</b>: {ink:+.2f} evidence from the ink,"
             f" {self.model.b[shown]:+.2f} bias, <b>{logits[shown]:+.2f}</b> in all{other}. The"
-            " number under each template is that class's logit for your input; the highest wins."
+            " number under each template is that class's score for your input (its logit: the"
+            " scores become the probabilities); the highest wins."
         )
 
     @staticmethod
@@ -365,17 +367,17 @@ class InsidePanel(QWidget):
         name = escape(self.classes[shown])
         blank = self.model.logits(np.zeros(N_PIXELS, dtype=np.float32))
         text = (
-            f"Logit of <b>{name}</b>: <b>{logits[shown]:+.2f}</b>{other}. The evidence is gradient"
-            " x input, a first-order attribution: each pixel's ink times how much the logit"
-            f" changes per unit of ink there. It sums to {ink:+.2f}, which approximates how much"
-            f" your ink raises the logit over blank paper ({logits[shown] - blank[shown]:+.2f}"
-            " in fact); it is not the logit."
+            f"Score of <b>{name}</b>: <b>{logits[shown]:+.2f}</b>{other}. The evidence is each"
+            " pixel's ink times how much the score changes per unit of ink there (gradient x"
+            f" input, a first-order attribution). It sums to {ink:+.2f}, roughly how much your"
+            f" ink raises the score over blank paper ({logits[shown] - blank[shown]:+.2f} in"
+            " fact); it is not the score itself (the logit)."
         )
         if self.model.kind == "mlp":
             p = self.model.params
             parts = float(self._hidden() @ p["dense2.W"][shown])
             text += (
-                f" Exactly, the logit is the hidden units' parts, {parts:+.2f} in all, plus the"
+                f" Exactly, the score is the hidden units' parts, {parts:+.2f} in all, plus the"
                 f" bias, {p['dense2.b'][shown]:+.2f}."
             )
         return text

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+import time
+from dataclasses import replace
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -11,6 +15,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -19,14 +24,35 @@ from PySide6.QtWidgets import (
 )
 
 from ..networks import DEFAULT_SHAPES, KIND_NAMES, MAX_HIDDEN
-from ..train import MAX_EPOCHS, MAX_LR, MAX_SEED, OPTIMIZERS, PRESETS, ConfigError, TrainConfig
+from ..train import (
+    MAX_EPOCHS,
+    MAX_LR,
+    MAX_SEED,
+    OPTIMIZERS,
+    PRESETS,
+    ConfigError,
+    EpochEnd,
+    TrainConfig,
+)
+from .dialogs import ICONS
+from .epoch_times import EpochTimes, rough_duration
 
 DEFAULT_PRESET = "deskew"  # the one the bundled default weights were trained with
+MODIFIED = " (modified)"  # after the preset's name while a field differs from the preset's
+# Choosing a model loads its preset: a CNN under a linear preset's SGD step 1.0 stays at chance.
+MODEL_PRESET = {"linear": DEFAULT_PRESET, "mlp": "mlp", "cnn": "cnn"}
+CHANCE_MARGIN = 0.02  # dev accuracy within this of 1 / classes after an epoch: nothing learnt
+STILL_AT_CHANCE = (
+    "Still at chance after epoch {epoch}: the step size may be too large or too small for this"
+    " model; try its preset."
+)
+ASK_BEFORE_STOP_S = 10.0  # Stop asks first when more training than this would be lost
 PRESET_HELP = {
-    "naive": "The report's first run: step 0.01, one example per step, in file order;\n"
-    "keeps the last epoch's weights.",
-    "optimized": "The report's second run: one example per step, shuffled every epoch; keeps\n"
-    "the best-dev weights and halves the step when dev accuracy stops improving.",
+    "naive": "The simplest way to train (the original report's first run): step 0.01, one\n"
+    "example per step, in file order; keeps the last epoch's weights.",
+    "optimized": "The original report's second run: one example per step, shuffled every\n"
+    "epoch; keeps the weights that did best on the held-out images (the dev set) and halves\n"
+    "the step when that accuracy stops improving.",
     "fast": "The optimized policy with mini-batches: a good model in a couple of seconds.",
     "deskew": "fast on deskewed digits (stood upright and centred exactly): the same linear\n"
     "model passes 95% on the test set and reads slanted handwriting much better.",
@@ -43,14 +69,15 @@ PRESET_HELP = {
 }
 MODEL_HELP = (
     "What to train:\n"
-    "Linear: one weight per pixel and class (the report's model), seconds to train.\n"
+    "Linear: one weight per pixel and class, the simplest model (the original report's),\n"
+    "seconds to train.\n"
     "MLP: a hidden layer of ReLU units between pixels and classes.\n"
     "CNN: two convolution + pooling layers, then a hidden dense layer; the most accurate,\n"
     "and the slowest (about 11 s an epoch)."
 )
 OPTIMIZER_HELP = (
     "How each step follows the gradient:\n"
-    "sgd: plain steps (the report's).\n"
+    "sgd: plain steps (stochastic gradient descent, the original report's).\n"
     "momentum: keeps 0.9 of the previous step's direction.\n"
     "adam: a step per weight scaled by its recent gradients; use a small step size\n"
     "such as 0.001. The networks' presets use it."
@@ -63,11 +90,14 @@ class TrainPanel(QGroupBox):
     train_requested = Signal(object)  # a validated TrainConfig
     stop_requested = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
         super().__init__("Train", parent)
+        self.timing = EpochTimes(settings)
+        self.started_at = 0.0  # time.monotonic() when the run began, or its last kept epoch ended
+        self.stop_confirmed = False  # a stop was asked for and confirmed: a second one is not asked
         self.preset = QComboBox()
         for name in PRESETS:
-            self.preset.addItem(name)
+            self.preset.addItem(name, name)  # the text gains MODIFIED; the data stays the name
             self.preset.setItemData(self.preset.count() - 1, PRESET_HELP[name], 3)  # ToolTipRole
         help_text = "\n\n".join(f"{name}: {text}" for name, text in PRESET_HELP.items())
         self.preset.setToolTip(f"Start from one of these protocols:\n\n{help_text}")
@@ -103,7 +133,9 @@ class TrainPanel(QGroupBox):
         )
         self.batch_size = QSpinBox()
         self.batch_size.setRange(1, 50_000)
-        self.batch_size.setToolTip("Examples per step: 1 is the report's per-example SGD.")
+        self.batch_size.setToolTip(
+            "Examples per step: 1 is one example at a time, as in the original report."
+        )
         self.seed = QSpinBox()
         self.seed.setRange(0, MAX_SEED)
         self.seed.setToolTip(
@@ -114,14 +146,16 @@ class TrainPanel(QGroupBox):
             "Visit the training images in a new random order every epoch\n"
             "(otherwise in file order)."
         )
-        self.keep_best = QCheckBox("keep the best dev epoch")
+        self.keep_best = QCheckBox("keep the best epoch")
         self.keep_best.setToolTip(
-            "At the end, keep the weights of the epoch with the best dev\n"
-            "accuracy (otherwise the last epoch's)."
+            "At the end, keep the weights of the epoch that did best on the 10,000 held-out\n"
+            "images (the dev set, kept apart from training to choose the epoch); otherwise the\n"
+            "last epoch's."
         )
         self.halve = QCheckBox("halve step on a plateau")
         self.halve.setToolTip(
-            "Halve the step size after an epoch that does not improve the best\ndev accuracy."
+            "Halve the step size after an epoch that does not improve the best accuracy\n"
+            "on the held-out images (dev accuracy)."
         )
         self.deskew = QCheckBox("deskew (upright digits)")
         self.deskew.setToolTip(
@@ -150,21 +184,30 @@ class TrainPanel(QGroupBox):
         self.train_button.setDefault(True)
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip(
-            "Stop training now and keep the weights the policy says to\n"
-            "keep: the best dev epoch's or the latest (Esc)."
+            "Stop training now and keep the weights the policy says to keep: the best\n"
+            "epoch's or the latest (Esc). Asks first when more than 10 s of training would\n"
+            "be lost."
         )
         self.stop_button.setEnabled(False)
+        self.estimate = QLabel()
+        self.estimate.setToolTip(
+            "How long the run should take: from the last run of this model with this batch\n"
+            "size on this computer, or a first guess until there is one."
+        )
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
-        self.progress.setTextVisible(True)
+        self.progress.setTextVisible(False)  # under the bar instead: the fill covered it
+        self.progress.setMaximumHeight(self.fontMetrics().height() // 2 + 4)
         self.progress.setFormat("ready")
-        self.progress.setToolTip("Progress of the run and the time it still needs.")
+        self.progress_text = QLabel("ready")
+        for widget in (self.progress, self.progress_text):
+            widget.setToolTip("Progress of the run and the time it still needs.")
         self.status = QLabel(" ")
         self.status.setWordWrap(True)
         self.status.setToolTip(
-            "The current step size, the best dev epoch so far and, at the end,\n"
-            "the test accuracy of the kept weights."
+            "The current step size, the best epoch so far on the held-out images (the dev\n"
+            "set) and, at the end, the accuracy of the kept weights on the test images."
         )
 
         form = QFormLayout()
@@ -190,23 +233,38 @@ class TrainPanel(QGroupBox):
         buttons = QHBoxLayout()
         buttons.addWidget(self.train_button)
         buttons.addWidget(self.stop_button)
+        buttons.addWidget(self.estimate, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
+        layout.addWidget(self.progress_text)
         layout.addWidget(self.status)
 
-        self.preset.currentTextChanged.connect(lambda name: self.set_config(PRESETS[name]))
+        self.preset.currentIndexChanged.connect(self._on_preset_chosen)
+        self.model.activated.connect(self._on_model_picked)  # by the person, not set_config
         self.model.currentIndexChanged.connect(self._on_model_chosen)
         self._on_model_chosen()
+        for box in (self.model, self.optimizer):
+            box.currentIndexChanged.connect(self._on_field_changed)
+        for spin in (self.hidden, self.epochs, self.lr, self.batch_size, self.seed):
+            spin.valueChanged.connect(self._on_field_changed)
+        for check in (self.shuffle, self.keep_best, self.halve, self.deskew):
+            check.toggled.connect(self._on_field_changed)
+        for check in (self.augment, self.styles):
+            check.toggled.connect(self._on_field_changed)
         self.train_button.clicked.connect(self._on_train)
-        self.stop_button.clicked.connect(self.stop_requested)
+        self.stop_button.clicked.connect(self._on_stop)
         self.set_config(PRESETS[DEFAULT_PRESET])
+
+    def preset_name(self) -> str:
+        """The preset the settings started from, without MODIFIED."""
+        return self.preset.currentData()
 
     def config(self) -> TrainConfig:
         """The settings shown, as a validated configuration (raises ConfigError)."""
         return TrainConfig(
-            preset=self.preset.currentText(),
+            preset=self.preset_name(),
             model=self.kind(),
             hidden=0 if self.kind() == "linear" else self.hidden.value(),
             optimizer=self.optimizer.currentText(),
@@ -223,9 +281,9 @@ class TrainPanel(QGroupBox):
         ).validate()
 
     def set_config(self, config: TrainConfig) -> None:
-        if config.preset in PRESETS and self.preset.currentText() != config.preset:
+        if config.preset in PRESETS:
             self.preset.blockSignals(True)
-            self.preset.setCurrentText(config.preset)
+            self.preset.setCurrentIndex(self.preset.findData(config.preset))
             self.preset.blockSignals(False)
         self.model.blockSignals(True)
         self.model.setCurrentIndex(self.model.findData(config.model))
@@ -244,6 +302,16 @@ class TrainPanel(QGroupBox):
         self.deskew.setChecked(config.deskew)
         self.augment.setChecked(config.augment)
         self.styles.setChecked(config.styles)
+        self._on_field_changed()
+
+    def modified(self) -> bool:
+        """Whether a field differs from the chosen preset's value."""
+        try:
+            shown = self.config()
+        except ConfigError:
+            return True
+        chosen = PRESETS[shown.preset]
+        return shown.shape != chosen.shape or replace(shown, hidden=0) != replace(chosen, hidden=0)
 
     def set_running(self, running: bool) -> None:
         for widget in (
@@ -265,14 +333,20 @@ class TrainPanel(QGroupBox):
         ):
             widget.setEnabled(not running)
         self.stop_button.setEnabled(running)
+        self.started_at, self.stop_confirmed = time.monotonic(), False
         if running:
-            self.progress.setValue(0)
-            self.progress.setFormat("starting...")
+            self.show_progress(0, "starting...")
             self.status.setText("Starting...")
+        else:
+            self.timing.run_ended()
 
     def kind(self) -> str:
         """The model chosen: "linear", "mlp" or "cnn"."""
         return self.model.currentData()
+
+    def _on_preset_chosen(self, index: int) -> None:
+        self.set_config(PRESETS[self.preset.itemData(index)])
+        self.status.setText(" ")
 
     def _on_model_chosen(self) -> None:
         """Another model: its default width (the linear model has none, and no width box)."""
@@ -281,9 +355,54 @@ class TrainPanel(QGroupBox):
         if kind != "linear":
             self.hidden.setValue(DEFAULT_SHAPES[kind]["hidden"])
 
+    def _on_model_picked(self) -> None:
+        """The person chose a model: its preset's settings (a step size and an optimizer suit
+        one model, not the others)."""
+        name = MODEL_PRESET[self.kind()]
+        config = PRESETS[name]
+        self.set_config(config)
+        self.status.setText(
+            f"{self.model.currentText()}: loaded the {name} preset's settings ({config.optimizer}"
+            f", step {config.lr:g}, {config.epochs} epochs)."
+        )
+
+    def _on_field_changed(self) -> None:
+        """The preset box says whether the fields still are the preset's; the estimate follows."""
+        name = self.preset_name()
+        self.preset.setItemText(self.preset.currentIndex(), name + MODIFIED * self.modified())
+        for index in range(self.preset.count()):  # the others plain
+            if index != self.preset.currentIndex():
+                self.preset.setItemText(index, self.preset.itemData(index))
+        self._show_estimate()
+
+    def _show_estimate(self) -> None:
+        try:
+            config = self.config()
+        except ConfigError:
+            self.estimate.setText("")
+            return
+        seconds = self.timing.epoch_seconds(config) * config.epochs
+        self.estimate.setText(f"about {rough_duration(seconds)}")
+
     def show_progress(self, fraction: float, text: str) -> None:
         self.progress.setValue(round(1000 * min(max(fraction, 0.0), 1.0)))
         self.progress.setFormat(text)
+        self.progress_text.setText(text)
+
+    def show_epoch_end(self, event: EpochEnd, best_stats: dict) -> None:
+        """The step size and the best epoch so far; a warning when the run learns nothing."""
+        stats = event.stats
+        text = (
+            f"Step size {stats.lr:.4g}.  Best accuracy on held-out images so far: "
+            f"{best_stats['dev_accuracy']:.2%} (epoch {event.best_epoch})."
+        )
+        chance = 1 / event.model.n_classes
+        if abs(stats.dev_accuracy - chance) <= CHANCE_MARGIN:
+            text += "\n" + STILL_AT_CHANCE.format(epoch=stats.epoch)
+        self.status.setText(text)
+        self.timing.epoch_ended(stats.epoch, stats.seconds)
+        if event.is_best or not self.keep_best.isChecked():
+            self.started_at = time.monotonic()  # a stop now keeps this epoch's weights
 
     def _on_train(self) -> None:
         try:
@@ -291,4 +410,34 @@ class TrainPanel(QGroupBox):
         except ConfigError as error:
             self.status.setText(f"Cannot train: {error}.")
             return
+        self.timing.run_started(config)
         self.train_requested.emit(config)
+
+    def _on_stop(self) -> None:
+        """Stop, once confirmed if more than ASK_BEFORE_STOP_S of training would be lost: the
+        time since the run began or since the last epoch whose weights a stop keeps."""
+        lost = time.monotonic() - self.started_at
+        if not self.stop_confirmed and lost > ASK_BEFORE_STOP_S:
+            if not confirm_stop(self, lost):
+                return
+        self.stop_confirmed = True  # a second Stop (while the kept weights are scored) is not asked
+        self.stop_requested.emit()
+
+
+def confirm_stop(parent: QWidget, lost: float) -> bool:
+    """Ask whether to stop a run that would lose `lost` seconds of training."""
+    box = QMessageBox(
+        ICONS["question"],
+        "Stop training?",
+        f"Stop the run now? The last {rough_duration(lost)} of training would be lost: a stop"
+        " keeps the best epoch so far (or the latest weights), and the run cannot go on.",
+        QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+        parent,
+    )
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    for button, text in (("Discard", "Stop training"), ("Cancel", "Keep training")):
+        shown = box.button(getattr(QMessageBox.StandardButton, button))
+        shown.setText(text)
+        shown.setIcon(QIcon())  # not Discard's dustbin: the kept weights stay
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)  # Esc twice or Enter: keep training
+    return box.exec() == QMessageBox.StandardButton.Discard

@@ -192,7 +192,7 @@ class TrainingPlots(QWidget):
             widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         loss, accuracy = self.loss_plot.getPlotItem(), self.accuracy_plot.getPlotItem()
         loss.setTitle("Loss")
-        loss.setLabel("left", "cross-entropy (nats)")
+        loss.setLabel("left", "loss (lower is better)")
         loss.setLabel("bottom", "epoch")
         accuracy.setTitle("Accuracy")
         accuracy.setLabel("left", "accuracy (%)")
@@ -209,28 +209,30 @@ class TrainingPlots(QWidget):
         self.curves = {
             "running_loss": _curve(loss, GREY, RUNNING),
             "train_loss": _curve(loss, BLUE, "training", symbol="o"),
-            "dev_loss": _curve(loss, ORANGE, "dev", symbol="s"),
+            "dev_loss": _curve(loss, ORANGE, "held-out", symbol="s"),
             "running_accuracy": _curve(accuracy, GREY, RUNNING),
             "train_accuracy": _curve(accuracy, BLUE, "training", symbol="o"),
-            "dev_accuracy": _curve(accuracy, ORANGE, "dev", symbol="s"),
+            "dev_accuracy": _curve(accuracy, ORANGE, "held-out", symbol="s"),
         }
         self.best_line = pg.InfiniteLine(
             angle=90,
             movable=False,
             pen=pg.mkPen(GREEN, width=1, style=Qt.PenStyle.DashLine),
-            label="best dev",
+            label="best",
             labelOpts={"position": 0.5, "color": GREEN},
         )
         self.best_line.setVisible(False)
         accuracy.addItem(self.best_line)
         self.loss_plot.setToolTip(
-            "Mean cross-entropy. Training: each example just before its own update, averaged over\n"
-            "the epoch so far (grey) and the whole epoch (points); dev: at each epoch's end."
+            "Mean cross-entropy, in nats. Training: each example just before its own update,\n"
+            "averaged over the epoch so far (grey) and the whole epoch (points); held-out: the\n"
+            "10,000 dev images, kept apart from training, at each epoch's end."
         )
         self.accuracy_plot.setToolTip(
             "Share of images classified right. Training: each example just before its own update,\n"
-            "over the epoch so far (grey) and the whole epoch (points); dev: at each epoch's end.\n"
-            "The dashed line marks the best dev epoch."
+            "over the epoch so far (grey) and the whole epoch (points); held-out: the 10,000 dev\n"
+            "images, kept apart from training, at each epoch's end. The dashed line marks the\n"
+            "best epoch on them."
         )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

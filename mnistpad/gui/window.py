@@ -111,7 +111,7 @@ class MainWindow(QMainWindow):
     def _build_widgets(self) -> None:
         self.draw = DrawPane()
         self.canvas, self.chart, self.preview = self.draw.canvas, self.draw.chart, self.draw.preview
-        self.panel = TrainPanel()
+        self.panel = TrainPanel(self.settings)  # remembers how long epochs take
         self.info = WeightsInfo()
         middle = QWidget()
         middle_layout = QVBoxLayout(middle)
@@ -375,10 +375,7 @@ class MainWindow(QMainWindow):
         self.table.add_epoch(stats)
         self._name_models()
         best = next(s for s in self.plots.epochs if s["epoch"] == event.best_epoch)
-        self.panel.status.setText(
-            f"Step size {event.stats.lr:.4g}.  Best dev accuracy so far: "
-            f"{best['dev_accuracy']:.2%} (epoch {event.best_epoch})."
-        )
+        self.panel.show_epoch_end(event, best)
         self.dirty = True
 
     @Slot(object)
