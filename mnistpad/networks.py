@@ -304,6 +304,17 @@ def parameter_count(model) -> int:
     return sum(value.size for value in model.params.values())
 
 
+def in_words(model) -> str:
+    """The model in plain words, for the first words a person reads (`describe` in tooltips)."""
+    kind, shape = model.kind, model.shape
+    if kind == "mlp":
+        return f"network with one hidden layer of {shape['hidden']} units"
+    if kind == "cnn":
+        (f1, f2), k = shape["filters"], shape["kernel"]
+        return f"convolutional network ({f1} then {f2} {k}x{k} filters, {shape['hidden']} units)"
+    return "linear model (one weight per pixel and class)"
+
+
 def describe(model) -> str:
     """'Linear 784-10', 'MLP 784-256-10', 'CNN 5x5x16-5x5x32-128-10'."""
     kind, shape, classes = model.kind, model.shape, model.n_classes

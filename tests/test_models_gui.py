@@ -67,7 +67,8 @@ def test_mlp_and_cnn_runs_train_show_their_curves_and_are_named_in_the_runs_list
     assert len(window.plots.compared) == 6  # both runs' three curves over the plots
 
     info = window.info.text.text()
-    assert "CNN 5x5x16-5x5x32-128-10" in info and "parameters" in info
+    assert "convolutional network (16 then 32 5x5 filters, 128 units)" in info  # plain first
+    assert "parameters" in info and "CNN 5x5x16-5x5x32-128-10" in tooltip(window.info)
     assert "adam step 0.001" in info
     send_stroke(window.canvas, circle())  # the CNN reads the drawing
     assert window.draw.prediction.text() in DIGITS
@@ -237,7 +238,7 @@ def test_file_open_bundled_model_opens_the_cnn(window, dialogs):
     cnn.trigger()
     assert window.session.model.kind == "cnn" and window.session.source == "bundled cnn.npz"
     assert window.panel.model.currentText() == "CNN"  # its settings, from the file
-    assert "CNN 5x5x16-5x5x32-128-10" in window.info.text.text()
+    assert "convolutional network" in window.info.text.text()
     assert "bundled cnn.npz" in window.weights_label.text()
     send_stroke(window.canvas, line((0.5, 0.12), (0.5, 0.88)))
     assert window.draw.prediction.text() == "1"

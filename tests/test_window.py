@@ -100,6 +100,9 @@ def test_a_stopped_run_is_summed_up_with_the_epochs_it_ran(window, qtbot):
     }
     info.show_weights("trained in this session, not saved", meta)
     assert "13 of 20 epochs (stopped)" in info.text.text()
+    assert "epoch 13, the last (the best on the held-out images: ?)" in info.text.text()
+    info.show_weights("a run", meta | {"metrics": {"kept_epoch": 3, "best_epoch": 3}})
+    assert "epoch 3, the best on the held-out images" in info.text.text()  # as the policy did
     start(window, qtbot, "fast", epochs=1)
     wait_until_done(window, qtbot)
     assert "after 1 of 1 epochs" in window.panel.status.text()

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QGroupBox, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from ..networks import Model, describe, parameter_count
+from ..networks import Model, describe, in_words, parameter_count
 from .canvas import SquareWidget
 from .dialogs import tip
 from .inside import evidence_overlay, rgb_image
@@ -344,6 +344,13 @@ class TrainingPlots(QWidget):
         self.best_line.setValue(self.best_epoch)
 
 
+WEIGHTS_TIP = (
+    "The weights that classify your drawing, with the settings and results recorded in their"
+    " file. Held-out images: the 10,000 training images kept aside to choose the best epoch"
+    " (the report's dev set)."
+)
+
+
 class WeightsInfo(QGroupBox):
     """Where the weights in use come from, how they were trained and how well they do."""
 
@@ -353,10 +360,7 @@ class WeightsInfo(QGroupBox):
         self.text.setWordWrap(True)
         self.text.setTextFormat(Qt.TextFormat.RichText)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.setToolTip(
-            "The weights that classify your drawing, with the settings and results\n"
-            "recorded in their file."
-        )
+        self.setToolTip(tip(WEIGHTS_TIP))
         layout = QVBoxLayout(self)
         layout.addWidget(self.text)
 
@@ -365,7 +369,7 @@ class WeightsInfo(QGroupBox):
         rows = [("From", escape(source))]
         if model is not None:
             rows.append(
-                ("Model", escape(f"{describe(model)}, {parameter_count(model):,} parameters"))
+                ("Model", escape(f"{in_words(model)}, {parameter_count(model):,} parameters"))
             )
         if training:
             get = training.get
@@ -385,17 +389,17 @@ class WeightsInfo(QGroupBox):
             )
             rows.append(("Trained", escape(settings)))
         if metrics.get("kept_epoch"):
-            rows.append(
-                (
-                    "Kept",
-                    f"epoch {metrics['kept_epoch']} (best dev: {metrics.get('best_epoch', '?')})",
-                )
-            )
+            kept, best = metrics["kept_epoch"], metrics.get("best_epoch")
+            if kept == best:
+                text = f"epoch {kept}, the best on the held-out images"
+            else:  # the last epoch, kept as the policy says (no "keep the best epoch")
+                text = f"epoch {kept}, the last (the best on the held-out images: {best or '?'})"
+            rows.append(("Kept", escape(text)))
         accuracy = [
             f"{name} {metrics[key]:.2%}"
             for name, key in (
-                ("train", "train_accuracy"),
-                ("dev", "dev_accuracy"),
+                ("training images", "train_accuracy"),
+                ("held-out", "dev_accuracy"),
                 ("test", "test_accuracy"),
             )
             if isinstance(metrics.get(key), float)
@@ -404,6 +408,10 @@ class WeightsInfo(QGroupBox):
             rows.append(("Accuracy", ", ".join(accuracy)))
         if meta.get("created"):
             rows.append(("Created", escape(str(meta["created"]).replace("T", " "))))
+        if model is not None:  # the precise layers, for who wants them
+            self.setToolTip(
+                tip(f"{WEIGHTS_TIP}\n\n{describe(model)}: layer sizes, input to output.")
+            )
         self.text.setText(
             "<table cellspacing='3'>"
             + "".join(f"<tr><td><b>{name}</b></td><td>{value}</td></tr>" for name, value in rows)

@@ -391,7 +391,7 @@ class MainWindow(QMainWindow):
         )
         self.panel.status.setText(
             f"{ending} after {epochs} of {result.config.epochs} epochs: kept {kept}.  Test"
-            f" accuracy {result.test_accuracy:.2%}, dev {result.dev_accuracy:.2%}."
+            f" accuracy {result.test_accuracy:.2%} (held-out images {result.dev_accuracy:.2%})."
         )
         self.say(f"Training {ending.lower()}.")
         self.dirty = True
