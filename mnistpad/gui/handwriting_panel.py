@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, QThread, Signal, Slot
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -113,7 +114,9 @@ class HandwritingPanel(QWidget):
         self.import_button.setToolTip("Add the drawings of a .zip exported by mnistpad")
         self.import_button.clicked.connect(self.import_dialog)
         self.undo_button = QPushButton("Undo")
-        self.undo_button.setToolTip("Undo the last deletion or relabelling of your drawings")
+        self.undo_button.setToolTip(
+            "Undo the last deletion or relabelling of your drawings (Ctrl+Z in the gallery)"
+        )
         self.undo_button.setEnabled(False)
         self.undo_button.clicked.connect(self.undo)
         self.undo_steps: list[tuple[str, Callable[[], None]]] = []  # (what, how to undo it)
@@ -217,13 +220,14 @@ class HandwritingPanel(QWidget):
     def _done(self, what: str, undo: Callable[[], object]) -> None:
         self.undo_steps.append((what, undo))
         self.undo_button.setEnabled(True)
-        self.undo_button.setToolTip(tip(f"Undo: {what}"))
+        self.undo_button.setToolTip(tip(f"Undo: {what} (Ctrl+Z in the gallery)"))
         self.show_set(self.classes)
-        self.message.emit(f"{what}. Undo with the Undo button of the Handwriting tab.")
+        self.message.emit(f"{what}. Ctrl+Z in the gallery (or its Undo button) undoes it.")
 
     @Slot()
     def undo(self) -> None:
         if not self.undo_steps:
+            self.message.emit("Nothing to undo in your drawings.")
             return
         what, step = self.undo_steps.pop()
         try:
@@ -255,13 +259,16 @@ class HandwritingPanel(QWidget):
         menu.exec(self.gallery.viewport().mapToGlobal(position))
 
     def eventFilter(self, watched, event) -> bool:
-        """Delete in the gallery deletes the selected drawings (not the canvas, as elsewhere)."""
+        """With the focus in the gallery, Delete deletes the selected drawings and Ctrl+Z undoes
+        that (elsewhere both act on the canvas)."""
         if watched is self.gallery and event.type() in (QEvent.Type.ShortcutOverride,
                                                         QEvent.Type.KeyPress):  # fmt: skip
-            if event.key() == Qt.Key.Key_Delete and self.gallery.selectedItems():
+            delete = event.key() == Qt.Key.Key_Delete
+            undo = event.matches(QKeySequence.StandardKey.Undo)
+            if delete or undo:
                 event.accept()
                 if event.type() == QEvent.Type.KeyPress:
-                    self.delete_selected()
+                    self.delete_selected() if delete else self.undo()
                 return True
         return super().eventFilter(watched, event)
 
