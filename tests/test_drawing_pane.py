@@ -15,6 +15,8 @@ from PySide6.QtWidgets import QApplication
 from mnistpad.cli import main
 from mnistpad.gui.canvas import DrawingCanvas, send_stroke
 from mnistpad.gui.session import DEFAULT_WEIGHTS
+from mnistpad.model import LinearModel
+from mnistpad.preprocess import deskew
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
@@ -207,3 +209,53 @@ def test_a_picture_dropped_is_read_and_a_damaged_one_said_and_ignored(
         assert window.draw.inspecting == "" and len(window.canvas.strokes) == 1
     assert len(shown["critical"]) == 3
     assert "no ink" in shown["critical"][1][1]
+
+
+def test_the_gallery_marks_what_the_weights_in_use_read_and_follows_them(window, qtbot):
+    send_stroke(window.canvas, circle())
+    qtbot.keyClick(window, "0")
+    send_stroke(window.canvas, line((0.5, 0.12), (0.5, 0.88)))
+    qtbot.keyClick(window, "1")
+    panel, session = window.handwriting, window.session
+    drawings = panel.personal.drawings()[0]
+    images = np.array([drawing.image.reshape(-1) for drawing in drawings])
+    read = session.model.probabilities(deskew(images) if session.deskews else images)
+    for drawing, row in zip(drawings, read, strict=True):
+        item = next(panel.gallery.item(r) for r in range(2) if panel.gallery.item(r).data(256)
+                    == drawing.id)  # fmt: skip
+        best = int(row.argmax())
+        assert item.text().endswith(" ✓" if best == drawing.label else " ✗")
+        said = f"Read as {best} ({row[best]:.0%}) by the weights in use"
+        assert said in item.toolTip().replace("\xa0", " ")  # a tooltip keeps its spaces
+    assert f"read {sum(read.argmax(axis=1) == [0, 1])} of 2 right" in panel.counts.text()
+
+    zeros = LinearModel(W=np.zeros_like(session.model.W), b=np.zeros_like(session.model.b))
+    session.use_weights(zeros, session.meta, "uniform", unsaved=False)  # reads everything as 0
+    texts = sorted(panel.gallery.item(row).text() for row in range(2))
+    assert texts == ["0 ✓", "1 ✗"]
+    assert "read 1 of 2 right" in panel.counts.text()
+
+
+def test_label_as_ticks_the_current_label(window, qtbot):
+    keep_drawings(window, qtbot, 1)
+    send_stroke(window.canvas, circle())
+    qtbot.keyClick(window, "6")
+    panel = window.handwriting
+    panel.gallery.setCurrentRow(0)  # the newest: a 6
+    relabel = panel.selection_menu().actions()[1].menu()
+    assert [act.text() for act in relabel.actions() if act.isChecked()] == ["6"]
+    panel.gallery.selectAll()
+    relabel = panel.selection_menu().actions()[1].menu()
+    assert [act.text() for act in relabel.actions() if act.isChecked()] == ["0", "6"]
+
+
+def test_the_handwriting_tab_fits_a_1024_pixel_window(window, qtbot):
+    window.resize(1024, 768)
+    qtbot.waitUntil(lambda: window.width() == 1024)
+    page = window.handwriting.parentWidget().parentWidget()
+    window.tabs.setCurrentWidget(page)
+    QApplication.processEvents()
+    assert page.horizontalScrollBar().maximum() == 0  # nothing hidden to the right
+    for button in (window.handwriting.import_button, window.handwriting.fine_tune):
+        right = button.mapTo(page, QPoint(button.width(), 0)).x()
+        assert button.isVisible() and right <= page.viewport().width()
