@@ -148,7 +148,13 @@ def build_actions(window: QMainWindow) -> Actions:
     )
     stop = action("S&top", window.run.stop, "Esc", "Stop training", P.SP_MediaStop)
     stop.setEnabled(False)
-    undo = action("&Undo stroke", canvas.undo, keys.Undo, "Remove the last stroke", P.SP_ArrowBack)
+    undo = action(
+        "&Undo stroke",
+        canvas.undo,
+        keys.Undo,
+        "Remove the last stroke, or bring back a cleared drawing",
+        P.SP_ArrowBack,
+    )
     clear = action(
         "&Clear canvas", canvas.clear, keys.Delete, "Clear the canvas", P.SP_DialogResetButton
     )

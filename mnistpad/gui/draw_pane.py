@@ -78,10 +78,12 @@ class DrawPane(QWidget):
         self.pen_width.setAccessibleName("Pen width")
         self.pen_width.valueChanged.connect(self.canvas.set_pen_width)
         self.undo_button = QPushButton("Undo")
-        self.undo_button.setToolTip("Remove the last stroke (Ctrl+Z).")
+        self.undo_button.setToolTip(
+            "Remove the last stroke, or bring back a cleared drawing (Ctrl+Z)."
+        )
         self.undo_button.clicked.connect(self.canvas.undo)
         self.clear_button = QPushButton("Clear")
-        self.clear_button.setToolTip("Clear the canvas (Delete).")
+        self.clear_button.setToolTip("Clear the canvas (Delete); Undo brings the drawing back.")
         self.clear_button.clicked.connect(self.canvas.clear)
         tools = QHBoxLayout()
         tools.addWidget(QLabel("Pen"))
