@@ -51,7 +51,10 @@ def test_a_cell_lists_exactly_its_images_surest_first_and_one_can_be_inspected(w
     errors.gallery.itemActivated.emit(shown[0])  # double-click or Enter
     assert np.array_equal(window.draw.field.reshape(-1), errors.images[indices[0]])
     assert window.draw.prediction.text() == "9"
-    assert f"test image #{indices[0]}, a 4" in window.draw.confidence.text()
+    sure = probabilities[0, 9]
+    caption = f"test image #{indices[0]}: true class 4, read as 9 ({sure:.1%})"
+    assert window.draw.confidence.text().startswith(caption)
+    assert caption in window.canvas.notice  # the canvas says the preview shows something else
     window.draw.show_evidence.setChecked(True)  # its evidence map, over it in the preview
     assert window.preview.overlay is not None
     assert np.allclose(
@@ -60,6 +63,7 @@ def test_a_cell_lists_exactly_its_images_surest_first_and_one_can_be_inspected(w
     )
     send_stroke(window.canvas, circle())  # drawing again shows the drawing
     assert "test image" not in window.draw.confidence.text()
+    assert window.canvas.notice == ""
 
 
 def test_the_matrix_follows_the_weights_in_use(window, qtbot):

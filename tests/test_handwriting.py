@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import zipfile
 
 import numpy as np
@@ -52,23 +53,39 @@ def test_fine_tuning_learns_a_personal_script_without_forgetting_mnist(window, q
             send_stroke(window.canvas, glyph(label, rng))
             window.draw.label_buttons[label].click()
     mnist_before = window.session.meta["metrics"]["test_accuracy"]
+    marked_before = held_out_marks(window)
     window.fine_tuning.start()
     assert window.run.training
     wait_until_done(window, qtbot)
-    text = window.handwriting.result.text()
-    # "MNIST test accuracy 95.63% → 9x.xx%; your 20 held-out drawings a% → b%."
-    before_mine, after_mine = (
-        float(x) for x in text.split("drawings ")[1].rstrip(".").replace("%", "").split(" → ")
+    result, text = window.run.worker.result, window.handwriting.result.text()
+    # "...Your held-out drawings (never trained on): a of 20 read right before, b of 20 after..."
+    before_mine, n, after_mine = (
+        int(x) for x in re.search(r"(\d+) of (\d+) read right before, (\d+) of", text).groups()
     )
-    mnist_after = window.run.worker.result.test_accuracy
+    mnist_after = result.test_accuracy
     print(f"fine-tune: MNIST {mnist_before:.4f} -> {mnist_after:.4f}")
-    print(f"fine-tune: held-out drawings {before_mine}% -> {after_mine}%")
-    assert "your 20 held-out drawings" in text
-    assert after_mine >= 90 and after_mine > before_mine + 40
+    print(f"fine-tune: held-out drawings {before_mine} -> {after_mine} of {n}")
+    assert text.startswith("Fine-tuned on 80 of your drawings mixed with MNIST, 5 epochs;")
+    assert n == 20 and after_mine >= 18 and after_mine > before_mine + 8
+    assert (before_mine, after_mine) == (marked_before, held_out_marks(window))  # the marks follow
+    assert f"{mnist_before:.2%} before, {mnist_after:.2%} after" in text
+    # the policy said is the one followed: fine-tuning keeps its last epoch, not the best dev one
+    assert not result.config.keep_best and result.kept_epoch == len(result.history) == 5
+    assert "kept its last epoch (5), as fine-tuning does" in text
+    best = f"best at epoch {result.best_epoch}" if result.best_epoch != 5 else "also the best"
+    assert best in text
     assert mnist_after > 0.9  # MNIST is not forgotten
     assert window.session.model is window.run.worker.result.model
     assert window.runs.in_use_run().model is window.session.model  # kept as a run
     assert window.session.meta["training"]["preset"] == "fine-tune"
+
+
+def held_out_marks(window) -> int:
+    """How many held-out drawings (*) the gallery marks as read right by the weights in use."""
+    gallery = window.handwriting.gallery
+    texts = [gallery.item(row).text() for row in range(gallery.count())]
+    assert all(text.endswith((" ✓", " ✗")) for text in texts)
+    return sum(text.endswith("* ✓") for text in texts)
 
 
 def test_export_and_import_move_a_personal_set(window, tmp_path):

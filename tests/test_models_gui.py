@@ -184,7 +184,7 @@ def test_fine_tuning_a_cnn_on_a_few_drawings(window, qtbot, tiny, monkeypatch):
     wait_until_done(window, qtbot)
     assert window.session.model.kind == "cnn"
     assert window.session.meta["training"]["preset"] == "fine-tune"
-    assert window.handwriting.result.text().startswith("Fine-tuned. MNIST test accuracy")
+    assert window.handwriting.result.text().startswith("Fine-tuned on 6 of your drawings")
 
 
 def test_a_network_of_a_shape_the_window_cannot_train_is_not_fine_tuned(window, dialogs):

@@ -14,11 +14,13 @@ from .dialogs import message
 
 SHORTCUTS = (
     ("Ctrl+O", "open a weight file (or drop one on the window)"),
+    ("Ctrl+Shift+O", "read a picture of a digit (or drop one on the window)"),
     ("Ctrl+S", "save the weights in use"),
     ("Ctrl+D", "open a dataset folder"),
     ("Ctrl+T / Esc", "train / stop (asks first if more than 10 s of training would be lost)"),
     ("0-9", "label the drawing as that class (Handwriting)"),
-    ("Ctrl+Z / Delete", "undo the last stroke / clear the canvas"),
+    ("Ctrl+Z / Delete", "undo the last stroke or Clear / clear the canvas"),
+    ("Ctrl+Z / Delete in the gallery", "the same for the Handwriting tab's selected drawings"),
     ("Ctrl+Tab / Ctrl+Shift+Tab", "next / previous tab"),
     ("Tab / Shift+Tab", "move between controls"),
     ("F1", "this list"),
@@ -75,6 +77,13 @@ def build_actions(window: QMainWindow) -> Actions:
         keys.Open,
         "Open a weight file (.npz); you can also drop one on the window",
         P.SP_DialogOpenButton,
+    )
+    picture = action(
+        "Open &picture...",
+        lambda: window.draw.open_picture_dialog(window.folders),
+        "Ctrl+Shift+O",
+        "Read a picture of a digit (PNG, JPEG, ...) as the predict command does; you can also"
+        " drop one on the window",
     )
     bundled = QMenu("Open &bundled model", window)
     bundled.setToolTipsVisible(True)
@@ -141,7 +150,13 @@ def build_actions(window: QMainWindow) -> Actions:
         "S&top", window.panel.stop_button.click, "Esc", "Stop training", P.SP_MediaStop
     )
     stop.setEnabled(False)
-    undo = action("&Undo stroke", canvas.undo, keys.Undo, "Remove the last stroke", P.SP_ArrowBack)
+    undo = action(
+        "&Undo stroke",
+        canvas.undo,
+        keys.Undo,
+        "Remove the last stroke, or bring back a cleared drawing",
+        P.SP_ArrowBack,
+    )
     clear = action(
         "&Clear canvas", canvas.clear, keys.Delete, "Clear the canvas", P.SP_DialogResetButton
     )
@@ -161,7 +176,7 @@ def build_actions(window: QMainWindow) -> Actions:
 
     menus = window.menuBar()
     for title, items in (
-        ("&File", (open_, bundled, save, default, None, dataset, mnist, None, quit_)),
+        ("&File", (open_, bundled, save, default, picture, None, dataset, mnist, None, quit_)),
         ("&Edit", (undo, clear)),
         ("T&raining", (train, stop)),
         ("&View", (next_tab, previous_tab)),

@@ -4,6 +4,10 @@ Strokes live in a fixed 280x280 coordinate square, whatever the widget's size, s
 window rescales the drawing instead of changing it. `ink()` renders them, anti-aliased, into a
 280x280 raster (1 = ink) for MNIST-style preprocessing; the screen gets the same strokes drawn
 crisply at the widget's size.
+
+Undo takes back the last stroke or the last Clear (a Clear is one step: the whole drawing comes
+back). Drawing gives the canvas the keyboard focus, so that Delete and Ctrl+Z act on the drawing
+just made rather than on whatever had the focus before (the Handwriting gallery's drawings).
 """
 
 from __future__ import annotations
@@ -54,15 +58,19 @@ class DrawingCanvas(SquareWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.strokes: list[Stroke] = []
+        # what Undo takes back, last first: None for a stroke, or the strokes a Clear removed
+        self.history: list[list[Stroke] | None] = []
+        self.notice = ""  # said over the canvas: the preview shows something else than it
         self.pen_width = DEFAULT_WIDTH
         self._drawing = False
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.setAttribute(Qt.WidgetAttribute.WA_AcceptTouchEvents, True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(200, 200)
         self.setCursor(Qt.CursorShape.CrossCursor)
         self.setToolTip(
             "Draw one digit here with the mouse, a pen or a finger.\n"
-            "Ctrl+Z undoes the last stroke; Delete clears the canvas."
+            "Delete clears the canvas; Ctrl+Z undoes the last stroke, or the Clear."
         )
         self.setAccessibleName("Drawing canvas")
 
@@ -72,16 +80,29 @@ class DrawingCanvas(SquareWidget):
         return not self.strokes
 
     def clear(self) -> None:
+        """Clear the drawing; Undo brings it back whole."""
         if self.strokes:
-            self.strokes.clear()
+            self.history.append(self.strokes)
+            self.strokes = []
             self._drawing = False
             self._changed()
 
     def undo(self) -> None:
-        if self.strokes:
+        """Take back the last stroke, or the last Clear."""
+        if not self.history:
+            return
+        step = self.history.pop()
+        if step is None:
             self.strokes.pop()
-            self._drawing = False
-            self._changed()
+        else:
+            self.strokes = step
+        self._drawing = False
+        self._changed()
+
+    def set_notice(self, text: str) -> None:
+        """Say `text` (plain) over the canvas, or nothing with ""."""
+        self.notice = text
+        self.update()
 
     def set_pen_width(self, width: float) -> None:
         self.pen_width = float(width)
@@ -128,8 +149,10 @@ class DrawingCanvas(SquareWidget):
     # Touch screens: Qt turns the first touch point into mouse events, handled above.
 
     def _begin(self, position: QPointF, pressure: float) -> None:
+        self.setFocus(Qt.FocusReason.MouseFocusReason)  # a pen's press too: Delete acts here
         self._drawing = True
         self.strokes.append(Stroke(width=self.pen_width))
+        self.history.append(None)
         self._extend(position, pressure)
 
     def _extend(self, position: QPointF, pressure: float) -> None:
@@ -159,20 +182,41 @@ class DrawingCanvas(SquareWidget):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         palette = self.palette()
         square = self.square()
-        painter.fillRect(square, palette.color(QPalette.ColorRole.Base))
-        border = QPen(palette.color(QPalette.ColorRole.Mid), 1.0)
-        painter.setPen(border)
-        painter.drawRect(square.adjusted(0.5, 0.5, -0.5, -0.5))
-        if not self.strokes:
+        paper = paper_colour(palette)
+        painter.fillRect(square, paper)
+        focused = self.hasFocus()
+        frame = palette.color(QPalette.ColorRole.Highlight) if focused else frame_colour(palette)
+        painter.setPen(QPen(frame, 2.0))
+        painter.drawRect(square.adjusted(1, 1, -1, -1))
+        if not self.strokes and not self.notice:
             hint = palette.color(QPalette.ColorRole.PlaceholderText)
             painter.setPen(hint)
             font = painter.font()
             font.setPointSizeF(font.pointSizeF() * 1.3)
             painter.setFont(font)
             painter.drawText(square, Qt.AlignmentFlag.AlignCenter, "Draw a digit here")
+        painter.save()
         painter.translate(square.topLeft())
+        painter.setOpacity(0.3 if self.notice else 1.0)  # not what the preview shows
         self._paint_strokes(painter, palette.color(QPalette.ColorRole.Text), square.width() / SIDE)
+        painter.restore()
+        if self.notice:  # plain text, on the paper, over the faded strokes
+            flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+            room = square.adjusted(12, 12, -12, -12)
+            text = painter.boundingRect(room, flags, self.notice).adjusted(-6, -4, 6, 4)
+            paper.setAlpha(220)
+            painter.fillRect(text, paper)
+            painter.setPen(palette.color(QPalette.ColorRole.Text))
+            painter.drawText(room, flags, self.notice)
         painter.end()
+
+    def focusInEvent(self, event) -> None:
+        super().focusInEvent(event)
+        self.update()  # the frame shows where Delete and Ctrl+Z act
+
+    def focusOutEvent(self, event) -> None:
+        super().focusOutEvent(event)
+        self.update()
 
     def _paint_strokes(self, painter: QPainter, color: QColor, scale: float) -> None:
         painter.save()
@@ -195,6 +239,28 @@ class DrawingCanvas(SquareWidget):
                 painter.setPen(pen)
                 painter.drawLine(QLineF(points[index - 1], points[index]))
         painter.restore()
+
+
+def _mix(colour: QColor, other: QColor, share: float) -> QColor:
+    """`share` of the way from `colour` to `other`."""
+    pairs = zip(colour.getRgbF()[:3], other.getRgbF()[:3], strict=True)
+    return QColor.fromRgbF(*(a + (b - a) * share for a, b in pairs))
+
+
+def frame_colour(palette: QPalette) -> QColor:
+    """A frame that stands out from the window in any palette, light or dark: halfway from the
+    window's colour to its text's (the Mid role of a dark theme can be the window's colour)."""
+    window = palette.color(QPalette.ColorRole.Window)
+    return _mix(window, palette.color(QPalette.ColorRole.WindowText), 0.45)
+
+
+def paper_colour(palette: QPalette) -> QColor:
+    """The canvas's paper: the palette's Base, unless it is too close to the window's colour to
+    tell them apart (dark themes), then a shade towards the text's colour."""
+    base, window = palette.color(QPalette.ColorRole.Base), palette.color(QPalette.ColorRole.Window)
+    if abs(base.lightnessF() - window.lightnessF()) >= 0.04:
+        return base
+    return _mix(window, palette.color(QPalette.ColorRole.Text), 0.08)
 
 
 def mouse_event(canvas: DrawingCanvas, kind: QEvent.Type, x: float, y: float) -> QMouseEvent:

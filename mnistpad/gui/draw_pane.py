@@ -2,7 +2,8 @@
 
 The drawing is made MNIST-style (`preprocess.mnist_style`) on every change; the pane shows that
 input (deskewed when the model in view wants it), the prediction, how sure it is and every class's
-probability. An image from the data can be inspected in its place until the next stroke.
+probability. An image from the data, or a picture file read as `mnistpad predict` reads it, can
+be inspected in its place until the next stroke; the canvas says so meanwhile.
 
 The pane fits a 1024x768 screen whatever the classes: up to MAX_LABEL_BUTTONS of them get Label
 buttons, in rows, and more are chosen from a list; the prediction is cut short to its width.
@@ -11,6 +12,7 @@ buttons, in rows, and more are chosen from a list; the prediction is cut short t
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal, Slot
@@ -29,16 +31,28 @@ from PySide6.QtWidgets import (
 )
 
 from ..networks import Model
-from ..preprocess import deskew, mnist_style
+from ..pictures import PICTURE_FORMATS, PictureError, read_picture
+from ..preprocess import deskew, ink_from_picture, mnist_style
 from .canvas import DrawingCanvas
 from .compare import CompareView
-from .dialogs import tip
+from .dialogs import Folders, message, tip
 from .texts import FittedLabel, button_text, numbered
 from .views import DigitPreview, ProbabilityChart
 
 DEFAULT_PEN_WIDTH = 22
 BUTTONS_PER_ROW = 16  # a row of Label buttons fits the pane in a 1024-pixel-wide window
 MAX_LABEL_BUTTONS = 3 * BUTTONS_PER_ROW  # EMNIST Balanced's 47 classes; more are chosen in a list
+PICTURE_FILTER = f"Pictures ({' '.join(f'*.{kind}' for kind in sorted(PICTURE_FORMATS))})"
+
+
+def picture_field(path: Path) -> np.ndarray:
+    """A picture file made MNIST-style, (28, 28), as `mnistpad predict` makes it; PictureError
+    when it cannot be read or holds no ink."""
+    ink = ink_from_picture(*read_picture(path))  # None: blank, or noise without strokes
+    field = None if ink is None else mnist_style(ink)
+    if field is None:
+        raise PictureError(f"{path}: no ink found (the picture is blank or has no contrast)")
+    return field
 
 
 class DrawPane(QWidget):
@@ -64,10 +78,12 @@ class DrawPane(QWidget):
         self.pen_width.setAccessibleName("Pen width")
         self.pen_width.valueChanged.connect(self.canvas.set_pen_width)
         self.undo_button = QPushButton("Undo")
-        self.undo_button.setToolTip("Remove the last stroke (Ctrl+Z).")
+        self.undo_button.setToolTip(
+            "Remove the last stroke, or bring back a cleared drawing (Ctrl+Z)."
+        )
         self.undo_button.clicked.connect(self.canvas.undo)
         self.clear_button = QPushButton("Clear")
-        self.clear_button.setToolTip("Clear the canvas (Delete).")
+        self.clear_button.setToolTip("Clear the canvas (Delete); Undo brings the drawing back.")
         self.clear_button.clicked.connect(self.canvas.clear)
         tools = QHBoxLayout()
         tools.addWidget(QLabel("Pen"))
@@ -200,14 +216,34 @@ class DrawPane(QWidget):
         """Make the drawing MNIST-style; called on every change of the canvas."""
         self.field = None if self.canvas.is_empty() else mnist_style(self.canvas.ink())
         self.inspecting = ""
+        self.canvas.set_notice("")
         self.input_changed.emit()
 
     def inspect(self, image: np.ndarray, caption: str) -> None:
-        """Show an image from the data (already MNIST-style) instead of the drawing, until the
-        person draws again."""
+        """Show an image (already MNIST-style) instead of the drawing, until the person draws
+        again; `caption` says what it is, as plain text."""
         self.field = np.asarray(image, dtype=np.float32).reshape(28, 28)
         self.inspecting = caption
+        self.canvas.set_notice(
+            f"The preview shows {caption}.\n\nDraw here to go back to your drawing."
+        )
         self.input_changed.emit()
+
+    def open_picture(self, path: str | Path) -> bool:
+        """Read a picture file as `mnistpad predict` does and inspect it; a picture that cannot
+        be read is said in a message, and the canvas and the preview stay as they were."""
+        try:
+            field = picture_field(Path(path))
+        except PictureError as error:
+            text = f"{error}.\n\nThe canvas and the preview are unchanged."
+            message(self, "critical", "Cannot read the picture", text)
+            return False
+        self.inspect(field, f"the picture {Path(path).name}")
+        return True
+
+    def open_picture_dialog(self, folders: Folders) -> bool:
+        path = folders.open_file(self, "Open a picture of a digit", f"{PICTURE_FILTER};;All (*)")
+        return bool(path) and self.open_picture(path)
 
     def strokes(self) -> list[dict]:
         """The drawing's strokes as the handwriting set keeps them: to a hundredth of a canvas
@@ -250,4 +286,4 @@ class DrawPane(QWidget):
         self.chart.set_probabilities(probabilities)
         self.prediction.setText(self.chart.classes[best])
         sure = f"{probabilities[best]:.1%} sure"
-        self.confidence.setText(f"{self.inspecting}:\n{sure}" if self.inspecting else sure)
+        self.confidence.setText(f"{self.inspecting}\n{sure}" if self.inspecting else sure)

@@ -273,6 +273,10 @@ class ErrorsPanel(QWidget):
 
     def _inspect(self, item: QListWidgetItem) -> None:
         index = item.data(Qt.ItemDataRole.UserRole)
+        probabilities = self.probabilities[index]
+        read_as = int(probabilities.argmax())
         self.inspect_requested.emit(
-            self.images[index], f"test image #{index}, a {self.classes[int(self.labels[index])]}"
+            self.images[index],
+            f"test image #{index}: true class {self.classes[int(self.labels[index])]},"
+            f" read as {self.classes[read_as]} ({probabilities[read_as]:.1%})",
         )

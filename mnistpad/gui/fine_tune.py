@@ -1,4 +1,9 @@
-"""Fine-tuning the weights in use on the person's own drawings, and saying what it changed."""
+"""Fine-tuning the weights in use on the person's own drawings, and saying what it changed.
+
+Fine-tuning keeps its last epoch's weights (FINE_TUNE does not keep the best dev epoch): the dev
+set is MNIST's, there only to show that MNIST is not forgotten, and the epoch best on it is often
+the first, before the person's writing was learnt. The result says so, beside the best dev epoch.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QWidget
 
 from ..data import DataError
-from ..handwriting import FINE_TUNE, HandwritingError, accuracy_on, drawing_arrays, fine_tune_data
+from ..handwriting import FINE_TUNE, HandwritingError, drawing_arrays, fine_tune_data
 from ..networks import Model, describe
 from ..preprocess import deskew
 from ..train import ConfigError, Finished, TrainConfig
@@ -50,10 +55,18 @@ class FineTuning(QObject):
         self.window, self.session, self.run, self.panel = parent, session, run, panel
         self.before: Future | None = None  # scores of the weights fine-tuning started from
         self.classes: tuple[str, ...] = ()  # the classes it learns, of the data it trains on
+        self.learnt_from = 0  # the person's drawings it trains on
         self.helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mnistpad-scores")
         panel.fine_tune_requested.connect(self.start)
         run.finished.connect(self._on_finished)
         run.failed.connect(self._on_failed)
+        session.weights_changed.connect(self._mark_drawings)
+
+    @Slot()
+    def _mark_drawings(self) -> None:
+        """The gallery's right/wrong marks follow the weights in use."""
+        session = self.session
+        self.panel.set_reader(session.model, session.deskews, session.classes)
 
     @Slot()
     def start(self) -> None:
@@ -67,6 +80,8 @@ class FineTuning(QObject):
             message(self.window, "warning", "Cannot fine-tune", f"{error}.")
             return
         self.classes = data.classes
+        drawings = self.panel.personal.drawings()[0]
+        self.learnt_from = len(drawing_arrays(drawings, held_out=False, classes=data.classes)[1])
         # The starting weights' test accuracy takes a CNN seconds: measured beside the run (numpy
         # leaves the interpreter lock while it multiplies), never in the window's thread.
         model, inputs = session.model, session.test_inputs(session.deskews)
@@ -74,13 +89,16 @@ class FineTuning(QObject):
         self.before = self.helper.submit(lambda: (model.accuracy(inputs, labels), *held_out))
         self.run.start(config, dataset=data, initial=session.model)
 
-    def held_out(self, model: Model, deskewed: bool) -> tuple[float | None, int]:
-        """The model's accuracy on the held-out drawings of the classes it learns (None without
-        any), and their count."""
+    def held_out(self, model: Model, deskewed: bool) -> tuple[int, int]:
+        """How many of the held-out drawings of the classes it learns the model reads right, and
+        their count."""
         images, labels = drawing_arrays(
             self.panel.personal.drawings()[0], held_out=True, classes=self.classes
         )
-        return accuracy_on(model, deskew(images) if deskewed else images, labels), len(labels)
+        if not len(labels):
+            return 0, 0
+        read = model.predict(deskew(images) if deskewed else images)
+        return int((read == labels).sum()), len(labels)
 
     @Slot(object)
     def _on_finished(self, result: Finished) -> None:
@@ -88,16 +106,31 @@ class FineTuning(QObject):
             return  # an ordinary run
         before, self.before = self.before.result(), None  # done long before any run ends
         after = (result.test_accuracy, *self.held_out(result.model, result.config.deskew))
-        n = after[2]
-
-        def mine(score):
-            return "-" if score is None else f"{score:.1%}"
-
-        mnist = f"Fine-tuned. MNIST test accuracy {before[0]:.2%} → {after[0]:.2%}"
-        self.panel.result.setText(
-            f"{mnist}; your {n} held-out drawings {mine(before[1])} → {mine(after[1])}."
+        (_, right_before, n), (_, right_after, _) = before, after
+        ran = len(result.history)
+        if result.config.keep_best:
+            kept = f"kept epoch {result.kept_epoch}, the best on MNIST's dev set"
+        else:
+            last = f"its last epoch ({result.kept_epoch})" if result.kept_epoch else "the latest"
+            kept = f"kept {last}, as fine-tuning does"
+            if result.best_epoch and result.best_epoch == result.kept_epoch:
+                kept += ", also the best on MNIST's dev set"
+            elif result.best_epoch:
+                kept += (
+                    f" (MNIST's dev accuracy, best at epoch {result.best_epoch}, only checks that"
+                    " MNIST is not forgotten)"
+                )
+        yours = (
+            f"Your held-out drawings (never trained on): {right_before} of {n} read right"
+            f" before, {right_after} of {n} after; the marks below show which."
             if n
-            else f"{mnist}. None of your drawings is held out yet: every fifth of a class is."
+            else "None of your drawings is held out yet (every fifth of a class is), so nothing"
+            " measures yet how well it reads you."
+        )
+        self.panel.result.setText(
+            f"Fine-tuned on {self.learnt_from} of your drawings mixed with MNIST, {ran} epoch"
+            f"{'s' * (ran != 1)}; {kept}.\n{yours}\nMNIST test accuracy"
+            f" {before[0]:.2%} before, {after[0]:.2%} after."
         )
 
     @Slot(str)

@@ -1,4 +1,8 @@
-"""The Handwriting tab: the person's labelled drawings, fine-tuning on them, export and import."""
+"""The Handwriting tab: the person's labelled drawings, fine-tuning on them, export and import.
+
+Each drawing in the gallery is marked as the weights in use read it: a green check when they read
+it right, a red cross when not (its tooltip says what they read and how sure they are).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, QThread, Signal, Slot
+from PySide6.QtGui import QColor, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -21,6 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from ..handwriting import Drawing, HandwritingError, ImportCancelled, PersonalSet, in_classes
+from ..networks import Model
+from ..preprocess import deskew
 from .dialogs import Folders, plain, tip
 from .dialogs import message as message_box
 from .errors import digit_icon, icon_gallery
@@ -28,6 +36,7 @@ from .texts import button_text
 
 MENU_ROWS = 24  # "Label as" lists more classes in submenus of this many, to fit a 768-pixel screen
 MENU_NAME = 40  # characters of a class name shown in a menu
+RIGHT, WRONG = QColor(89, 161, 79), QColor(225, 87, 89)  # readable on light and dark (Tableau)
 
 
 class ImportJob(QObject):
@@ -87,6 +96,8 @@ class HandwritingPanel(QWidget):
         self._personal, self.folders = personal, folders
         self.classes: list[str] = []
         self.job: ImportJob | None = None  # the import under way
+        self.reader: tuple[Model, bool] | None = None  # the weights in use; whether they deskew
+        self.readings: dict[str, tuple[int, float]] = {}  # id: (class read, its probability)
         self.progress: QProgressDialog | None = None
         intro = QLabel(
             "<b>Teach it your handwriting.</b> Draw a digit, then press its key (0-9) or a"
@@ -113,20 +124,24 @@ class HandwritingPanel(QWidget):
         self.import_button.setToolTip("Add the drawings of a .zip exported by mnistpad")
         self.import_button.clicked.connect(self.import_dialog)
         self.undo_button = QPushButton("Undo")
-        self.undo_button.setToolTip("Undo the last deletion or relabelling of your drawings")
+        self.undo_button.setToolTip(
+            "Undo the last deletion or relabelling of your drawings (Ctrl+Z in the gallery)"
+        )
         self.undo_button.setEnabled(False)
         self.undo_button.clicked.connect(self.undo)
         self.undo_steps: list[tuple[str, Callable[[], None]]] = []  # (what, how to undo it)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.fine_tune)
-        buttons.addStretch(1)
-        buttons.addWidget(self.undo_button)
-        buttons.addWidget(export)
-        buttons.addWidget(self.import_button)
+        buttons = QVBoxLayout()  # two rows: one is too wide for the tab in a 1024-pixel window
+        for row in ((self.fine_tune,), (self.undo_button, export, self.import_button)):
+            line = QHBoxLayout()
+            for button in row:
+                line.addWidget(button)
+            line.addStretch(1)
+            buttons.addLayout(line)
         self.gallery = icon_gallery(
             42,
-            "Your labelled drawings as the model sees them (held out: *).\n"
-            "Right-click one to delete or relabel it; Delete removes the selected ones.",
+            "Your labelled drawings as the model sees them (held out: *), marked ✓ when the\n"
+            "weights in use read them right, ✗ when not. Right-click one to delete or relabel it;\n"
+            "Delete removes the selected ones, Ctrl+Z brings them back.",
         )
         self.gallery.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
         self.gallery.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -148,11 +163,31 @@ class HandwritingPanel(QWidget):
         self._personal = personal
         self.show_set(self.classes)
 
+    def set_reader(self, model: Model | None, deskewed: bool, classes: list[str]) -> None:
+        """Mark the drawings as `model` (the weights in use, of `classes`) reads them."""
+        self.reader = None if model is None else (model, deskewed)
+        self.readings = {}
+        self.show_set(classes)
+
+    def _read(self, drawings: list[Drawing]) -> None:
+        """What the weights in use read in the drawings not read yet."""
+        new = [drawing for drawing in drawings if drawing.id not in self.readings]
+        if self.reader is None or not new:
+            return
+        model, deskewed = self.reader
+        images = np.array([drawing.image.reshape(-1) for drawing in new], dtype=np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):
+            probabilities = model.probabilities(deskew(images) if deskewed else images)
+        for drawing, row in zip(new, probabilities, strict=True):
+            if np.isfinite(row).all():  # else no mark: weights that overflow read nothing
+                self.readings[drawing.id] = (int(row.argmax()), float(row.max()))
+
     def show_set(self, classes: list[str]) -> list[Drawing]:
         """List the person's drawings, named by `classes`; return them. This lists them all
         again: after labelling one, `add_drawing` is enough."""
         self.classes = list(classes)
         drawings, _ = self.personal.drawings()
+        self._read(drawings)
         self.gallery.clear()
         for drawing in reversed(drawings):  # newest first
             self.gallery.addItem(self._item(drawing))
@@ -161,6 +196,7 @@ class HandwritingPanel(QWidget):
 
     def add_drawing(self, drawing: Drawing) -> None:
         """Show one drawing just added to the set, first in the gallery."""
+        self._read([drawing])
         self.gallery.insertItem(0, self._item(drawing))
         self._show_counts()
 
@@ -217,13 +253,14 @@ class HandwritingPanel(QWidget):
     def _done(self, what: str, undo: Callable[[], object]) -> None:
         self.undo_steps.append((what, undo))
         self.undo_button.setEnabled(True)
-        self.undo_button.setToolTip(tip(f"Undo: {what}"))
+        self.undo_button.setToolTip(tip(f"Undo: {what} (Ctrl+Z in the gallery)"))
         self.show_set(self.classes)
-        self.message.emit(f"{what}. Undo with the Undo button of the Handwriting tab.")
+        self.message.emit(f"{what}. Ctrl+Z in the gallery (or its Undo button) undoes it.")
 
     @Slot()
     def undo(self) -> None:
         if not self.undo_steps:
+            self.message.emit("Nothing to undo in your drawings.")
             return
         what, step = self.undo_steps.pop()
         try:
@@ -240,35 +277,60 @@ class HandwritingPanel(QWidget):
             return
         if not item.isSelected():
             self.gallery.setCurrentItem(item)  # the one clicked, unless it is in the selection
+        self.selection_menu().exec(self.gallery.viewport().mapToGlobal(position))
+
+    def selection_menu(self) -> QMenu:
+        """Delete, and Label as with the selected drawings' labels ticked."""
         menu = QMenu(self)
         menu.addAction("Delete", self.delete_selected)
         relabel = menu.addMenu("Label as")
+        current = {drawing.label for drawing in self.selected()}
         count = len(self.classes)
         for first in range(0, count, MENU_ROWS):
             last = min(first + MENU_ROWS, count) - 1
-            rows = relabel if count <= MENU_ROWS else relabel.addMenu(f"{first} to {last}")
+            here = any(first <= label <= last for label in current)
+            title = f"{first} to {last}" + (" (current)" if here else "")
+            rows = relabel if count <= MENU_ROWS else relabel.addMenu(title)
             for index in range(first, last + 1):
                 name = " ".join(self.classes[index].split())  # on one line
                 if len(name) > MENU_NAME:
                     name = name[: MENU_NAME - 1] + "…"
-                rows.addAction(button_text(name), lambda i=index: self.relabel_selected(i))
-        menu.exec(self.gallery.viewport().mapToGlobal(position))
+                act = rows.addAction(button_text(name), lambda i=index: self.relabel_selected(i))
+                act.setCheckable(True)
+                act.setChecked(index in current)
+        return menu
 
     def eventFilter(self, watched, event) -> bool:
-        """Delete in the gallery deletes the selected drawings (not the canvas, as elsewhere)."""
+        """With the focus in the gallery, Delete deletes the selected drawings and Ctrl+Z undoes
+        that (elsewhere both act on the canvas)."""
         if watched is self.gallery and event.type() in (QEvent.Type.ShortcutOverride,
                                                         QEvent.Type.KeyPress):  # fmt: skip
-            if event.key() == Qt.Key.Key_Delete and self.gallery.selectedItems():
+            delete = event.key() == Qt.Key.Key_Delete
+            undo = event.matches(QKeySequence.StandardKey.Undo)
+            if delete or undo:
                 event.accept()
                 if event.type() == QEvent.Type.KeyPress:
-                    self.delete_selected()
+                    self.delete_selected() if delete else self.undo()
                 return True
         return super().eventFilter(watched, event)
 
     def _item(self, drawing: Drawing) -> QListWidgetItem:
-        mark = "*" if drawing.held_out else ""
-        item = QListWidgetItem(digit_icon(drawing.image, 42), f"{drawing.name}{mark}")
+        text = f"{drawing.name}{'*' if drawing.held_out else ''}"
         about = f"{drawing.name}, {drawing.created[:19].replace('T', ' ')}"
+        reading = self.readings.get(drawing.id)
+        right = None
+        if reading is not None and reading[0] < len(self.classes):
+            read_as, sure = reading
+            about += f"\nRead as {self.classes[read_as]} ({sure:.0%}) by the weights in use"
+            if in_classes(drawing, self.classes):
+                right = read_as == drawing.label
+                text += " ✓" if right else " ✗"
+                about += ": right" if right else ": wrong"
+        item = QListWidgetItem(digit_icon(drawing.image, 42), text)
+        if right is not None:
+            item.setForeground(RIGHT if right else WRONG)
+        if drawing.held_out:
+            about += "\nHeld out: never trained on, it measures how well the model reads you"
         if not in_classes(drawing, self.classes):
             about += (
                 f"\nLabelled {drawing.label} as {drawing.name}: not a class of the weights in use,"
@@ -301,6 +363,13 @@ class HandwritingPanel(QWidget):
         )
         if others:
             text += f"; {others} of classes the weights in use do not have, left out"
+        marked = [
+            self.readings[drawing.id][0] == drawing.label
+            for drawing in self.personal.drawings()[0]
+            if drawing.id in self.readings and in_classes(drawing, self.classes)
+        ]
+        if marked:
+            text += f". The weights in use read {sum(marked)} of {len(marked)} right (✓)"
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             text += f"\nUnreadable, skipped: {problems[0]}{more}"

@@ -455,12 +455,16 @@ class MainWindow(QMainWindow):
 
     def dragEnterEvent(self, event) -> None:
         urls = event.mimeData().urls()
-        if len(urls) == 1 and urls[0].isLocalFile() and urls[0].toLocalFile().endswith(".npz"):
+        if len(urls) == 1 and urls[0].isLocalFile():  # weights, or a picture (else: it says why)
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:
         event.acceptProposedAction()
-        self.files.drop(event.mimeData().urls()[0].toLocalFile())
+        path = event.mimeData().urls()[0].toLocalFile()
+        if path.lower().endswith(".npz"):
+            self.files.drop(path)
+        else:
+            self.draw.open_picture(path)
 
     # -- settings and closing ------------------------------------------------------------------
 
