@@ -81,7 +81,7 @@ class RunsPanel(QWidget):
         self.list.setToolTip(
             "Every model you trained, and the weight files you opened; they are kept when you\n"
             "quit. Double-click one to use it; right-click to save, rename or remove it.\n"
-            "Tick runs to lay their dev curves (solid) and training accuracy (dashed) over\n"
+            "Tick runs to lay their held-out accuracy (solid) and training accuracy (dashed) over\n"
             "the plots, and to compare them on your drawing."
         )
         self.list.itemChanged.connect(self._on_item_changed)
