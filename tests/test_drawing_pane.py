@@ -259,3 +259,12 @@ def test_the_handwriting_tab_fits_a_1024_pixel_window(window, qtbot):
     for button in (window.handwriting.import_button, window.handwriting.fine_tune):
         right = button.mapTo(page, QPoint(button.width(), 0)).x()
         assert button.isVisible() and right <= page.viewport().width()
+
+
+def test_an_empty_handwriting_gallery_says_what_to_do(window, qtbot):
+    window.tabs.setCurrentWidget(window.handwriting_page)
+    note = window.handwriting.empty_note
+    assert note.isVisible() and "press its key (0-9)" in note.text()
+    send_stroke(window.canvas, circle())
+    qtbot.keyClick(window, "0")
+    assert window.handwriting.gallery.count() == 1 and not note.isVisible()

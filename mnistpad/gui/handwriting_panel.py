@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, QThread, Signal, Slot
-from PySide6.QtGui import QColor, QKeySequence
+from PySide6.QtGui import QColor, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -152,6 +152,14 @@ class HandwritingPanel(QWidget):
         layout.addWidget(self.counts)
         layout.addLayout(buttons)
         layout.addWidget(self.result)
+        self.empty_note = QLabel(
+            "No drawings yet. Draw a digit on the canvas, then press its key (0-9) or its"
+            " Label button: it appears here, and the model learns your style when you fine-tune."
+        )
+        self.empty_note.setWordWrap(True)
+        self.empty_note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        layout.addWidget(self.empty_note)
         layout.addWidget(self.gallery, 1)
 
     @property
@@ -374,6 +382,7 @@ class HandwritingPanel(QWidget):
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             text += f"\nUnreadable, skipped: {problems[0]}{more}"
         self.counts.setText(text)
+        self.empty_note.setVisible(total == 0)
         self.fine_tune.setEnabled(any(kept for kept, _ in mine))
 
     @Slot()
