@@ -151,7 +151,7 @@ def build_actions(window: QMainWindow) -> Actions:
     )
     stop.setEnabled(False)
     undo = action(
-        "&Undo stroke",
+        "&Undo drawing",
         canvas.undo,
         keys.Undo,
         "Remove the last stroke, or bring back a cleared drawing",
