@@ -35,6 +35,7 @@ from .preprocess import deskew, digits_side_by_side, ink_from_picture, mnist_sty
 from .train import (
     OPTIMIZERS,
     PRESETS,
+    SCHEDULES,
     ConfigError,
     EpochEnd,
     Finished,
@@ -119,7 +120,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--optimizer", choices=OPTIMIZERS, help="sgd, momentum (0.9) or adam")
     run.add_argument("--epochs", type=int, help="passes over the 50,000 training images")
-    run.add_argument("--lr", type=float, help="step size")
+    run.add_argument("--lr", type=float, help="step size (the peak of a schedule)")
+    run.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        help="how the step size moves: constant, onecycle (up over 30%% of the steps, then down)"
+        " or cosine (a 5%% warm-up, then down to 0)",
+    )
     run.add_argument("--batch-size", type=int, help="examples per step (1: per-example SGD)")
     run.add_argument("--seed", type=int, help="seed for the initial weights and shuffling")
     run.add_argument(
@@ -187,6 +194,7 @@ def _train(args: argparse.Namespace) -> int:
             ("optimizer", args.optimizer),
             ("epochs", args.epochs),
             ("lr", args.lr),
+            ("schedule", args.schedule),
             ("batch_size", args.batch_size),
             ("seed", args.seed),
             ("deskew", args.deskew),

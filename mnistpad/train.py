@@ -38,6 +38,13 @@ MAX_EPOCHS = 1_000
 MAX_SEED = 2**31 - 1  # what a spin box can hold
 MAX_LR = 1000.0
 OPTIMIZERS = ("sgd", "momentum", "adam")
+# How the step size moves over a run, step by step (lr_factor): held, or one cycle (Smith and
+# Topin, 2019: up from lr/25 over the first 30% of the steps, then down to lr/250,000, both halves
+# cosine, as PyTorch's OneCycleLR), or a linear warm-up over 5% of the steps then a cosine decay
+# to 0 (Loshchilov and Hutter's SGDR without restarts, as in Goyal et al.'s warm-up).
+SCHEDULES = ("constant", "onecycle", "cosine")
+ONECYCLE_RISE, ONECYCLE_START, ONECYCLE_END = 0.3, 25.0, 1e4  # pct_start, div, final_div
+WARMUP = 0.05
 MOMENTUM = 0.9  # heavy-ball momentum
 ADAM_BETAS, ADAM_EPSILON = (0.9, 0.999), 1e-8  # Kingma and Ba's defaults
 
@@ -58,6 +65,7 @@ class TrainConfig:
     lr: float = 0.01  # SGD step size; with mini-batches it scales the batch's mean gradient
     batch_size: int = 1  # examples per step; 1 is the report's per-example SGD
     shuffle: bool = False  # reshuffle the training order every epoch (else: file order)
+    schedule: str = "constant"  # how lr moves step by step: constant, onecycle or cosine
     keep_best: bool = False  # keep the parameters of the best-dev epoch (else: the last ones)
     halve_on_plateau: bool = (
         False  # halve the step after an epoch that does not improve dev accuracy
@@ -81,6 +89,10 @@ class TrainConfig:
             raise ConfigError(f"preset must be a name, not {self.preset!r}")
         if self.model not in KINDS:
             raise ConfigError(f"model must be one of {', '.join(KINDS)}, not {self.model!r}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(
+                f"schedule must be one of {', '.join(SCHEDULES)}, not {str(self.schedule)[:24]!r}"
+            )
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(
                 f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}"
@@ -229,6 +241,24 @@ def _check_int(name: str, value, low: int, high: int) -> None:
         raise ConfigError(f"{name} must be between {low:,} and {high:,}, not {value:,}")
 
 
+def lr_factor(schedule: str, step: int, total: int) -> float:
+    """The step size of step `step` (0-based) of a run of `total` steps, as a share of its lr."""
+    if schedule == "onecycle":  # PyTorch's OneCycleLR (cosine, two phases), step for step
+        peak = float(ONECYCLE_RISE * total) - 1
+        start, end = 1 / ONECYCLE_START, 1 / ONECYCLE_START / ONECYCLE_END
+        if step <= peak:
+            low, high, share = start, 1.0, step / peak if peak > 0 else 1.0
+        else:
+            low, high, share = 1.0, end, (step - peak) / max(total - 1 - peak, 1)
+        return high + (low - high) / 2 * (math.cos(math.pi * min(share, 1.0)) + 1)
+    if schedule == "cosine":
+        warm = max(1, round(WARMUP * total))
+        if step < warm:
+            return (step + 1) / warm
+        return 0.5 * (1 + math.cos(math.pi * min((step - warm) / max(total - warm, 1), 1.0)))
+    return 1.0
+
+
 def train(
     dataset: Dataset,
     config: TrainConfig,
@@ -259,14 +289,21 @@ def train(
         model = initial.copy()
     optimizer = Optimizer(config.optimizer)
     clock = _Clock()
-    lr, history = config.lr, []
+    lr, history = config.lr, []  # lr: the schedule's scale, halved on a plateau
+    steps = -(-len(labels) // _unit(model, config))  # steps an epoch
+    total = config.epochs * steps
     best, best_epoch, best_dev = model.copy(), 0, -1.0
     last_good, last_good_epoch = model.copy(), 0  # the latest epoch-end parameters, all finite
     stopped, diverged = False, ""
     for epoch in range(1, config.epochs + 1):
         order = rng.permutation(len(labels)) if config.shuffle else np.arange(len(labels))
+        first, scale = (epoch - 1) * steps, lr
+
+        def lr_at(step: int, first=first, scale=scale) -> float:  # step: within the epoch
+            return scale * lr_factor(config.schedule, first + step, total)
+
         outcome, train_loss, train_accuracy = yield from _epoch(
-            model, images, labels, order, epoch, lr, config, should_stop, clock, optimizer
+            model, images, labels, order, epoch, lr_at, config, should_stop, clock, optimizer
         )
         if outcome == "stopped":
             stopped = True
@@ -284,7 +321,7 @@ def train(
             train_accuracy=train_accuracy,
             dev_loss=dev_loss,
             dev_accuracy=dev_accuracy,
-            lr=lr,
+            lr=lr_at(steps - 1),
             seconds=clock(),
         )
         history.append(stats)
@@ -350,15 +387,20 @@ class _Clock:
         return time.perf_counter() - self.start
 
 
-def _epoch(model, images, labels, order, epoch, lr, config, should_stop, clock, optimizer):
-    """One pass over images[order], yielding Progress. Return (outcome, mean loss, accuracy) of the
-    examples seen, where outcome is "" when the pass completes, "stopped" on a stop request, or the
-    reason training diverged."""
+def _unit(model: Model, config: TrainConfig) -> int:
+    """Examples per call of the step function (one step size each)."""
+    per_example = model.kind == "linear" and config.optimizer == "sgd" and config.batch_size == 1
+    return BLOCK if per_example else config.batch_size
+
+
+def _epoch(model, images, labels, order, epoch, lr_at, config, should_stop, clock, optimizer):
+    """One pass over images[order], yielding Progress; lr_at(k) is the step size of the epoch's
+    k-th step. Return (outcome, mean loss, accuracy) of the examples seen, where outcome is ""
+    when the pass completes, "stopped" on a stop request, or the reason training diverged."""
     n = len(order)
     linear_sgd = model.kind == "linear" and config.optimizer == "sgd"  # its own exact steps
-    per_example = linear_sgd and config.batch_size == 1
-    unit = BLOCK if per_example else config.batch_size  # examples per call of the step function
-    if per_example:
+    unit = _unit(model, config)
+    if linear_sgd and config.batch_size == 1:
         step = _per_example_block
     else:
         step = _minibatch_step if linear_sgd else optimizer.train_step
@@ -367,7 +409,16 @@ def _epoch(model, images, labels, order, epoch, lr, config, should_stop, clock, 
     loss_sum = correct = seen = 0
     for x, y in _gathered(images, labels, order, segment, _alteration(config, epoch)):
         try:
-            done = _train_segment(model, x, y, lr, unit, step, logits[seen:], should_stop)
+            done = _train_segment(
+                model,
+                x,
+                y,
+                lambda k, first=seen // unit: lr_at(first + k),
+                unit,
+                step,
+                logits[seen:],
+                should_stop,
+            )
         except _Diverged as error:
             return _diverged_in(epoch, str(error)), 0.0, 0.0
         seen_logits = logits[seen : seen + done]
@@ -384,7 +435,7 @@ def _epoch(model, images, labels, order, epoch, lr, config, should_stop, clock, 
                 total=n,
                 loss=loss_sum / seen,
                 accuracy=correct / seen,
-                lr=lr,
+                lr=lr_at(max(-(-seen // unit) - 1, 0)),
                 seconds=clock(),
                 model=model.copy(),
             )
@@ -445,16 +496,17 @@ def _evaluate(model: Model, images: np.ndarray, labels: np.ndarray) -> tuple[flo
         )
 
 
-def _train_segment(model, images, labels, lr, unit, step, logits, should_stop) -> int:
-    """Train on the rows of images in steps of `unit`; return how many ran before a stop."""
+def _train_segment(model, images, labels, lr_at, unit, step, logits, should_stop) -> int:
+    """Train on the rows of images in steps of `unit`, the k-th at step size lr_at(k); return how
+    many rows ran before a stop."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for start in range(0, len(labels), unit):
+        for k, start in enumerate(range(0, len(labels), unit)):
             if should_stop is not None and should_stop():
                 return start
             end = start + unit
             # Weights that overflow show up as non-finite logits in the next step, or in the
             # epoch-end evaluation after the last one.
-            step(model, images[start:end], labels[start:end], lr, logits[start:end])
+            step(model, images[start:end], labels[start:end], lr_at(k), logits[start:end])
     return len(labels)
 
 

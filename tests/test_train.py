@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import threading
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from mnistpad.train import (
     Scoring,
     TrainConfig,
     _per_example_block,
+    lr_factor,
     model_inputs,
     preset,
     train,
@@ -296,3 +298,40 @@ def test_training_on_writing_styles_is_reproducible_and_deskews_what_it_altered(
     assert first.config.as_dict()["styles"] is True  # in the file
     assert preset("cnn-robust").styles and preset("mlp-robust").styles
     assert not preset("cnn").styles  # the presets trained for MNIST alone are as they were
+
+
+def test_one_cycle_rises_from_a_25th_to_the_peak_then_falls_to_almost_nothing():
+    total = 1000
+    factors = [lr_factor("onecycle", step, total) for step in range(total)]
+    peak = int(0.3 * total) - 1
+    assert factors[0] == pytest.approx(1 / 25)
+    assert factors[peak] == pytest.approx(1.0) and max(factors) == pytest.approx(1.0)
+    assert factors[-1] == pytest.approx(1 / 25 / 1e4)
+    assert all(a <= b for a, b in pairwise(factors[: peak + 1]))
+    assert all(a >= b for a, b in pairwise(factors[peak:]))
+    # halfway down, by the cosine: the mean of the peak and the end
+    middle = peak + (total - 1 - peak) // 2
+    assert factors[middle] == pytest.approx((1 + 1 / 25 / 1e4) / 2, abs=2e-3)
+
+
+def test_warm_up_then_cosine_rises_for_five_percent_then_falls_to_zero():
+    total = 400
+    factors = [lr_factor("cosine", step, total) for step in range(total)]
+    assert factors[0] == pytest.approx(1 / 20) and factors[19] == pytest.approx(1.0)
+    assert all(a >= b for a, b in pairwise(factors[19:]))
+    assert factors[-1] < 1e-3 and lr_factor("constant", 123, total) == 1.0
+
+
+def test_a_schedule_moves_the_step_size_within_each_epoch_and_a_run_is_reproducible(tiny):
+    config = preset("fast", epochs=2, schedule="onecycle", halve_on_plateau=False, lr=0.5)
+    events = list(train(tiny, config))
+    rates = [event.lr for event in events if isinstance(event, Progress)]
+    assert min(rates) < 0.1 < 0.4 < max(rates) <= 0.5  # up, then down, inside two epochs
+    assert rates.index(max(rates)) not in (0, len(rates) - 1)
+    history = events[-1].history
+    assert history[-1].lr == pytest.approx(0.5 / 25 / 1e4)  # the last step's
+    again = list(train(tiny, config))[-1]
+    assert np.array_equal(again.model.W, events[-1].model.W)
+    assert events[-1].test_accuracy > 0.9
+    with pytest.raises(ConfigError, match="schedule must be one of"):
+        preset("fast", schedule="triangular")

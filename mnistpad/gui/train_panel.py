@@ -67,6 +67,7 @@ PRESET_HELP = {
     "cnn-robust": "cnn trained on real writing's styles as well: it reads real people's digits\n"
     "and bold, blocky or stretched ones better, still above 99% on the test set. The bundled CNN.",
 }
+SCHEDULE_NAMES = {"constant": "held", "onecycle": "one cycle", "cosine": "warm-up, cosine"}
 MODEL_HELP = (
     "What to train:\n"
     "Linear: one weight per pixel and class, the simplest model (the original report's),\n"
@@ -131,6 +132,18 @@ class TrainPanel(QGroupBox):
             "Step size (learning rate). With mini-batches it scales the batch's mean gradient;\n"
             "adam wants it about a thousand times smaller than sgd."
         )
+        self.schedule = QComboBox()
+        for name, text in SCHEDULE_NAMES.items():
+            self.schedule.addItem(text, name)
+        self.schedule.setToolTip(
+            "How the step size moves during the run (the curves plot it):\n"
+            "held: the same all along (halved on a plateau if the policy says so);\n"
+            "one cycle: up from 1/25 of it over the first 30% of the steps, then down to\n"
+            "almost 0 (Smith's one-cycle policy, as PyTorch's OneCycleLR);\n"
+            "warm-up, cosine: up over the first 5% of the steps, then down to 0 along a cosine.\n"
+            "Large steps early and small ones late reach an accuracy in fewer epochs."
+        )
+        self.schedule.setAccessibleName("Step size schedule")
         self.batch_size = QSpinBox()
         self.batch_size.setRange(1, 50_000)
         self.batch_size.setToolTip(
@@ -218,7 +231,10 @@ class TrainPanel(QGroupBox):
         form.addRow("Model", model)
         form.addRow("Optimizer", self.optimizer)
         form.addRow("Epochs", self.epochs)
-        form.addRow("Step size", self.lr)
+        step = QHBoxLayout()
+        step.addWidget(self.lr, 1)
+        step.addWidget(self.schedule, 1)
+        form.addRow("Step size", step)
         form.addRow("Batch size", self.batch_size)
         form.addRow("Seed", self.seed)
         checks = QVBoxLayout()
@@ -245,7 +261,7 @@ class TrainPanel(QGroupBox):
         self.model.activated.connect(self._on_model_picked)  # by the person, not set_config
         self.model.currentIndexChanged.connect(self._on_model_chosen)
         self._on_model_chosen()
-        for box in (self.model, self.optimizer):
+        for box in (self.model, self.optimizer, self.schedule):
             box.currentIndexChanged.connect(self._on_field_changed)
         for spin in (self.hidden, self.epochs, self.lr, self.batch_size, self.seed):
             spin.valueChanged.connect(self._on_field_changed)
@@ -270,6 +286,7 @@ class TrainPanel(QGroupBox):
             optimizer=self.optimizer.currentText(),
             epochs=self.epochs.value(),
             lr=self.lr.value(),
+            schedule=self.schedule.currentData(),
             batch_size=self.batch_size.value(),
             shuffle=self.shuffle.isChecked(),
             keep_best=self.keep_best.isChecked(),
@@ -294,6 +311,7 @@ class TrainPanel(QGroupBox):
         self.optimizer.setCurrentText(config.optimizer)
         self.epochs.setValue(config.epochs)
         self.lr.setValue(config.lr)
+        self.schedule.setCurrentIndex(self.schedule.findData(config.schedule))
         self.batch_size.setValue(config.batch_size)
         self.seed.setValue(config.seed)
         self.shuffle.setChecked(config.shuffle)
@@ -321,6 +339,7 @@ class TrainPanel(QGroupBox):
             self.optimizer,
             self.epochs,
             self.lr,
+            self.schedule,
             self.batch_size,
             self.seed,
             self.shuffle,
