@@ -40,7 +40,9 @@ def test_choosing_a_model_loads_its_presets_settings_and_says_so(qtbot):
     assert panel.preset.currentText() == "deskew" and panel.lr.value() == 1.0
     pick_model(qtbot, panel, "CNN")
     config = panel.config()
-    assert (config.optimizer, config.lr, config.epochs) == ("adam", 0.001, 15)  # not SGD at 1.0
+    cnn = PRESETS["cnn"]
+    assert (config.optimizer, config.lr, config.epochs) == ("adam", cnn.lr, cnn.epochs)
+    assert config.optimizer == "adam" and config.lr < 0.01  # not SGD at 1.0
     assert panel.preset.currentText() == "cnn"
     assert "loaded the cnn preset's settings" in panel.status.text()
     pick_model(qtbot, panel, "Linear")
@@ -129,6 +131,7 @@ def test_the_view_menu_names_its_keys_as_a_person_does(window):
 def test_the_estimate_follows_the_epochs_and_then_the_runs_own_time(window, qtbot, tiny):
     panel = window.panel
     panel.preset.setCurrentText("cnn")
+    panel.epochs.setValue(15)
     assert panel.estimate.text() == "about 3 min"  # 15 epochs of about 11 s: a first guess
     panel.epochs.setValue(30)
     assert panel.estimate.text() == "about 6 min"
