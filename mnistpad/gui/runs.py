@@ -27,10 +27,7 @@ from ..files import write_atomically
 from ..networks import KIND_NAMES, describe
 from ..train import Finished
 from .dialogs import Folders, tip
-from .views import TrainingPlots
-
-# Saturated colours far from the curves' own blue, orange, grey and green (and from each other).
-RUN_COLOURS = ("#7b3294", "#1b9e77", "#e7298a", "#17becf", "#8c564b", "#66a61e")
+from .views import TrainingPlots, run_pen_style
 
 
 class RunsPanel(QWidget):
@@ -87,7 +84,7 @@ class RunsPanel(QWidget):
         kind = KIND_NAMES[result.model.kind]
         plural = "" if epochs == 1 else "s"
         name = f"{len(self.runs) + 1}: {kind} · {config.preset} · {epochs} epoch{plural}"
-        colour = RUN_COLOURS[len(self.runs) % len(RUN_COLOURS)]
+        colour = run_pen_style(len(self.runs))[0]
         self.runs.append(
             {
                 "name": name,
