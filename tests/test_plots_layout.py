@@ -9,7 +9,9 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QColor, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
+from mnistpad.gui.inside_pictures import BAR_TEXT, ColourBar
 from mnistpad.gui.views import TrainingPlots, run_pen_style
+from mnistpad.gui.window import first_size
 
 
 def history(start: float, end: float, epochs: int) -> list[dict]:
@@ -142,3 +144,69 @@ def test_a_zoom_by_the_wheel_is_undone_by_reset_view_or_a_double_click(plots, qt
     qtbot.mouseDClick(plots.loss_plot.viewport(), Qt.MouseButton.LeftButton)
     assert not plots.reset_button.isVisible()
     assert accuracy_range(plots) == pytest.approx((low, high))
+
+
+def at_size(window, qtbot, width: int, height: int) -> None:
+    window.resize(width, height)
+    qtbot.waitUntil(lambda: window.width() == width and window.height() == height)
+    QApplication.processEvents()
+
+
+def test_a_sure_reading_is_written_whole_over_any_bar(window, qtbot):
+    at_size(window, qtbot, 1024, 768)
+    chart = window.chart
+    view = chart.getPlotItem().getViewBox().sceneBoundingRect()
+    for best in range(10):
+        probabilities = np.zeros(10)
+        probabilities[best] = 1.0
+        chart.set_probabilities(probabilities)
+        label = chart.value_label.mapRectToScene(chart.value_label.boundingRect())
+        assert chart.value_label.toPlainText() == "100.0%"
+        assert view.contains(label), (best, label, view)
+
+
+def test_at_1024x768_the_errors_matrix_and_the_epochs_table_fit_their_tab(window, qtbot):
+    at_size(window, qtbot, 1024, 768)
+    window.tabs.setCurrentWidget(window.errors_page)
+    qtbot.waitUntil(lambda: window.errors.matrix.rowCount() == 10)
+    QApplication.processEvents()
+    page = window.errors_page
+    assert page.widget().width() <= page.viewport().width()  # no sideways scrolling
+    matrix = window.errors.matrix
+    assert matrix.horizontalScrollBar().maximum() == 0  # all ten columns in view
+    metrics = matrix.fontMetrics()
+    for row, column in np.ndindex(10, 10):
+        text = matrix.item(row, column).text()  # "1,135" too, whole
+        assert metrics.horizontalAdvance(text) <= matrix.columnWidth(column) - 4, text
+
+    window.tabs.setCurrentWidget(window.table)
+    window.table.show_history(
+        [row | {"lr": 0.5, "seconds": 1234.5} for row in history(0.9, 0.99, 12)]
+    )
+    QApplication.processEvents()
+    assert window.table.horizontalScrollBar().maximum() == 0
+    metrics = window.table.fontMetrics()
+    for column in range(window.table.columnCount()):
+        text = window.table.item(0, column).text()
+        assert metrics.horizontalAdvance(text) <= window.table.columnWidth(column) - 4, text
+
+
+def test_colour_bars_are_as_wide_as_their_numbers(qtbot):
+    bar = ColourBar()
+    qtbot.addWidget(bar)
+    for limit in (0.88, 0.0012, 123.4, 1.5e-7):
+        bar.set_limit(limit)
+        for text in (f"+{limit:.2g}", f"-{limit:.2g}"):
+            assert BAR_TEXT + bar.fontMetrics().horizontalAdvance(text) <= bar.width(), text
+    wide = bar.width()
+    bar.set_limit(0.5)
+    assert bar.width() == wide  # never narrower again: the pictures beside it stay still
+
+
+def test_a_large_screen_gets_a_large_first_window_and_a_large_preview(window, qtbot):
+    width, height = first_size(2560, 1440)
+    assert width > 1280 and height > 800
+    at_size(window, qtbot, 2560, 1400)  # maximised on a 2560x1440 screen
+    preview = window.preview
+    assert min(preview.width(), preview.height()) >= 250  # not 168 pixels in empty space
+    assert window.chart.width() >= 2 * preview.width() * 0.8

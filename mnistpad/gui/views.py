@@ -113,7 +113,8 @@ class DigitPreview(SquareWidget):
         self.image: np.ndarray | None = None
         self.overlay: QImage | None = None  # the evidence map, when it is shown
         self.setMinimumSize(112, 112)
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        # as large as the space beside the chart allows: a square on a large screen
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setToolTip(
             "Exactly what the model receives: your drawing cropped, scaled to 20x20 pixels and\n"
             "centred by its centre of mass in a 28x28 field, as MNIST's digits were made."
@@ -166,9 +167,11 @@ class ProbabilityChart(pg.PlotWidget):
             x=np.arange(10), height=np.zeros(10), width=BAR_WIDTH, brush=BLUE
         )
         plot.addItem(self.bars)
+        self.best = 0  # the class whose probability the label shows
         self.value_label = pg.TextItem(anchor=(0.5, 1.0))
         self.value_label.setFont(QFont(self.font().family(), 10, QFont.Weight.Bold))
         plot.addItem(self.value_label)
+        plot.getViewBox().sigResized.connect(self._keep_label_inside)
         self.hint = pg.TextItem(
             "Draw a digit\nto see what the\nmodel thinks",
             color=self.palette().color(QPalette.ColorRole.PlaceholderText),
@@ -198,14 +201,26 @@ class ProbabilityChart(pg.PlotWidget):
         self.bars.setOpts(x=np.arange(n), height=percent, brushes=brushes)
         self.value_label.setText(f"{percent[best]:.1f}%")
         self.value_label.setColor(self.palette().color(QPalette.ColorRole.Text))
-        # Kept inside the plot: aligned with the bar's outer edge at either end of the chart, and
-        # written inside a tall bar rather than above it (where a short chart would clip it).
-        edge = 0.0 if best == 0 else 1.0 if best == n - 1 else 0.5
+        # Written inside a tall bar rather than above it (where a short chart would clip it).
         inside = percent[best] > 80
-        self.value_label.setAnchor((edge, 0.0 if inside else 1.0))
-        x = best + (edge - 0.5) * BAR_WIDTH
-        self.value_label.setPos(x, percent[best] - 1 if inside else percent[best] + 1)
+        self.value_label.setAnchor((0.5, 0.0 if inside else 1.0))
+        self.value_label.setPos(best, percent[best] - 1 if inside else percent[best] + 1)
+        self.best = best
+        self._keep_label_inside()
         self.hint.setVisible(False)
+
+    def _keep_label_inside(self) -> None:
+        """Move the probability's label sideways from over its bar as far as it takes to stay
+        inside the chart ("100.0%" is wider than two bars of a narrow chart)."""
+        view = self.getPlotItem().getViewBox()
+        x_range = view.viewRange()[0]
+        pixel = view.viewPixelSize()[0]  # classes per pixel
+        half = (self.value_label.boundingRect().width() / 2 + 2) * pixel  # 2 pixels in
+        if not self.value_label.toPlainText() or not np.isfinite(half):
+            return
+        low, high = x_range[0] + half, x_range[1] - half
+        x = min(max(self.best, low), high) if low <= high else sum(x_range) / 2
+        self.value_label.setPos(x, self.value_label.pos().y())
 
 
 class Key(pg.LegendItem):
