@@ -181,7 +181,7 @@ def test_at_1024x768_the_errors_matrix_and_the_epochs_table_fit_their_tab(window
 
     window.tabs.setCurrentWidget(window.table)
     window.table.show_history(
-        [row | {"lr": 0.5, "seconds": 1234.5} for row in history(0.9, 0.99, 12)]
+        [row | {"lr": 0.0078125, "seconds": 1234.5} for row in history(0.9, 0.99, 12)]
     )
     QApplication.processEvents()
     assert window.table.horizontalScrollBar().maximum() == 0
@@ -189,6 +189,7 @@ def test_at_1024x768_the_errors_matrix_and_the_epochs_table_fit_their_tab(window
     for column in range(window.table.columnCount()):
         text = window.table.item(0, column).text()
         assert metrics.horizontalAdvance(text) <= window.table.columnWidth(column) - 4, text
+    assert window.table.item(0, 5).toolTip() == "step: 0.0078125"  # exact where cut short
 
 
 def test_colour_bars_are_as_wide_as_their_numbers(qtbot):
@@ -210,3 +211,13 @@ def test_a_large_screen_gets_a_large_first_window_and_a_large_preview(window, qt
     preview = window.preview
     assert min(preview.width(), preview.height()) >= 250  # not 168 pixels in empty space
     assert window.chart.width() >= 2 * preview.width() * 0.8
+
+
+def test_the_key_is_in_the_exported_plots(window, qtbot, dialogs, tmp_path):
+    _, answers = dialogs
+    at_size(window, qtbot, 1440, 900)  # room for whole names (a narrow pane cuts them short)
+    window.plots.set_compared([("1: Linear · fast · 5 epochs", "#9467bd", history(0.9, 0.93, 5))])
+    answers["save"] = str(tmp_path / "plots.svg")
+    assert window.runs.export_plots_dialog()
+    drawing = (tmp_path / "plots.svg").read_text()
+    assert ">1: Linear · fast · 5 epochs<" in drawing and ">dashed: training<" in drawing

@@ -31,6 +31,7 @@ class EpochsTable(QTableWidget):
             self.setHorizontalHeaderItem(column, header)
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.horizontalHeader().setMinimumSectionSize(24)
+        self.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.verticalHeader().setVisible(False)
         self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.setToolTip(
@@ -46,19 +47,22 @@ class EpochsTable(QTableWidget):
     def add_epoch(self, stats: dict) -> None:
         row = self.rowCount()
         self.insertRow(row)
+        nan = float("nan")
+        step = stats.get("lr", nan)
         values = (
             f"{stats.get('epoch', '')}",
-            f"{stats.get('train_loss', float('nan')):.4f}",
-            f"{stats.get('train_accuracy', float('nan')):.2%}",
-            f"{stats.get('dev_loss', float('nan')):.4f}",
-            f"{stats.get('dev_accuracy', float('nan')):.2%}",
-            f"{stats.get('lr', float('nan')):.4g}",
-            duration(stats.get("seconds", float("nan"))),
+            f"{stats.get('train_loss', nan):.4f}",
+            f"{stats.get('train_accuracy', nan):.2%}",
+            f"{stats.get('dev_loss', nan):.4f}",
+            f"{stats.get('dev_accuracy', nan):.2%}",
+            f"{step:.3g}",  # 0.00781: whole in its column; exact in the tooltip
+            duration(stats.get("seconds", nan)),
         )
         for column, text in enumerate(values):
             item = QTableWidgetItem(text)
             item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            item.setToolTip(f"{COLUMNS[column][0].replace(chr(10), ' ')}: {text}")
+            name = COLUMNS[column][0].replace("\n", " ")
+            item.setToolTip(f"{name}: {f'{step:.6g}' if name == 'step' else text}")
             self.setItem(row, column, item)
 
 
