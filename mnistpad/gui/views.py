@@ -319,6 +319,7 @@ class TrainingPlots(QWidget):
         self.reset_button.setToolTip("Show all the curves again, as before zooming or moving")
         self.reset_button.clicked.connect(self.reset_view)
         self.reset_button.hide()
+        self.zoomed = False  # the view is as the mouse left it, not fitted to the curves
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.loss_plot)
@@ -432,11 +433,13 @@ class TrainingPlots(QWidget):
     # -- the view: fitted to the curves, or as the mouse left it ------------------------------
 
     def _zoomed(self) -> None:
+        self.zoomed = True
         self.reset_button.show()
         self.reset_button.raise_()  # over the plots
 
     def reset_view(self) -> None:
         """Fit the view to the curves again, and keep it fitted as they grow."""
+        self.zoomed = False
         self.reset_button.hide()
         self.redraw()
 
@@ -466,7 +469,7 @@ class TrainingPlots(QWidget):
         menu = QMenu(self)
         reset = menu.addAction("Reset view", self.reset_view)
         reset.setToolTip("Show all the curves again")
-        reset.setEnabled(self.reset_button.isVisible())
+        reset.setEnabled(self.zoomed)
         menu.exec(self.sender().mapToGlobal(position))
 
     def eventFilter(self, watched, event) -> bool:
@@ -507,7 +510,6 @@ class TrainingPlots(QWidget):
                 if out.any():
                     hidden.append((curve, x, y))
                     curve.setData(x, np.where(out, np.nan, y))
-        button = self.reset_button.isVisible()
         self.reset_button.hide()
         try:
             yield
@@ -516,7 +518,7 @@ class TrainingPlots(QWidget):
                 item.setExportMode(False)
             for curve, x, y in hidden:
                 curve.setData(x, y)
-            self.reset_button.setVisible(button)
+            self.reset_button.setVisible(self.zoomed)
 
     def redraw(self) -> None:
         running = np.array(self.running, dtype=float).reshape(-1, 3)
@@ -540,7 +542,7 @@ class TrainingPlots(QWidget):
         self.best_line.setVisible(self.best_epoch > 0)
         self.best_line.setValue(self.best_epoch)
         self._update_key()
-        if not self.reset_button.isVisible():  # else the person's zoom stays
+        if not self.zoomed:  # else the view stays as the person left it
             self._fit()
 
 
