@@ -362,9 +362,7 @@ class TrainingPlots(QWidget):
             self.add_epoch(stats, best_epoch)
         self.redraw()
 
-    def set_compared(
-        self, runs: list[tuple[str, str | tuple[str, Qt.PenStyle], list[dict]]]
-    ) -> None:
+    def set_compared(self, runs: list[tuple[str, RunPen, list[dict]]]) -> None:
         """Lay other runs' per-epoch curves over the plots: (name, colour or (colour, dash) as
         `run_pen_style` gives, history) each; dev accuracy and loss in the run's dash, training
         accuracy dashed. The key under the plots names them."""
@@ -467,9 +465,7 @@ class TrainingPlots(QWidget):
 
     def _menu(self, position) -> None:
         menu = QMenu(self)
-        reset = menu.addAction("Reset view", self.reset_view)
-        reset.setToolTip("Show all the curves again")
-        reset.setEnabled(self.zoomed)
+        menu.addAction("Reset view", self.reset_view).setEnabled(self.zoomed)
         menu.exec(self.sender().mapToGlobal(position))
 
     def eventFilter(self, watched, event) -> bool:
