@@ -67,7 +67,9 @@ def test_the_first_window_fits_small_screens_and_stays_usable_there(window, qtbo
     for screen in ((1024, 768), (1280, 720), (1366, 768)):
         width, height = first_size(*screen)
         assert width <= screen[0] and height + 40 <= screen[1]  # room for a title bar
-    assert first_size(1920, 1080) == (1280, 800)
+    assert first_size(1440, 900) == (1280, 800)
+    assert first_size(1920, 1080) == (1536, 864)  # 80% of a larger screen
+    assert first_size(2560, 1440) == (2048, 1152)
     smallest = window.minimumSizeHint()
     assert smallest.width() <= 1024 * 0.95 and smallest.height() <= 768 * 0.92
 

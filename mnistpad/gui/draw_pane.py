@@ -136,8 +136,8 @@ class DrawPane(QWidget):
         self.charts.addWidget(self.chart)
         self.charts.addWidget(self.compare)
         reading = QHBoxLayout()
-        reading.addLayout(left_column)
-        reading.addWidget(self.charts, 1)
+        reading.addLayout(left_column, 1)  # the preview grows with the pane, as the chart does
+        reading.addWidget(self.charts, 2)
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.canvas, 3)

@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QTableWidget, QTableWidgetItem, QWidget
+from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
-COLUMNS = ("epoch", "train loss", "train acc.", "dev loss", "dev acc.", "step", "time")
+# On two lines, so that the seven columns share a narrow pane (a 1024-pixel-wide window) without
+# a sideways scroll; each column's tooltip says what it holds.
+COLUMNS = (
+    ("epoch", "The epoch's number, from 1"),
+    ("train\nloss", "Mean cross-entropy of the epoch's training examples, each taken just\n"
+     "before its own update"),
+    ("train\nacc.", "Share of the epoch's training examples classified right"),
+    ("dev\nloss", "Mean cross-entropy on the dev set at the epoch's end"),
+    ("dev\nacc.", "Share of the dev set classified right at the epoch's end"),
+    ("step", "The step size used during the epoch"),
+    ("time", "Training time since the start of the run"),
+)  # fmt: skip
 
 
 class EpochsTable(QTableWidget):
-    """One row an epoch: loss and accuracy on the training and dev sets, step size, time."""
+    """One row an epoch: loss and accuracy on the training and dev sets, step size, time. The
+    columns share the width; a number cut short is whole in its tooltip."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, len(COLUMNS), parent)
-        self.setHorizontalHeaderLabels(COLUMNS)
+        for column, (name, about) in enumerate(COLUMNS):
+            header = QTableWidgetItem(name)
+            header.setToolTip(about)
+            self.setHorizontalHeaderItem(column, header)
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.horizontalHeader().setMinimumSectionSize(24)
+        self.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.verticalHeader().setVisible(False)
         self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.setToolTip(
@@ -29,16 +47,28 @@ class EpochsTable(QTableWidget):
     def add_epoch(self, stats: dict) -> None:
         row = self.rowCount()
         self.insertRow(row)
+        nan = float("nan")
+        step = stats.get("lr", nan)
         values = (
             f"{stats.get('epoch', '')}",
-            f"{stats.get('train_loss', float('nan')):.4f}",
-            f"{stats.get('train_accuracy', float('nan')):.2%}",
-            f"{stats.get('dev_loss', float('nan')):.4f}",
-            f"{stats.get('dev_accuracy', float('nan')):.2%}",
-            f"{stats.get('lr', float('nan')):.4g}",
-            f"{stats.get('seconds', float('nan')):.1f} s",
+            f"{stats.get('train_loss', nan):.4f}",
+            f"{stats.get('train_accuracy', nan):.2%}",
+            f"{stats.get('dev_loss', nan):.4f}",
+            f"{stats.get('dev_accuracy', nan):.2%}",
+            f"{step:.3g}",  # 0.00781: whole in its column; exact in the tooltip
+            duration(stats.get("seconds", nan)),
         )
         for column, text in enumerate(values):
             item = QTableWidgetItem(text)
             item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            name = COLUMNS[column][0].replace("\n", " ")
+            item.setToolTip(f"{name}: {f'{step:.6g}' if name == 'step' else text}")
             self.setItem(row, column, item)
+
+
+def duration(seconds: float) -> str:
+    """12.3 s, or 20:34 past a minute (narrower than 1234.5 s)."""
+    if not seconds >= 60:  # NaN too
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"

@@ -13,7 +13,7 @@ import threading
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -58,6 +58,25 @@ def digit_icon(image: np.ndarray, size: int = 56) -> QIcon:
     return QIcon(QPixmap.fromImage(picture.scaled(size, size)))
 
 
+class CountsTable(QTableWidget):
+    """The confusion matrix: its columns share the pane's width, and its text gets smaller (down to
+    7 points) rather than cut short in narrow cells (1,135 in a 1024-pixel-wide window)."""
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.fit_text()
+
+    def fit_text(self) -> None:
+        font = QFont(QApplication.font(self))
+        cells = np.ndindex(self.rowCount(), self.columnCount())
+        texts = [item.text() for cell in cells if (item := self.item(*cell))]
+        widest = max(map(QFontMetrics(font).horizontalAdvance, texts), default=0)
+        cell = self.viewport().width() / max(self.columnCount(), 1) - 8  # the cell's margins
+        if widest > cell > 0:
+            font.setPointSizeF(max(7.0, font.pointSizeF() * cell / widest))
+        self.setFont(font)
+
+
 class ErrorsPanel(QWidget):
     """Confusion matrix of a model on a test set, and a gallery of one cell's images."""
 
@@ -79,7 +98,7 @@ class ErrorsPanel(QWidget):
         self.classified.connect(self._on_classified)
         self.summary = plain(QLabel("The confusion matrix appears here once the test set is read."))
         self.summary.setWordWrap(True)
-        self.matrix = QTableWidget()
+        self.matrix = CountsTable()
         self.matrix.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.matrix.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.matrix.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
@@ -90,6 +109,7 @@ class ErrorsPanel(QWidget):
         )
         self.matrix.cellClicked.connect(self.show_cell)
         self.caption = plain(QLabel(" "))
+        self.caption.setWordWrap(True)  # on one line, it made the tab wider than a small screen
         self.gallery = icon_gallery(
             56,
             "Each image with the model's probability for its prediction.\n"
@@ -231,6 +251,7 @@ class ErrorsPanel(QWidget):
                     )
                 )
                 self.matrix.setItem(row, column, item)
+        self.matrix.fit_text()
         wrong = int(len(labels) - np.trace(counts))
         self.summary.setText(
             f"Test accuracy {1 - wrong / len(labels):.2%}: {wrong:,} of {len(labels):,} test"

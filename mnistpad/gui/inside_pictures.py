@@ -17,6 +17,7 @@ from .canvas import SquareWidget
 NEGATIVE, POSITIVE = np.array([33, 102, 172]), np.array([178, 24, 43])  # ColorBrewer RdBu ends
 WHITE = np.array([247, 247, 247])
 STRONG = np.array([63, 0, 125])  # ColorBrewer Purples' dark end: the strongest response
+BAR_TEXT = 21  # where a colour bar's numbers start, right of its colours
 
 
 def diverging(values: np.ndarray, limit: float) -> np.ndarray:
@@ -92,35 +93,45 @@ class Heatmap(SquareWidget):
 
 class ColourBar(QWidget):
     """A colour scale with its limits, so the colours read as numbers: diverging (-limit, 0,
-    +limit) or, for maps that are never negative, sequential (0 to limit)."""
+    +limit) or, for maps that are never negative, sequential (0 to limit). As wide as its
+    numbers need."""
 
     def __init__(self, sequential: bool = False, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.sequential = sequential
-        self.limit = 1.0
-        self.setFixedWidth(56)
         self.setMinimumHeight(84)
+        self.set_limit(1.0)
 
     def set_limit(self, limit: float) -> None:
         self.limit = limit
+        # Room for the usual numbers ("-0.088"), more for any wider, and never less again: a
+        # scale that changed width with every stroke would shake the pictures beside it.
+        texts = ["-0.088", *(text for _, _, text in self._stops())]
+        widest = max(map(self.fontMetrics().horizontalAdvance, texts))
+        self.setFixedWidth(max(self.minimumWidth(), BAR_TEXT + widest + 4))
         self.update()
+
+    def _stops(self) -> tuple[tuple[float, float, str], ...]:
+        """(place from the top, value on the scale, its label) of each labelled colour."""
+        limit = f"{self.limit:.2g}"
+        if self.sequential:
+            return (0.0, 1.0, limit), (1.0, 0.0, "0")
+        return (0.0, 1.0, f"+{limit}"), (0.5, 0.0, "0"), (1.0, -1.0, f"-{limit}")
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         bar = QRect(4, 8, 14, self.height() - 16)
         gradient = QLinearGradient(bar.topLeft(), bar.bottomLeft())
-        if self.sequential:
-            stops = ((0.0, 1.0, f"{self.limit:.2g}"), (1.0, 0.0, "0"))
-            colours = sequential
-        else:
-            limit = f"{self.limit:.2g}"
-            stops = ((0.0, 1.0, f"+{limit}"), (0.5, 0.0, "0"), (1.0, -1.0, f"-{limit}"))
-            colours = diverging
-        for stop, value, _ in stops:
+        colours = sequential if self.sequential else diverging
+        for stop, value, _ in self._stops():
             gradient.setColorAt(stop, QColor(*colours(value, 1.0).tolist()))
         painter.fillRect(bar, gradient)
         painter.setPen(self.palette().color(QPalette.ColorRole.Text))
-        for fraction, _, text in stops:
+        for fraction, _, text in self._stops():
             y = round(bar.top() + fraction * bar.height())
-            painter.drawText(QRect(21, y - 8, 35, 16), Qt.AlignmentFlag.AlignVCenter, text)
+            painter.drawText(
+                QRect(BAR_TEXT, y - 8, self.width() - BAR_TEXT, 16),
+                Qt.AlignmentFlag.AlignVCenter,
+                text,
+            )
         painter.end()

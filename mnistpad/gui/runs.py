@@ -34,10 +34,8 @@ from ..networks import KIND_NAMES, Model, describe
 from ..run_store import MAX_RUN_BYTES, MAX_RUNS, RunStore, StoredRun, model_bytes, weights_digest
 from ..weights import WeightFileError, save_weights
 from .dialogs import Button, Folders, message, plain, tip
-from .views import TrainingPlots
+from .views import TrainingPlots, run_pen_style
 
-# Saturated colours far from the curves' own blue, orange, grey and green (and from each other).
-RUN_COLOURS = ("#7b3294", "#1b9e77", "#e7298a", "#17becf", "#8c564b", "#66a61e")
 HINT = "The runs you train and the files you open appear here: tick two to compare them."
 
 
@@ -71,7 +69,7 @@ class RunsPanel(QWidget):
         super().__init__(parent)
         self.plots, self.in_use, self.folders, self.store = plots, in_use, folders, store
         self.runs: list[StoredRun] = []  # oldest first, as listed
-        self.colours: dict[int, str] = {}  # by run number: a run keeps its colour
+        self.pens: dict[int, tuple] = {}  # (colour, dash) by run number: a run keeps its own
         self.in_use_digest = ""  # the weights in use, to mark their entry
         self.ticked_numbers: set[int] = set()  # the runs laid over the plots
         self.locked = False  # a run is training: nothing is put in use meanwhile
@@ -199,10 +197,11 @@ class RunsPanel(QWidget):
             self.ticked_numbers.discard(run.number)
         self._compare()
 
-    def colour(self, run: StoredRun) -> str:
-        if run.number not in self.colours:
-            self.colours[run.number] = RUN_COLOURS[len(self.colours) % len(RUN_COLOURS)]
-        return self.colours[run.number]
+    def pen(self, run: StoredRun) -> tuple:
+        """The run's (colour, dash) on the plots: twelve colours, then other dashes."""
+        if run.number not in self.pens:
+            self.pens[run.number] = run_pen_style(len(self.pens))
+        return self.pens[run.number]
 
     def mark_in_use(self, model: Model | None) -> None:
         """Mark the entry whose weights are `model` (the weights in use)."""
@@ -253,7 +252,7 @@ class RunsPanel(QWidget):
         item.setToolTip(tip(self._describe(run)))
         ticked = run.number in self.ticked_numbers
         item.setCheckState(Qt.CheckState.Checked if ticked else Qt.CheckState.Unchecked)
-        item.setForeground(QColor(self.colour(run)))
+        item.setForeground(QColor(self.pen(run)[0]))
         font = QFont(self.list.font())
         font.setBold(in_use)
         item.setFont(font)
@@ -286,7 +285,7 @@ class RunsPanel(QWidget):
 
     def _compare(self) -> None:
         self.plots.set_compared(
-            [(run.title, self.colour(run), run.meta.get("history", [])) for run in self.ticked()]
+            [(run.title, self.pen(run), run.meta.get("history", [])) for run in self.ticked()]
         )
         self.ticks_changed.emit()
 

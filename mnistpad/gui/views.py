@@ -7,9 +7,17 @@ from html import escape
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPalette, QPen
-from PySide6.QtWidgets import QGroupBox, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPalette, QPen
+from PySide6.QtWidgets import (
+    QGroupBox,
+    QLabel,
+    QMenu,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..networks import Model, describe, in_words, parameter_count
 from .canvas import SquareWidget
@@ -28,6 +36,17 @@ BLUE, ORANGE, GREEN, RED, PURPLE, GREY = (
 )
 
 
+# Runs laid over the curves: twelve colours apart from one another and from the curves' own blue,
+# orange, grey and green, readable on light and dark backgrounds; past twelve runs they come back
+# with another dash (never the dashes of the runs' training curves).
+RUN_COLOURS = ("#9467bd", "#1b9e77", "#e7298a", "#17becf", "#8c564b", "#d62728",
+               "#40c040", "#6060ff", "#bcbd22", "#ff00ff", "#a6761d", "#e68fac")  # fmt: skip
+RUN_DASHES = (
+    Qt.PenStyle.SolidLine,
+    Qt.PenStyle.DotLine,
+    Qt.PenStyle.DashDotLine,
+    Qt.PenStyle.DashDotDotLine,
+)
 BAR_WIDTH = 0.7  # of the space of one class
 RUNNING = "training (running)"
 
@@ -63,6 +82,15 @@ def label_classes(plot: pg.PlotWidget, classes: list[str], about: str) -> bool:
     return by_number
 
 
+RunPen = str | tuple[str, Qt.PenStyle]  # a colour, or a colour and a dash
+
+
+def run_pen_style(index: int) -> tuple[str, Qt.PenStyle]:
+    """The colour and dash of the index-th run (from 0) laid over the curves."""
+    turn, place = divmod(index, len(RUN_COLOURS))
+    return RUN_COLOURS[place], RUN_DASHES[turn % len(RUN_DASHES)]
+
+
 def _curve(plot: pg.PlotItem, colour: str, name: str, symbol: str | None = None):
     """A thin line for running values, or a thicker one with markers for epoch-end values."""
     if symbol is None:
@@ -85,7 +113,8 @@ class DigitPreview(SquareWidget):
         self.image: np.ndarray | None = None
         self.overlay: QImage | None = None  # the evidence map, when it is shown
         self.setMinimumSize(112, 112)
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        # as large as the space beside the chart allows: a square on a large screen
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setToolTip(
             "Exactly what the model receives: your drawing cropped, scaled to 20x20 pixels and\n"
             "centred by its centre of mass in a 28x28 field, as MNIST's digits were made."
@@ -138,9 +167,11 @@ class ProbabilityChart(pg.PlotWidget):
             x=np.arange(10), height=np.zeros(10), width=BAR_WIDTH, brush=BLUE
         )
         plot.addItem(self.bars)
+        self.best = 0  # the class whose probability the label shows
         self.value_label = pg.TextItem(anchor=(0.5, 1.0))
         self.value_label.setFont(QFont(self.font().family(), 10, QFont.Weight.Bold))
         plot.addItem(self.value_label)
+        plot.getViewBox().sigResized.connect(self._keep_label_inside)
         self.hint = pg.TextItem(
             "Draw a digit\nto see what the\nmodel thinks",
             color=self.palette().color(QPalette.ColorRole.PlaceholderText),
@@ -170,26 +201,67 @@ class ProbabilityChart(pg.PlotWidget):
         self.bars.setOpts(x=np.arange(n), height=percent, brushes=brushes)
         self.value_label.setText(f"{percent[best]:.1f}%")
         self.value_label.setColor(self.palette().color(QPalette.ColorRole.Text))
-        # Kept inside the plot: aligned with the bar's outer edge at either end of the chart, and
-        # written inside a tall bar rather than above it (where a short chart would clip it).
-        edge = 0.0 if best == 0 else 1.0 if best == n - 1 else 0.5
+        # Written inside a tall bar rather than above it (where a short chart would clip it).
         inside = percent[best] > 80
-        self.value_label.setAnchor((edge, 0.0 if inside else 1.0))
-        x = best + (edge - 0.5) * BAR_WIDTH
-        self.value_label.setPos(x, percent[best] - 1 if inside else percent[best] + 1)
+        self.value_label.setAnchor((0.5, 0.0 if inside else 1.0))
+        self.value_label.setPos(best, percent[best] - 1 if inside else percent[best] + 1)
+        self.best = best
+        self._keep_label_inside()
         self.hint.setVisible(False)
+
+    def _keep_label_inside(self) -> None:
+        """Move the probability's label sideways from over its bar as far as it takes to stay
+        inside the chart ("100.0%" is wider than two bars of a narrow chart)."""
+        view = self.getPlotItem().getViewBox()
+        x_range = view.viewRange()[0]
+        pixel = view.viewPixelSize()[0]  # classes per pixel
+        half = (self.value_label.boundingRect().width() / 2 + 2) * pixel  # 2 pixels in
+        if not self.value_label.toPlainText() or not np.isfinite(half):
+            return
+        low, high = x_range[0] + half, x_range[1] - half
+        x = min(max(self.best, low), high) if low <= high else sum(x_range) / 2
+        self.value_label.setPos(x, self.value_label.pos().y())
+
+
+class Key(pg.LegendItem):
+    """A legend laid out under a plot (pyqtgraph's floats over the curves, and would keep to the
+    plot's corner in a layout)."""
+
+    def updateSize(self) -> None:
+        self.updateGeometry()  # the plot's layout places it and gives it its size
+
+
+class KeySample(pg.ItemSample):
+    """A curve's sample in a key: a picture only (pyqtgraph's hides the curve when clicked)."""
+
+    def mouseClickEvent(self, event) -> None:
+        event.accept()
+
+
+def fitted_range(values: list[np.ndarray]) -> tuple[float, float] | None:
+    """The span of the finite `values` with a margin, or None without any."""
+    finite = np.concatenate([np.ravel(v) for v in values] or [np.zeros(0)])
+    finite = finite[np.isfinite(finite)]
+    if not finite.size:
+        return None
+    low, high = float(finite.min()), float(finite.max())
+    margin = 0.08 * (high - low) or 0.05 * abs(high) or 1.0  # one value: a band around it
+    return low - margin, high + margin
 
 
 class TrainingPlots(QWidget):
     """Loss and accuracy against epochs: running training values within each epoch, and a point per
-    epoch for the epoch's training examples and for the dev set at its end."""
+    epoch for the epoch's training examples and for the dev set at its end; other runs' curves
+    laid over them, named in a key under the plots.
+
+    The axes fit the per-epoch values (the running curve starts far lower, and would squeeze
+    them into a band). The mouse wheel zooms and dragging pans; a Reset view button appears
+    then, and a double-click or the right-click menu resets too."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.loss_plot = pg.PlotWidget()
         self.accuracy_plot = pg.PlotWidget()
-        for widget in (self.loss_plot, self.accuracy_plot):  # mouse only: no focus without a ring
-            widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         loss, accuracy = self.loss_plot.getPlotItem(), self.accuracy_plot.getPlotItem()
         loss.setTitle("Loss")
         loss.setLabel("left", "loss (lower is better)")
@@ -198,14 +270,26 @@ class TrainingPlots(QWidget):
         accuracy.setLabel("left", "accuracy (%)")
         accuracy.setLabel("bottom", "epoch")
         accuracy.setXLink(loss)
-        for plot, corner in ((loss, (-10, 10)), (accuracy, (-10, -10))):
+        loss.addLegend(offset=(-10, 10), labelTextSize="9pt")  # top right: where loss rarely is
+        for widget in (self.loss_plot, self.accuracy_plot):
+            widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # mouse only: no focus without a ring
+            widget.setMenuEnabled(False)  # pyqtgraph's menu speaks its own jargon: ours instead
+            widget.hideButtons()  # its "A" would fit the running curve too
+            widget.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            widget.customContextMenuRequested.connect(self._menu)
+            widget.viewport().installEventFilter(self)  # a double-click resets the view
+            plot = widget.getPlotItem()
+            plot.getViewBox().sigRangeChangedManually.connect(self._zoomed)
             plot.showGrid(x=True, y=True, alpha=0.2)
-            plot.addLegend(offset=corner, labelTextSize="9pt")  # where the curves rarely are
             for name in ("left", "bottom"):
                 plot.getAxis(name).enableAutoSIPrefix(False)
                 # Major ticks and grid lines only: the minor grid made each repaint 3 times as
                 # slow (25 ms instead of 8), which stalled the window while training.
                 plot.getAxis(name).setStyle(maxTickLevel=0)
+        # The key of the best epoch's line and of the runs laid over these curves: under the
+        # accuracy plot, where it covers no curve however many runs it names.
+        self.key = Key(labelTextSize="9pt")
+        accuracy.layout.addItem(self.key, 4, 1)
         self.curves = {
             "running_loss": _curve(loss, GREY, RUNNING),
             "train_loss": _curve(loss, BLUE, "training", symbol="o"),
@@ -214,47 +298,49 @@ class TrainingPlots(QWidget):
             "train_accuracy": _curve(accuracy, BLUE, "training", symbol="o"),
             "dev_accuracy": _curve(accuracy, ORANGE, "held-out", symbol="s"),
         }
-        self.best_line = pg.InfiniteLine(
-            angle=90,
-            movable=False,
-            pen=pg.mkPen(GREEN, width=1, style=Qt.PenStyle.DashLine),
-            label="best",
-            labelOpts={"position": 0.5, "color": GREEN},
-        )
+        best_pen = pg.mkPen(GREEN, width=1, style=Qt.PenStyle.DashLine)
+        self.best_line = pg.InfiniteLine(angle=90, movable=False, pen=best_pen)
         self.best_line.setVisible(False)
+        self.best_sample = pg.PlotDataItem(pen=best_pen)  # the line's picture in the key
         accuracy.addItem(self.best_line)
         self.loss_plot.setToolTip(
             "Mean cross-entropy, in nats. Training: each example just before its own update,\n"
             "averaged over the epoch so far (grey) and the whole epoch (points); held-out: the\n"
-            "10,000 dev images, kept apart from training, at each epoch's end."
+            "10,000 dev images, kept apart from training, at each epoch's end.\n"
+            "Wheel: zoom; drag: move; double-click: reset the view."
         )
         self.accuracy_plot.setToolTip(
             "Share of images classified right. Training: each example just before its own update,\n"
             "over the epoch so far (grey) and the whole epoch (points); held-out: the 10,000 dev\n"
-            "images, kept apart from training, at each epoch's end. The dashed line marks the\n"
-            "best epoch on them."
+            "images, kept apart from training, at each epoch's end. The green dashed line marks\n"
+            "the best epoch on them.\n"
+            "Wheel: zoom; drag: move; double-click: reset the view."
         )
+        self.reset_button = QToolButton(self)  # over the loss plot's top left corner
+        self.reset_button.setText("Reset view")
+        self.reset_button.setToolTip("Show all the curves again, as before zooming or moving")
+        self.reset_button.clicked.connect(self.reset_view)
+        self.reset_button.hide()
+        self.zoomed = False  # the view is as the mouse left it, not fitted to the curves
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.loss_plot)
         layout.addWidget(self.accuracy_plot)
         self.compared: list[tuple] = []  # (plot, curve) of other runs, laid over these
+        self.compared_names: list[tuple] = []  # (its dev accuracy curve, name) of each run
         self.compared_epochs = 0  # the most epochs of those runs
-        self.running_named = True  # the running curves have legend entries
+        self.running_named = True  # the running curve has a legend entry
+        self.keyed: tuple | None = None  # the names and columns of the key shown
         self.clear()
 
     def clear(self, epochs: int | None = None) -> None:
         """Forget all points; with `epochs`, fix the epoch axis for a run of that length, so the
         curves grow into a still frame (and the axes need not be redrawn at every point)."""
-        plot = self.loss_plot.getPlotItem()
-        if epochs:  # wide enough for the runs laid over it too
-            plot.setXRange(0, max(epochs, self.compared_epochs), padding=0.04)
-        else:
-            plot.enableAutoRange(axis="x")
+        self.planned_epochs = epochs or 0
         self.running: list[tuple[float, float, float]] = []  # (epoch position, loss, accuracy)
         self.epochs: list[dict] = []
         self.best_epoch = 0
-        self.redraw()
+        self.reset_view()
 
     def add_running(self, position: float, loss: float, accuracy: float) -> None:
         if not np.isfinite(loss):
@@ -278,34 +364,130 @@ class TrainingPlots(QWidget):
             self.add_epoch(stats, best_epoch)
         self.redraw()
 
-    def set_compared(self, runs: list[tuple[str, str, list[dict]]]) -> None:
-        """Lay other runs' per-epoch curves over the plots: (label, colour, history) each; dev
-        accuracy and loss as solid lines, training accuracy dashed. The runs list, in the same
-        colours, is their legend (entries in the plots' legends would cover the curves)."""
+    def set_compared(self, runs: list[tuple[str, RunPen, list[dict]]]) -> None:
+        """Lay other runs' per-epoch curves over the plots: (name, colour or (colour, dash) as
+        `run_pen_style` gives, history) each; dev accuracy and loss in the run's dash, training
+        accuracy dashed. The key under the plots names them."""
         for plot, item in self.compared:
-            plot.removeItem(item)  # from the legend too
-        self.compared = []
+            plot.removeItem(item)
+        self.compared, self.compared_names = [], []
         self.compared_epochs = max((row["epoch"] for _, _, rows in runs for row in rows), default=0)
         loss, accuracy = self.loss_plot.getPlotItem(), self.accuracy_plot.getPlotItem()
-        for _name, colour, history in runs:
+        for name, pen, history in runs:
+            colour, dash = pen if isinstance(pen, tuple) else (pen, Qt.PenStyle.SolidLine)
             epoch = np.array([row["epoch"] for row in history], dtype=float)
             values = {key: np.array([row[key] for row in history], dtype=float)
                       for key in ("dev_loss", "dev_accuracy", "train_accuracy")}  # fmt: skip
-            solid = pg.mkPen(colour, width=1.5)
+            dev = pg.mkPen(colour, width=1.5, style=dash)
             dashed = pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine)
             dots = {"symbol": "o", "symbolSize": 4, "symbolBrush": colour, "symbolPen": None}
+            dev_accuracy = accuracy.plot(epoch, 100 * values["dev_accuracy"], pen=dev, **dots)
             self.compared += [  # dots on the dev points: a one-epoch run shows too
-                (loss, loss.plot(epoch, values["dev_loss"], pen=solid, **dots)),
-                (accuracy, accuracy.plot(epoch, 100 * values["dev_accuracy"], pen=solid, **dots)),
+                (loss, loss.plot(epoch, values["dev_loss"], pen=dev, **dots)),
+                (accuracy, dev_accuracy),
                 (accuracy, accuracy.plot(epoch, 100 * values["train_accuracy"], pen=dashed)),
             ]
-        if runs:
-            loss.enableAutoRange(axis="x")
+            self.compared_names.append((dev_accuracy, name))
+        self.keyed = None  # the key changes
+        self.redraw()
+
+    def _update_key(self) -> None:
+        """Name the best epoch's line and the runs laid over the curves, under the accuracy
+        plot, in as many columns as fit, or as keep it within an eighth of the plots' height
+        with the names cut short (whole in their tooltips); names shown as plain text (a
+        file's may look like markup)."""
+        curves = [(self.best_sample, f"best: epoch {self.best_epoch}")] * (self.best_epoch > 0)
+        curves += self.compared_names
+        if self.compared_names:
+            dashed = pg.PlotDataItem(pen=pg.mkPen(GREY, width=1.5, style=Qt.PenStyle.DashLine))
+            curves.append((dashed, "dashed: training"))
+        font = QFont(self.font())
+        font.setPointSizeF(9)  # a whole number of pixels: an SVG export's text matches the PNG's
+        metrics = QFontMetrics(font)
+        widest = max((metrics.horizontalAdvance(name) for _, name in curves), default=0)
+        room = self.accuracy_plot.width() - 70  # the left axis takes about 60 pixels
+        rows = max(2, self.height() // 8 // (metrics.height() + 4))
+        fewest = max(1, -(-len(curves) // rows))  # columns
+        whole = room // (widest + 32)  # columns of whole names (a sample takes 32 pixels)
+        columns = max(1, min(whole, len(curves))) if whole >= fewest else fewest
+        width = min(widest, room // columns - 32)
+        shown = [
+            name
+            if metrics.horizontalAdvance(name) <= width  # elidedText cuts some that fit exactly
+            else metrics.elidedText(name, Qt.TextElideMode.ElideRight, width)
+            for _, name in curves
+        ]
+        if (shown, columns) == self.keyed:
+            return
+        self.keyed = (shown, columns)
+        layout = self.accuracy_plot.getPlotItem().layout
+        layout.removeItem(self.key)  # a new key: pyqtgraph's miscounts its cells once changed
+        self.key.scene().removeItem(self.key)
+        self.key = Key(labelTextSize="9pt", colCount=columns)
+        for (curve, name), text in zip(curves, shown, strict=True):
+            self.key.addItem(KeySample(curve), escape(text))
+            self.key.items[-1][1].setToolTip(tip(name))
+        layout.addItem(self.key, 4, 1)
+        layout.activate()  # in place at once, for an export too
+
+    # -- the view: fitted to the curves, or as the mouse left it ------------------------------
+
+    def _zoomed(self) -> None:
+        self.zoomed = True
+        self.reset_button.show()
+        self.reset_button.raise_()  # over the plots
+
+    def reset_view(self) -> None:
+        """Fit the view to the curves again, and keep it fitted as they grow."""
+        self.zoomed = False
+        self.reset_button.hide()
+        self.redraw()
+
+    def _fit(self) -> None:
+        """Epochs from 0 to the longest run's end (the planned one's too); values to the
+        per-epoch points, or the running ones before the first epoch ends."""
+        running = np.array(self.running, dtype=float).reshape(-1, 3)
+        epochs = [row["epoch"] for row in self.epochs] + [0]
+        last = max(self.planned_epochs, self.compared_epochs, *epochs, *running[:, 0][-1:])
+        loss, accuracy = self.loss_plot.getPlotItem(), self.accuracy_plot.getPlotItem()
+        if last > 0:
+            loss.setXRange(0, last, padding=0.04)
+        per_epoch = {"loss": [], "accuracy": []}
+        for curve in ("train_loss", "dev_loss", "train_accuracy", "dev_accuracy"):
+            per_epoch[curve.split("_")[1]].append(self.curves[curve].getData()[1])
+        for plot, item in self.compared:
+            per_epoch["loss" if plot is loss else "accuracy"].append(item.getData()[1])
+        if not self.epochs:  # the first epoch: the running curve is all there is of this run
+            per_epoch["loss"].append(running[:, 1])
+            per_epoch["accuracy"].append(100 * running[:, 2])
+        for plot, values in ((loss, per_epoch["loss"]), (accuracy, per_epoch["accuracy"])):
+            span = fitted_range([v for v in values if v is not None])
+            if span is not None:
+                plot.setYRange(*span, padding=0)
+
+    def _menu(self, position) -> None:
+        menu = QMenu(self)
+        menu.addAction("Reset view", self.reset_view).setEnabled(self.zoomed)
+        menu.exec(self.sender().mapToGlobal(position))
+
+    def eventFilter(self, watched, event) -> bool:
+        double = event.type() == QEvent.Type.MouseButtonDblClick
+        if double and event.button() == Qt.MouseButton.LeftButton:
+            self.reset_view()
+        return False
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        hint = self.reset_button.sizeHint()
+        self.reset_button.setGeometry(4, 4, hint.width(), hint.height())
+        self._update_key()
 
     @contextmanager
     def exporting(self):
         """Draw for an export: pyqtgraph otherwise paints data-point markers from a bitmap
-        atlas, which an SVG file receives whole, squashed into every marker."""
+        atlas, which an SVG file receives whole, squashed into every marker; and an SVG file
+        is not clipped to the plots, so the points out of view (the running curve's first
+        epoch, or anything after a zoom) are left out. The Reset view button is too."""
         items = [
             item
             for widget in (self.loss_plot, self.accuracy_plot)
@@ -314,22 +496,37 @@ class TrainingPlots(QWidget):
         ]
         for item in items:
             item.setExportMode(True, {"antialias": True})
+        hidden = []  # (curve, x, y) of the curves with points out of view
+        for widget in (self.loss_plot, self.accuracy_plot):
+            (left, right), (bottom, top) = widget.getPlotItem().viewRange()
+            for curve in widget.getPlotItem().listDataItems():
+                x, y = curve.getData()
+                if x is None or not len(x):
+                    continue
+                with np.errstate(invalid="ignore"):
+                    out = (x < left) | (x > right) | (y < bottom) | (y > top)
+                if out.any():
+                    hidden.append((curve, x, y))
+                    curve.setData(x, np.where(out, np.nan, y))
+        self.reset_button.hide()
         try:
             yield
         finally:
             for item in items:
                 item.setExportMode(False)
+            for curve, x, y in hidden:
+                curve.setData(x, y)
+            self.reset_button.setVisible(self.zoomed)
 
     def redraw(self) -> None:
         running = np.array(self.running, dtype=float).reshape(-1, 3)
         if self.running_named != bool(len(running)):  # no legend entry for an empty curve
             self.running_named = bool(len(running))
-            for key in ("running_loss", "running_accuracy"):
-                legend = self.curves[key].getViewBox().parentItem().legend
-                if self.running_named:
-                    legend.addItem(self.curves[key], RUNNING)
-                else:
-                    legend.removeItem(self.curves[key])
+            legend = self.loss_plot.getPlotItem().legend
+            if self.running_named:
+                legend.addItem(self.curves["running_loss"], RUNNING)
+            else:
+                legend.removeItem(self.curves["running_loss"])
         self.curves["running_loss"].setData(running[:, 0], running[:, 1])
         self.curves["running_accuracy"].setData(running[:, 0], 100 * running[:, 2])
         keys = ("epoch", "train_loss", "dev_loss", "train_accuracy", "dev_accuracy")
@@ -342,6 +539,9 @@ class TrainingPlots(QWidget):
         self.curves["dev_accuracy"].setData(epoch, 100 * table[:, 4])
         self.best_line.setVisible(self.best_epoch > 0)
         self.best_line.setValue(self.best_epoch)
+        self._update_key()
+        if not self.zoomed:  # else the view stays as the person left it
+            self._fit()
 
 
 WEIGHTS_TIP = (

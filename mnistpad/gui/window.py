@@ -47,7 +47,7 @@ from .views import TrainingPlots, WeightsInfo, configure_pyqtgraph
 REDRAW_MS = 100  # the progress bar and the live prediction refresh at most 10 times a second
 PLOTS_EVERY_S = 0.25  # and the curves at most 4 times a second
 A_MODEL = {"linear": "a linear model", "mlp": "an MLP", "cnn": "a CNN"}
-FIRST_SIZE = (1280, 800)  # on a first launch, or less to fit the screen
+FIRST_SIZE = (1280, 800)  # on a first launch at least, or 80% of a larger screen up to twice it
 MAX_PANE_WIDTH = 1 << 16  # a remembered pane width past any screen's is damage
 
 
@@ -481,7 +481,7 @@ class MainWindow(QMainWindow):
         slider.setValue(pen_width if in_range else DEFAULT_PEN_WIDTH)
 
     def _first_size(self) -> None:
-        """The first launch: 1280x800, or less to fit a smaller screen, centred."""
+        """The first launch: a size for the screen (`first_size`), centred."""
         screen = self.screen().availableGeometry()
         width, height = first_size(screen.width(), screen.height())
         self.resize(width, height)
@@ -550,11 +550,14 @@ class MainWindow(QMainWindow):
 
 
 def first_size(screen_width: int, screen_height: int) -> tuple[int, int]:
-    """The window's size on a first launch: FIRST_SIZE, or what a smaller screen leaves once a
-    title bar and a panel take their share."""
-    return min(FIRST_SIZE[0], round(screen_width * 0.95)), min(
-        FIRST_SIZE[1], round(screen_height * 0.92)
-    )
+    """The window's size on a first launch: 80% of the screen (1280x800 at least, twice that at
+    most: a 2560x1440 screen gets 2048x1152), or what a small screen leaves once a title bar and a
+    panel take their share."""
+
+    def side(least: int, screen: int, room: float) -> int:
+        return min(max(least, round(screen * 0.8)), 2 * least, round(screen * room))
+
+    return side(FIRST_SIZE[0], screen_width, 0.95), side(FIRST_SIZE[1], screen_height, 0.92)
 
 
 def pane_widths(value, count: int) -> list[int] | None:
