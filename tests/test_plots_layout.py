@@ -58,13 +58,13 @@ def test_compared_runs_are_named_in_a_key_under_the_curves(plots):
     )
     QApplication.processEvents()
     names = key_names(plots)
-    assert names[0] == "best dev: epoch 4"
+    assert names[0] == "best: epoch 4"
     assert names[1:3] == ["1: Linear · fast · 5 epochs", "<b>2</b>: from a file"]  # plain text
     view = plots.accuracy_plot.getPlotItem().getViewBox().sceneBoundingRect()
     key = plots.key.sceneBoundingRect()
     assert key.top() >= view.bottom()  # under the curves, covering none
     plots.set_compared([])
-    assert key_names(plots) == ["best dev: epoch 4"]
+    assert key_names(plots) == ["best: epoch 4"]
 
 
 def test_the_accuracy_axis_fits_the_compared_curves_not_the_running_one(plots):
