@@ -263,3 +263,22 @@ def test_ticked_runs_read_the_drawing_beside_the_model_in_use(window, qtbot):
     row = next(i for i, name in enumerate(compare.names) if runs.runs[0].title in name.text())
     expected = runs.runs[0].model.probabilities(window.draw.field.reshape(-1).astype(np.float32))
     assert np.allclose(compare.probabilities[row], expected, atol=1e-6)
+
+
+def test_a_scheduled_run_shows_its_step_size_moving_within_the_epoch(window, qtbot, tiny):
+    window.session.dataset = tiny
+    start(window, qtbot, "mlp", epochs=2)  # one cycle: up, then down
+    seen = set()
+
+    def note_step() -> bool:
+        window.dirty = True
+        window._redraw()
+        text = window.panel.progress.format()
+        if " - step " in text:
+            seen.add(text.rsplit(" - step ", 1)[1])
+        return not window.run.training
+
+    qtbot.waitUntil(note_step, timeout=60_000)
+    assert len(seen) >= 2  # the step size shown changed while the run trained
+    steps = [row["lr"] for row in window.plots.epochs]
+    assert steps[0] > steps[1]  # and the epochs' step sizes follow the schedule

@@ -439,8 +439,11 @@ class MainWindow(QMainWindow):
             done = self.run.fraction_done()
             elapsed = now - self.run.started_at
             left = elapsed * (1 - done) / done if done > 0 else 0
-            epoch, epochs = self.run.last_progress.epoch, self.run.config.epochs
-            text = self.run.ending or f"epoch {epoch}/{epochs} - {_duration(left)} left"
+            event, config = self.run.last_progress, self.run.config
+            text = f"epoch {event.epoch}/{config.epochs} - {_duration(left)} left"
+            if config.schedule != "constant":  # the step size moves within the epoch
+                text += f" - step {event.lr:.2g}"
+            text = self.run.ending or text
             self.panel.show_progress(done, text)
         self.show_prediction()
 
