@@ -72,6 +72,15 @@ def window(qtbot, dialogs, settings_dir, mnist, tmp_path):
     win.session.unsaved = False
 
 
+def shown(qtbot, widget, width: int, height: int):
+    """`widget` on screen at width x height, for a test of one widget outside the window."""
+    qtbot.addWidget(widget)
+    widget.resize(width, height)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
 def line(start, end, steps=20):
     return [
         tuple(np.array(start) + (np.array(end) - np.array(start)) * t)

@@ -7,6 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
+from gui_support import shown
 from PySide6.QtCore import Qt
 
 from mnistpad.data import DIGITS
@@ -31,12 +32,7 @@ def ring() -> np.ndarray:
 
 @pytest.fixture
 def compare(qtbot) -> CompareView:
-    view = CompareView()
-    qtbot.addWidget(view)
-    view.resize(360, 320)
-    view.show()
-    qtbot.waitExposed(view)
-    return view
+    return shown(qtbot, CompareView(), 360, 320)
 
 
 def bundled(name: str):

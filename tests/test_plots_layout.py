@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gui_support import shown
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QColor, QWheelEvent
 from PySide6.QtWidgets import QApplication
@@ -31,12 +32,7 @@ def history(start: float, end: float, epochs: int) -> list[dict]:
 
 @pytest.fixture
 def plots(qtbot):
-    widget = TrainingPlots()
-    qtbot.addWidget(widget)
-    widget.resize(900, 700)
-    widget.show()
-    qtbot.waitExposed(widget)
-    return widget
+    return shown(qtbot, TrainingPlots(), 900, 700)
 
 
 def key_names(plots: TrainingPlots) -> list[str]:
