@@ -171,7 +171,8 @@ def weight_file(path: Path, compression: int = zipfile.ZIP_STORED, change=None) 
     """A valid weight file whose members are compressed with `compression`; `change(info)` may
     alter W.npy's entry in the zip's directory, which zipfile trusts when reading it."""
     model = LinearModel.glorot(np.random.default_rng(0))
-    good = save_weights(path.with_name("good.npz"), model, build_meta(DIGITS))
+    meta = build_meta(DIGITS) | {"created": "2026-12-06T12:00:00+00:00"}  # same in every copy
+    good = save_weights(path.with_name("good.npz"), model, meta)
     with zipfile.ZipFile(good) as archive:
         members = {name: archive.read(name) for name in archive.namelist()}
     with zipfile.ZipFile(path, "w") as archive:

@@ -52,7 +52,7 @@ def test_mlp_and_cnn_runs_train_show_their_curves_and_are_named_in_the_runs_list
     assert "Training a CNN with the cnn preset" in window.statusBar().currentMessage()
     wait_until_done(window, qtbot)
     result = window.run.worker.result
-    assert window.session.model.kind == "cnn" and result.config.augment
+    assert window.session.model.kind == "cnn" and result.config.schedule == "onecycle"
     assert len(window.plots.running) > 0 and len(window.plots.epochs) == 1
     assert window.table.rowCount() == 1
 
@@ -61,7 +61,7 @@ def test_mlp_and_cnn_runs_train_show_their_curves_and_are_named_in_the_runs_list
     assert texts[0].startswith("1: MLP · mlp · 1 epoch · test ")
     assert texts[1].startswith("2: CNN · cnn · 1 epoch · test ")
     assert "CNN 5x5x16-5x5x32-128-10" in tooltip(runs.list.item(1))
-    assert "adam step 0.001" in tooltip(runs.list.item(1))
+    assert "adam step 0.006 in one cycle" in tooltip(runs.list.item(1))
     for row in (0, 1):
         runs.list.item(row).setCheckState(Qt.CheckState.Checked)
     assert len(window.plots.compared) == 6  # both runs' three curves over the plots
@@ -69,7 +69,7 @@ def test_mlp_and_cnn_runs_train_show_their_curves_and_are_named_in_the_runs_list
     info = window.info.text.text()
     assert "convolutional network (16 then 32 5x5 filters, 128 units)" in info  # plain first
     assert "parameters" in info and "CNN 5x5x16-5x5x32-128-10" in tooltip(window.info)
-    assert "adam step 0.001" in info
+    assert "adam step 0.006 in one cycle" in info
     send_stroke(window.canvas, circle())  # the CNN reads the drawing
     assert window.draw.prediction.text() in DIGITS
 
@@ -123,11 +123,11 @@ def test_the_panel_chooses_the_model_its_width_and_optimizer(window, qtbot):
     assert panel.model.currentText() == "CNN" and panel.optimizer.currentText() == "adam"
     assert not panel.hidden.isHidden() and panel.hidden.value() == 128
     config = panel.config()
-    assert (config.model, config.hidden, config.optimizer, config.augment) == (
+    assert (config.model, config.hidden, config.optimizer, config.schedule) == (
         "cnn",
         128,
         "adam",
-        True,
+        "onecycle",
     )
     panel.preset.setCurrentText("mlp")
     assert panel.model.currentText() == "MLP" and panel.hidden.value() == 256

@@ -34,6 +34,7 @@ from ..networks import KIND_NAMES, Model, describe
 from ..run_store import MAX_RUN_BYTES, MAX_RUNS, RunStore, StoredRun, model_bytes, weights_digest
 from ..weights import WeightFileError, save_weights
 from .dialogs import Button, Folders, message, plain, tip
+from .texts import training_words
 from .views import TrainingPlots, run_pen_style
 
 HINT = "The runs you train and the files you open appear here: tick two to compare them."
@@ -263,12 +264,7 @@ class RunsPanel(QWidget):
         lines = [f"{run.title}: {describe(run.model)}, {megabytes(run.nbytes)} of weights"]
         if config:
             lines.append(
-                f"{get('preset', '?')} preset: batch {get('batch_size', '?')},"
-                f" {get('optimizer', 'sgd')} step {get('lr', '?')}, seed {get('seed', '?')}"
-                f"{', deskewed inputs' if get('deskew') else ''}"
-                f"{', augmented' if get('augment') else ''}"
-                f"{', real-writing styles' if get('styles') else ''}"
-                f", data: {get('data', '?')}"
+                f"{get('preset', '?')} preset: {training_words(config)}, data: {get('data', '?')}"
             )
         if run.origin:
             lines.append(f"Opened from {run.origin}")

@@ -124,3 +124,19 @@ def _wrapped(text: str, font: QFont, width: int) -> list[str]:
         lines.append(text[line.textStart() : line.textStart() + line.textLength()].rstrip())
     layout.endLayout()
     return lines or [""]
+
+
+SCHEDULE_WORDS = {"onecycle": " in one cycle", "cosine": " with warm-up and cosine"}
+
+
+def training_words(training: dict) -> str:
+    """A file's training settings in a line: "batch 64, adam step 0.006 in one cycle, seed 0,
+    deskewed inputs". Values from a file: the caller shows the line as plain text (or escaped)."""
+    get = training.get
+    return (
+        f"batch {get('batch_size', '?')}, {get('optimizer', 'sgd')} step {get('lr', '?')}"
+        f"{SCHEDULE_WORDS.get(str(get('schedule')), '')}, seed {get('seed', '?')}"
+        + (", deskewed inputs" if get("deskew") else "")
+        + (", augmented" if get("augment") else "")
+        + (", real-writing styles" if get("styles") else "")
+    )

@@ -23,7 +23,7 @@ from ..networks import Model, describe, in_words, parameter_count
 from .canvas import SquareWidget
 from .dialogs import tip
 from .inside import evidence_overlay, rgb_image
-from .texts import numbered
+from .texts import numbered, training_words
 
 # Colours that read well on light and dark backgrounds alike (Tableau 10).
 BLUE, ORANGE, GREEN, RED, PURPLE, GREY = (
@@ -579,13 +579,8 @@ class WeightsInfo(QGroupBox):
                 if metrics.get("stopped") and ran
                 else f"{planned} epoch{'' if planned == 1 else 's'}"
             )
-            settings = (
-                f"{get('preset', '?')} preset, {epochs}, batch {get('batch_size', '?')},"
-                f" {get('optimizer', 'sgd')} step {get('lr', '?')}, seed {get('seed', '?')}"
-                + (", deskewed inputs" if get("deskew") else "")
-                + (", augmented" if get("augment") else "")
-                + (", real-writing styles" if get("styles") else "")
-                + (f", on {get('data')}" if get("data") not in (None, "bundled MNIST") else "")
+            settings = f"{get('preset', '?')} preset, {epochs}, {training_words(training)}" + (
+                f", on {get('data')}" if get("data") not in (None, "bundled MNIST") else ""
             )
             rows.append(("Trained", escape(settings)))
         if metrics.get("kept_epoch"):
