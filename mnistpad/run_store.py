@@ -116,6 +116,13 @@ class RunStore:
                 problems.append(f"{path}: not listed, over {MAX_RUNS} kept runs")
                 continue
             try:
+                size = path.stat().st_size
+            except OSError:
+                size = 0  # gone meanwhile: load_weights says so
+            if total + size > MAX_RUN_BYTES:  # not even read: the budget is also start-up time
+                problems.append(f"{path}: not listed, over {MAX_RUN_BYTES >> 20} MB of weights")
+                continue
+            try:
                 loaded = load_weights(path)
             except WeightFileError as error:
                 problems.append(f"{path}: skipped, {error.reason}")

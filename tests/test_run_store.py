@@ -105,7 +105,8 @@ def test_only_the_newest_runs_within_the_bounds_are_read(tmp_path, monkeypatch):
     monkeypatch.setattr(run_store, "MAX_RUNS", 3)
     runs, problems = store.read()
     assert [run.number for run in runs] == [2, 3, 4] and "run-1.npz: not listed" in problems[0]
-    monkeypatch.setattr(run_store, "MAX_RUN_BYTES", 2 * runs[0].nbytes)
+    largest = max(run.path.stat().st_size for run in runs)  # files a little over their weights
+    monkeypatch.setattr(run_store, "MAX_RUN_BYTES", 2 * largest + 100)
     runs, problems = store.read()
     assert [run.number for run in runs] == [3, 4] and len(problems) == 2
 
@@ -115,3 +116,14 @@ def test_a_folder_that_cannot_be_made_raises_and_leaves_nothing(tmp_path):
     with pytest.raises(WeightFileError):
         RunStore(tmp_path / "file" / "runs").add(model(), meta(), "lost")
     assert list(tmp_path.iterdir()) == [tmp_path / "file"]
+
+
+def test_a_run_file_larger_than_what_is_left_of_the_budget_is_not_even_read(tmp_path, monkeypatch):
+    store = RunStore(tmp_path)
+    store.add(model(0), meta(), "small")
+    big = tmp_path / "run-2.npz"
+    with open(big, "wb") as out:  # sparse: claims 300 MB, holds nothing
+        out.truncate(300 << 20)
+    runs, problems = store.read()
+    assert [run.number for run in runs] == [1]
+    assert problems == [f"{big}: not listed, over 256 MB of weights"]  # not "damaged": unread
