@@ -52,11 +52,15 @@ def test_every_run_is_kept_and_ticked_runs_are_laid_over_the_plots(window, qtbot
     assert window.plots.compared == []
     runs.list.item(0).setCheckState(Qt.CheckState.Checked)
     runs.list.item(1).setCheckState(Qt.CheckState.Checked)
-    assert len(window.plots.compared) == 6  # dev loss, dev accuracy, training accuracy each
+    # dev loss, dev accuracy, training accuracy of the first run; the second is in use, its
+    # curves are the plots' own and are not drawn twice
+    assert len(window.plots.compared) == 3
     _, dev_accuracy = window.plots.compared[1][1].getData()
     expected = [100 * row["dev_accuracy"] for row in runs.runs[0].meta["history"]]
     assert np.allclose(dev_accuracy, expected)
     runs.list.item(0).setCheckState(Qt.CheckState.Unchecked)
+    assert window.plots.compared == []
+    double_click(runs, 0, qtbot)  # the first in use: now the second is laid over its curves
     assert len(window.plots.compared) == 3
 
 
@@ -151,6 +155,7 @@ def test_kept_runs_and_opened_files_are_listed_again_after_a_restart(
     window.actions.open.trigger()  # opened twice: listed once
     trained, from_file = window.runs.runs
     assert from_file.origin == str(opened) and window.session.model.kind == "cnn"
+    window.runs.set_ticked(trained, True)
     assert window.close() and shown["question"] == []  # nothing to save: all is kept
 
     again = MainWindow()
@@ -161,9 +166,10 @@ def test_kept_runs_and_opened_files_are_listed_again_after_a_restart(
     for run, before in zip(restored, (trained, from_file), strict=True):
         for name, value in before.model.params.items():
             np.testing.assert_array_equal(run.model.params[name], value)
-    assert again.session.name == "bundled default"  # the default is in use, as on every start
-    again.runs.set_ticked(restored[0], True)  # its curves can be compared again
-    assert len(again.plots.compared) == 3
+    # as the window was left: the opened file in use, the trained run ticked over its curves
+    assert again.session.model is restored[1].model and again.session.name == restored[1].title
+    assert again.runs.ticked() == [restored[0]] and len(again.plots.compared) == 3
+    assert len(again.plots.epochs) == len(from_file.meta["history"])  # its own curves shown
     again.close()
 
 
@@ -282,3 +288,19 @@ def test_a_scheduled_run_shows_its_step_size_moving_within_the_epoch(window, qtb
     assert len(seen) >= 2  # the step size shown changed while the run trained
     steps = [row["lr"] for row in window.plots.epochs]
     assert steps[0] > steps[1]  # and the epochs' step sizes follow the schedule
+
+
+def test_damaged_run_numbers_in_the_settings_leave_the_default_in_use(window, qtbot):
+    start(window, qtbot, "fast", epochs=1)
+    wait_until_done(window, qtbot)
+    window.close()
+    for in_use, ticked in (("x", ["1e999", None]), ("1" + "0" * 30, "seven"), (99, [99, -1])):
+        window.settings.setValue("runs/in_use", in_use)
+        window.settings.setValue("runs/ticked", ticked)
+        window.settings.sync()
+        again = MainWindow()
+        qtbot.addWidget(again)
+        assert again.session.name == "bundled default" and again.runs.ticked() == []
+        assert [run.number for run in again.runs.runs] == [1]
+        again.settings.remove("runs")  # closing saves the state again
+        again.close()

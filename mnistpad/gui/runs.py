@@ -71,7 +71,7 @@ class RunsPanel(QWidget):
         self.plots, self.in_use, self.folders, self.store = plots, in_use, folders, store
         self.runs: list[StoredRun] = []  # oldest first, as listed
         self.pens: dict[int, tuple] = {}  # (colour, dash) by run number: a run keeps its own
-        self.in_use_digest = ""  # the weights in use, to mark their entry
+        self.in_use_model: Model | None = None  # the weights in use, to mark their entry
         self.ticked_numbers: set[int] = set()  # the runs laid over the plots
         self.locked = False  # a run is training: nothing is put in use meanwhile
         self.list = QListWidget()
@@ -146,6 +146,7 @@ class RunsPanel(QWidget):
             )
         self.runs.append(run)
         self._refill()
+        self.list.setCurrentRow(len(self.runs) - 1)  # the newest, in view
         return run
 
     def _make_room(self, nbytes: int) -> None:
@@ -154,7 +155,8 @@ class RunsPanel(QWidget):
         while len(self.runs) >= MAX_RUNS or (
             self.runs and sum(run.nbytes for run in self.runs) + nbytes > MAX_RUN_BYTES
         ):
-            candidates = [run for run in self.runs if run.digest != self.in_use_digest]
+            in_use = self.in_use_run()
+            candidates = [run for run in self.runs if run is not in_use]
             saved = [run for run in candidates if run.kept_elsewhere]
             oldest = (saved or candidates or [None])[0]
             if oldest is None:
@@ -205,17 +207,30 @@ class RunsPanel(QWidget):
         return self.pens[run.number]
 
     def mark_in_use(self, model: Model | None) -> None:
-        """Mark the entry whose weights are `model` (the weights in use)."""
-        self.in_use_digest = weights_digest(model) if model is not None else ""
+        """Mark the entry whose weights are `model` (the weights in use), and show it."""
+        self.in_use_model = model
         self._refill()
+        if (run := self.in_use_run()) is not None:
+            self.list.scrollToItem(self.list.item(self.runs.index(run)))
 
     def in_use_run(self) -> StoredRun | None:
-        return next((run for run in self.runs if run.digest == self.in_use_digest), None)
+        """The entry in use: the one holding these very weights, else (a file opened again)
+        the first with equal weights. One entry only, even when two runs came out the same."""
+        model = self.in_use_model
+        if model is None:
+            return None
+        same = next((run for run in self.runs if run.model is model), None)
+        if same is not None:
+            return same
+        digest = weights_digest(model)
+        return next((run for run in self.runs if run.digest == digest), None)
 
     def set_locked(self, locked: bool) -> None:
-        """While a run trains nothing is put in use from the list."""
+        """While a run trains nothing is put in use from the list (and the run in use, which the
+        curves no longer show, can be laid over them)."""
         self.locked = locked
         self._enable()
+        self._compare()
 
     def _refill(self) -> None:
         """Show the entries again, keeping the ticks and the current row. Rows are updated in
@@ -235,8 +250,9 @@ class RunsPanel(QWidget):
                 self.list.addItem(item)
             if current in self.runs:
                 self.list.setCurrentRow(self.runs.index(current))
+        in_use = self.in_use_run()
         for row, run in enumerate(self.runs):
-            self._show(self.list.item(row), run)
+            self._show(self.list.item(row), run, run is in_use)
         self.list.blockSignals(False)
         total = sum(run.nbytes for run in self.runs)
         count = len(self.runs)
@@ -244,11 +260,10 @@ class RunsPanel(QWidget):
         self._enable()
         self._compare()
 
-    def _show(self, item: QListWidgetItem, run: StoredRun) -> None:
+    def _show(self, item: QListWidgetItem, run: StoredRun, in_use: bool) -> None:
         metrics = run.meta.get("metrics", {})
         test = metrics.get("test_accuracy")
         text = run.title + (f" · test {test:.2%}" if isinstance(test, float) else "")
-        in_use = run.digest == self.in_use_digest
         item.setText(text + (" · in use" if in_use else ""))
         item.setToolTip(tip(self._describe(run)))
         ticked = run.number in self.ticked_numbers
@@ -280,8 +295,15 @@ class RunsPanel(QWidget):
         self.use_button.setEnabled(self.current() is not None and not self.locked)
 
     def _compare(self) -> None:
+        """Lay the ticked runs over the curves; not the run in use, whose curves are shown
+        already (unless a run trains: the curves are then the new run's)."""
+        in_use = None if self.locked else self.in_use_run()
         self.plots.set_compared(
-            [(run.title, self.pen(run), run.meta.get("history", [])) for run in self.ticked()]
+            [
+                (run.title, self.pen(run), run.meta.get("history", []))
+                for run in self.ticked()
+                if run is not in_use
+            ]
         )
         self.ticks_changed.emit()
 
@@ -316,7 +338,7 @@ class RunsPanel(QWidget):
             except WeightFileError as error:
                 raise OSError(5, f"{error.reason}; nothing was changed") from None
 
-        name = "".join(c if c.isalnum() or c in "-_" else "-" for c in run.name)[:60]
+        name = "-".join("".join(c if c.isalnum() else " " for c in run.name).split())[:60]
         saved = self.folders.save_as(
             self, "Save weights", f"{name}.npz", "mnistpad weights (*.npz)", save
         )

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from ..handwriting import HandwritingError, PersonalSet
 from ..networks import Model
-from ..run_store import RunStore, StoredRun
+from ..run_store import RunStore, StoredRun, weights_digest
 from ..train import ConfigError, EpochEnd, Finished, TrainConfig
 from ..weights import WeightFile, input_deskew
 from .actions import build_actions
@@ -93,6 +93,7 @@ class MainWindow(QMainWindow):
 
         skipped = self.runs.read_stored()
         opened = weights and self.files.open_weights(weights, "mnistpad opens its default weights.")
+        opened = opened or (weights is None and self._restore_runs())
         if not opened and not self.files.open_weights(DEFAULT_WEIGHTS, listed=False):
             self._show_weights()
         self._restore_layout()  # last, once the Label buttons exist and count in the minimum
@@ -238,7 +239,9 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_run_removed(self, run: StoredRun) -> None:
-        if run.digest == self.runs.in_use_digest and not run.kept_elsewhere:
+        model = self.session.model
+        in_use = model is not None and (run.model is model or run.digest == weights_digest(model))
+        if in_use and not run.kept_elsewhere and self.runs.in_use_run() is None:
             self.session.unsaved = True  # still in use, now kept nowhere: asked before it goes
             self._show_weights()
 
@@ -483,6 +486,22 @@ class MainWindow(QMainWindow):
         in_range = slider.minimum() <= pen_width <= slider.maximum()
         slider.setValue(pen_width if in_range else DEFAULT_PEN_WIDTH)
 
+    def _restore_runs(self) -> bool:
+        """Tick the runs ticked when the window last closed and put the run then in use back in
+        use; True if it was. (Numbers from the settings file: whatever is not a listed run's
+        number is left alone.)"""
+        by_number = {run.number: run for run in self.runs.runs}
+        ticked = self.settings.value("runs/ticked", [])
+        for number in ticked if isinstance(ticked, list) else [ticked]:
+            if (run := by_number.get(_whole(number))) is not None:
+                self.runs.set_ticked(run, True)
+        run = by_number.get(_whole(self.settings.value("runs/in_use", 0)))
+        if run is None:
+            return False
+        self.session.use_weights(run.model, run.meta, run.title, unsaved=False)
+        self._show_history(WeightFile(run.model, run.meta))
+        return True
+
     def _first_size(self) -> None:
         """The first launch: a size for the screen (`first_size`), centred."""
         screen = self.screen().availableGeometry()
@@ -518,6 +537,9 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window_state", self.saveState())
         self.settings.setValue("splitter", self.splitter.sizes())
         self.settings.setValue("pen_width", self.draw.pen_width.value())
+        in_use = self.runs.in_use_run()
+        self.settings.setValue("runs/in_use", in_use.number if in_use else 0)
+        self.settings.setValue("runs/ticked", [run.number for run in self.runs.ticked()])
         self.settings.sync()
 
     def closeEvent(self, event) -> None:
@@ -571,6 +593,14 @@ def pane_widths(value, count: int) -> list[int] | None:
         return None
     in_range = len(widths) == count and all(0 < width <= MAX_PANE_WIDTH for width in widths)
     return widths if in_range else None
+
+
+def _whole(value) -> int | None:
+    """A whole number from the settings file, or None."""
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 def _note() -> QLabel:
