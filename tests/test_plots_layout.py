@@ -65,8 +65,8 @@ def test_compared_runs_are_named_in_a_key_under_the_curves(plots):
 
 def test_the_accuracy_axis_fits_the_compared_curves_not_the_running_one(plots):
     plots.clear(epochs=8)
-    for step in range(100):  # the first epoch's running accuracy, from chance
-        plots.add_running(step / 50, 1.0, 0.1 + 0.8 * step / 100)
+    for step in range(100):  # the first epoch's running accuracy from chance, then about 0.9
+        plots.add_running(step / 50, 1.0, 0.1 + 0.8 * step / 50 if step < 50 else 0.9)
     plots.add_epoch(history(0.90, 0.92, 2)[0], best_epoch=1)
     plots.add_epoch(history(0.90, 0.92, 2)[1], best_epoch=2)
     plots.set_compared(
@@ -78,6 +78,11 @@ def test_the_accuracy_axis_fits_the_compared_curves_not_the_running_one(plots):
     low, high = accuracy_range(plots)
     assert 85 < low < 89 and 99 < high < 101  # 89% to 99%, with a margin; not 10% to 100%
     assert plots.loss_plot.getPlotItem().viewRange()[0][1] >= 8  # every epoch in view
+    for step in range(100, 150):  # the third epoch's running loss, below every epoch's point
+        plots.add_running(step / 50, 0.02, 0.995)
+    plots.redraw()
+    low, _ = plots.loss_plot.getPlotItem().viewRange()[1]
+    assert low <= 0.02  # the curve being drawn stays in view
 
 
 def test_twelve_runs_are_drawn_with_twelve_pens_readable_on_light_and_dark(plots):

@@ -445,7 +445,8 @@ class TrainingPlots(QWidget):
 
     def _fit(self) -> None:
         """Epochs from 0 to the longest run's end (the planned one's too); values to the
-        per-epoch points, or the running ones before the first epoch ends."""
+        per-epoch points and the running ones (after the first epoch, once it has ended), so the
+        curve being drawn stays in view."""
         running = np.array(self.running, dtype=float).reshape(-1, 3)
         epochs = [row["epoch"] for row in self.epochs] + [0]
         last = max(self.planned_epochs, self.compared_epochs, *epochs, *running[:, 0][-1:])
@@ -457,9 +458,11 @@ class TrainingPlots(QWidget):
             per_epoch[curve.split("_")[1]].append(self.curves[curve].getData()[1])
         for plot, item in self.compared:
             per_epoch["loss" if plot is loss else "accuracy"].append(item.getData()[1])
-        if not self.epochs:  # the first epoch: the running curve is all there is of this run
-            per_epoch["loss"].append(running[:, 1])
-            per_epoch["accuracy"].append(100 * running[:, 2])
+        # The running curve: all there is of the first epoch; after it, its later part (the
+        # first epoch's start, far lower, would squeeze everything else into a corner)
+        later = running if not self.epochs else running[running[:, 0] > 1]
+        per_epoch["loss"].append(later[:, 1])
+        per_epoch["accuracy"].append(100 * later[:, 2])
         for plot, values in ((loss, per_epoch["loss"]), (accuracy, per_epoch["accuracy"])):
             span = fitted_range([v for v in values if v is not None])
             if span is not None:
