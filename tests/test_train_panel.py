@@ -143,6 +143,7 @@ def test_the_estimate_follows_the_epochs_and_then_the_runs_own_time(window, qtbo
     measured = window.plots.epochs[-1]["seconds"] / 2
     key = panel.timing.key(panel.config())
     assert float(window.settings.value(key)) == measured  # remembered for the next session
+    assert panel.estimate.text() == f"about {rough_duration(2 * measured)}"  # at once
     panel.epochs.setValue(200)
     assert panel.estimate.text() == f"about {rough_duration(200 * measured)}"
 

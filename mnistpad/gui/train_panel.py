@@ -353,9 +353,10 @@ class TrainPanel(QGroupBox):
         self.started_at, self.stop_confirmed = time.monotonic(), False
         if running:
             self.show_progress(0, "starting...")
-            self.status.setText("Starting...")
+            self.status.setText(" ")
         else:
             self.timing.run_ended()
+            self._show_estimate()  # from this run's own time now
 
     def kind(self) -> str:
         """The model chosen: "linear", "mlp" or "cnn"."""

@@ -448,6 +448,7 @@ class MainWindow(QMainWindow):
                 text += f" - step {event.lr:.2g}"
             text = self.run.ending or text
             self.panel.show_progress(done, text)
+            self._name_models()  # "live CNN, epoch 1/2" from the first progress on
         self.show_prediction()
 
     # -- messages, help, keys ------------------------------------------------------------------
