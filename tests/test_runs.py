@@ -269,6 +269,7 @@ def test_ticked_runs_read_the_drawing_beside_the_model_in_use(window, qtbot):
     row = next(i for i, name in enumerate(compare.names) if runs.runs[0].title in name.text())
     expected = runs.runs[0].model.probabilities(window.draw.field.reshape(-1).astype(np.float32))
     assert np.allclose(compare.probabilities[row], expected, atol=1e-6)
+    assert compare.readers[row].colour == runs.pen(runs.runs[0])[0]  # the list's own colour
 
 
 def test_a_scheduled_run_shows_its_step_size_moving_within_the_epoch(window, qtbot, tiny):

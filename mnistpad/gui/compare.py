@@ -34,7 +34,9 @@ MAX_READERS = len(COLOURS)  # more would repeat a colour, and their bars would b
 GROUP_WIDTH = 0.8  # of the space of one class, shared by its bars
 LONE_WIDTH = 0.7  # one reader's bar, as wide as the probability chart's
 
-Extra = tuple[str, Model, bool, list[str]]  # name, model, deskews its inputs, its classes
+# name, model, deskews its inputs, its classes, and optionally its colour (a run's, as the runs
+# list and the curves show it)
+Extra = tuple[str, Model, bool, list[str]] | tuple[str, Model, bool, list[str], str]
 
 
 @dataclasses.dataclass
@@ -47,6 +49,7 @@ class Reader:
     origin: str  # for the tooltip: "the model in use", "the bundled cnn.npz"
     # the same weights found again elsewhere (a bundled file in use, a ticked run), for the tooltip
     also: list[str] = dataclasses.field(default_factory=list)
+    colour: str = ""  # its own (a run's), else one of COLOURS
 
     def same_as(self, other: Reader) -> bool:
         """Whether both give the same answers: the same weights read the same way."""
@@ -189,8 +192,12 @@ class CompareView(QWidget):
                 name = f"bundled {KIND_NAMES[bundled.kind]}"
                 origin = f"the bundled {file_name}"
                 add(Reader(name, bundled, deskews, origin), its_classes, origin)
-        for name, extra_model, deskews, its_classes in extra:
-            add(Reader(name, extra_model, deskews, name), its_classes, name)
+        for name, extra_model, deskews, its_classes, *colour in extra:
+            add(
+                Reader(name, extra_model, deskews, name, colour=colour[0] if colour else ""),
+                its_classes,
+                name,
+            )
         if other_classes:
             notes.append(
                 f"Left out, for other classes than those in use: {', '.join(other_classes)}."
@@ -199,20 +206,22 @@ class CompareView(QWidget):
             left_out = ", ".join(reader.name for reader in readers[MAX_READERS:])
             notes.append(f"Left out, {MAX_READERS} models at most: {left_out}.")
             del readers[MAX_READERS:]
+        taken = {reader.colour for reader in readers}
+        free = iter(colour for colour in COLOURS if colour not in taken)
+        for reader in readers:
+            reader.colour = reader.colour or next(free)
         return readers, notes
 
     def _show_readers(self, readers: list[Reader]) -> None:
         """The legend's rows and the bar sets for `readers`; made only when more are needed, and
         their tooltips set only when the readers change."""
-        shown = [(reader.name, reader.about()) for reader in self.readers]
+        shown = [(reader.name, reader.about(), reader.colour) for reader in self.readers]
         self.readers = readers
-        if shown == [(reader.name, reader.about()) for reader in readers]:
+        if shown == [(reader.name, reader.about(), reader.colour) for reader in readers]:
             return
         while len(self.names) < len(readers):
             row = len(self.names)
-            colour = COLOURS[row % len(COLOURS)]
             swatch = QLabel("■")
-            swatch.setStyleSheet(f"color: {colour}")
             name = FittedLabel()  # one line each, cut short in a narrow pane
             reading = plain(QLabel())
             reading.setAlignment(Qt.AlignmentFlag.AlignRight)
@@ -227,7 +236,7 @@ class CompareView(QWidget):
             self.names.append(name)
             self.readings.append(reading)
             self._fit_reading(reading)
-            bars = pg.BarGraphItem(x=[], height=[], width=LONE_WIDTH, brush=colour, pen=None)
+            bars = pg.BarGraphItem(x=[], height=[], width=LONE_WIDTH, pen=None)
             self.plot.getPlotItem().addItem(bars)
             self.bars.append(bars)
         rows = zip(self.swatches, self.names, self.readings, strict=True)
@@ -236,6 +245,9 @@ class CompareView(QWidget):
             for widget in (swatch, name, reading):
                 widget.setVisible(used)
             about = readers[row].about() if used else ""
+            if used:
+                swatch.setStyleSheet(f"color: {readers[row].colour}")
+                self.bars[row].setOpts(brush=readers[row].colour)
             name.setText(readers[row].name if used else "")
             name.setToolTip(about)  # FittedLabel makes it a plain-text tooltip
             what = "What it reads, and how sure it is"

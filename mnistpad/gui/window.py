@@ -314,8 +314,9 @@ class MainWindow(QMainWindow):
         if self.draw.show_compare.isChecked():
             where = self.run.live_name() if self.run.training else "in use"
             ticked = [
-                (run.title, run.model, input_deskew(run.meta), run.meta["classes"])
+                (run.title, run.model, input_deskew(run.meta), run.meta["classes"], pen[0])
                 for run in self.runs.ticked()
+                for pen in [self.runs.pen(run)]
             ]
             self.draw.compare.show_drawing(
                 self.draw.field, model, deskewed, self.draw.classes, where, ticked
