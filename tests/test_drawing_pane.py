@@ -139,8 +139,11 @@ def test_a_misread_test_image_is_inspected_with_its_true_class_and_reading(windo
 
 def digit_png(path, image: np.ndarray) -> None:
     """An MNIST digit as a person's picture: dark ink on white paper, 4 times as large."""
-    grey = np.ascontiguousarray(np.round(255 * (1 - image.reshape(28, 28))).astype(np.uint8))
-    picture = QImage(grey.data, 28, 28, 28, QImage.Format.Format_Grayscale8).scaled(112, 112)
+    image = image.reshape(28, -1)  # one digit, or digits side by side
+    grey = np.ascontiguousarray(np.round(255 * (1 - image)).astype(np.uint8))
+    height, width = grey.shape
+    picture = QImage(grey.data, width, height, width, QImage.Format.Format_Grayscale8)
+    picture = picture.scaled(4 * width, 4 * height)
     assert picture.save(str(path))
 
 
@@ -268,3 +271,17 @@ def test_an_empty_handwriting_gallery_says_what_to_do(window, qtbot):
     send_stroke(window.canvas, circle())
     qtbot.keyClick(window, "0")
     assert window.handwriting.gallery.count() == 1 and not note.isVisible()
+
+
+def test_a_picture_of_two_digits_is_read_with_a_warning_as_predict_gives(window, mnist, tmp_path):
+    images, labels = mnist.test_images.reshape(-1, 28, 28), mnist.test_labels
+    one, seven = (images[np.flatnonzero(labels == digit)[0]] for digit in (1, 7))
+    seventeen = tmp_path / "17.png"
+    digit_png(seventeen, np.hstack([one, seven]))
+    assert window.draw.open_picture(seventeen)
+    shown = window.draw.confidence.text() + window.canvas.notice
+    assert "2 digits side by side: read as one digit, do not trust it" in shown
+    alone = tmp_path / "7.png"
+    digit_png(alone, seven)
+    assert window.draw.open_picture(alone)
+    assert "side by side" not in window.draw.confidence.text() + window.canvas.notice

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from ..networks import Model
 from ..pictures import PICTURE_FORMATS, PictureError, read_picture
-from ..preprocess import deskew, ink_from_picture, mnist_style
+from ..preprocess import deskew, digits_side_by_side, ink_from_picture, mnist_style
 from .canvas import DrawingCanvas
 from .compare import CompareView
 from .dialogs import Folders, message, tip
@@ -45,14 +45,15 @@ MAX_LABEL_BUTTONS = 3 * BUTTONS_PER_ROW  # EMNIST Balanced's 47 classes; more ar
 PICTURE_FILTER = f"Pictures ({' '.join(f'*.{kind}' for kind in sorted(PICTURE_FORMATS))})"
 
 
-def picture_field(path: Path) -> np.ndarray:
-    """A picture file made MNIST-style, (28, 28), as `mnistpad predict` makes it; PictureError
+def picture_field(path: Path) -> tuple[np.ndarray, int]:
+    """A picture file made MNIST-style, (28, 28), as `mnistpad predict` makes it, and how many
+    digits it holds side by side (read as one all the same, as `predict` warns); PictureError
     when it cannot be read or holds no ink."""
     ink = ink_from_picture(*read_picture(path))  # None: blank, or noise without strokes
     field = None if ink is None else mnist_style(ink)
     if field is None:
         raise PictureError(f"{path}: no ink found (the picture is blank or has no contrast)")
-    return field
+    return field, digits_side_by_side(ink)
 
 
 class DrawPane(QWidget):
@@ -233,12 +234,15 @@ class DrawPane(QWidget):
         """Read a picture file as `mnistpad predict` does and inspect it; a picture that cannot
         be read is said in a message, and the canvas and the preview stay as they were."""
         try:
-            field = picture_field(Path(path))
+            field, digits = picture_field(Path(path))
         except PictureError as error:
             text = f"{error}.\n\nThe canvas and the preview are unchanged."
             message(self, "critical", "Cannot read the picture", text)
             return False
-        self.inspect(field, f"the picture {Path(path).name}")
+        caption = f"the picture {Path(path).name}"
+        if digits > 1:
+            caption += f", {digits} digits side by side: read as one digit, do not trust it"
+        self.inspect(field, caption)
         return True
 
     def open_picture_dialog(self, folders: Folders) -> bool:
