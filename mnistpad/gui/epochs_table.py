@@ -12,8 +12,10 @@ COLUMNS = (
     ("train\nloss", "Mean cross-entropy of the epoch's training examples, each taken just\n"
      "before its own update"),
     ("train\nacc.", "Share of the epoch's training examples classified right"),
-    ("dev\nloss", "Mean cross-entropy on the dev set at the epoch's end"),
-    ("dev\nacc.", "Share of the dev set classified right at the epoch's end"),
+    ("held-out\nloss", "Mean cross-entropy on the 10,000 held-out training images (the dev\n"
+     "set) at the epoch's end"),
+    ("held-out\nacc.", "Share of the held-out images (the dev set) classified right at the\n"
+     "epoch's end"),
     ("step", "The step size used during the epoch"),
     ("time", "Training time since the start of the run"),
 )  # fmt: skip

@@ -109,15 +109,15 @@ class FineTuning(QObject):
         (_, right_before, n), (_, right_after, _) = before, after
         ran = len(result.history)
         if result.config.keep_best:
-            kept = f"kept epoch {result.kept_epoch}, the best on MNIST's dev set"
+            kept = f"kept epoch {result.kept_epoch}, the best on MNIST's held-out images"
         else:
             last = f"its last epoch ({result.kept_epoch})" if result.kept_epoch else "the latest"
             kept = f"kept {last}, as fine-tuning does"
             if result.best_epoch and result.best_epoch == result.kept_epoch:
-                kept += ", also the best on MNIST's dev set"
+                kept += ", also the best on MNIST's held-out images"
             elif result.best_epoch:
                 kept += (
-                    f" (MNIST's dev accuracy, best at epoch {result.best_epoch}, only checks that"
+                    f" (MNIST's held-out images, best at epoch {result.best_epoch}, only check that"
                     " MNIST is not forgotten)"
                 )
         yours = (
