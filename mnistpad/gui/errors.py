@@ -60,7 +60,7 @@ def digit_icon(image: np.ndarray, size: int = 56) -> QIcon:
 
 class CountsTable(QTableWidget):
     """The confusion matrix: its columns share the pane's width, and its text gets smaller (down to
-    7 points) rather than cut short in narrow cells (1,135 in a 1024-pixel-wide window)."""
+    6.5 points) rather than cut short in narrow cells (1135 in a 1024-pixel-wide window)."""
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -73,7 +73,7 @@ class CountsTable(QTableWidget):
         widest = max(map(QFontMetrics(font).horizontalAdvance, texts), default=0)
         cell = self.viewport().width() / max(self.columnCount(), 1) - 8  # the cell's margins
         if widest > cell > 0:
-            font.setPointSizeF(max(7.0, font.pointSizeF() * cell / widest))
+            font.setPointSizeF(max(6.5, font.pointSizeF() * cell / widest))
         self.setFont(font)
 
 
@@ -237,7 +237,7 @@ class ErrorsPanel(QWidget):
         for row in range(n):
             for column in range(n):
                 count = int(counts[row, column])
-                item = QTableWidgetItem(f"{count:,}" if count else "")
+                item = QTableWidgetItem(str(count) if count else "")  # no comma: narrow cells
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 share = count / per_row[row, 0]
                 if row == column:
