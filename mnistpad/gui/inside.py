@@ -122,8 +122,10 @@ class InsidePanel(QWidget):
             (self.gradient_title, self.gradient, self.gradient_bar),
             (QLabel("<b>Evidence in your input</b>"), self.evidence, self.evidence_bar),
         ):
+            title.setWordWrap(True)  # on two lines rather than widen a narrow pane
+            title.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom)
             column = QVBoxLayout()
-            column.addWidget(title, 0, Qt.AlignmentFlag.AlignHCenter)
+            column.addWidget(title)
             column.addWidget(widget, 1)
             pair.addLayout(column, 1)
             pair.addWidget(bar)
