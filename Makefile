@@ -8,8 +8,10 @@ STAMP := $(VENV)/.installed
 run: $(STAMP)
 	$(VENV)/bin/mnistpad
 
+# Two processes (pytest-xdist), each with its own window and MNIST, each running whole test files
+# (a module-scoped fixture, such as the handwriting sets, is then made once).
 test: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python -m pytest
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python -m pytest -n auto --maxprocesses=2 --dist loadfile
 
 # `mnistpad` on your PATH, offline: a link to .venv/bin/mnistpad (keep this folder; the link
 # follows it). BINDIR=/usr/local/bin for everyone, with the rights to write there.

@@ -39,15 +39,21 @@ def user_data(tmp_path_factory, monkeypatch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def mnist(tmp_path_factory) -> Iterator[Dataset]:
+def data_cache(tmp_path_factory) -> Iterator[Path]:
+    """The session's data cache folder (the `mnist` fixture's; the commands test_cli.py runs read
+    the bundled MNIST through it too, as a person's do through theirs)."""
+    folder = tmp_path_factory.mktemp("data-cache")
+    yield folder
+    shutil.rmtree(folder)  # 440 MB, not to be kept with pytest's last temporary folders
+
+
+@pytest.fixture(scope="session")
+def mnist(data_cache) -> Dataset:
     """The bundled MNIST as the app reads it: through the data cache, memory-mapped, read-only
     (its deskewed copy, made by the first run that deskews, goes into the same folder)."""
-    folder = tmp_path_factory.mktemp("data-cache")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(CACHE_ENV, str(folder))
-        dataset = load_dataset()
-    yield dataset
-    shutil.rmtree(folder)  # 440 MB, not to be kept with pytest's last temporary folders
+        patch.setenv(CACHE_ENV, str(data_cache))
+        return load_dataset()
 
 
 def synthetic_dataset(n_train: int = 600, seed: int = 0, dtype=np.float32) -> Dataset:

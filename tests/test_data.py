@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import shutil
 import struct
@@ -56,18 +57,32 @@ def test_raw_uncompressed_files_read_the_same(tmp_path, mnist):
 def write_idx(
     path: Path, array: np.ndarray, magic: int | None = None, compress: bool = True
 ) -> None:
+    path.write_bytes(idx_bytes(array, magic, compress))
+
+
+def idx_bytes(array: np.ndarray, magic: int | None = None, compress: bool = True) -> bytes:
     magic = magic if magic is not None else 0x0800 + array.ndim
     data = struct.pack(f">I{array.ndim}I", magic, *array.shape) + array.astype(np.uint8).tobytes()
-    path.write_bytes(gzip.compress(data) if compress else data)
+    return gzip.compress(data) if compress else data
 
 
 def small_folder(folder: Path, n_train=10_050, n_test=20) -> Path:
     folder.mkdir(exist_ok=True)
-    rng = np.random.default_rng(0)
-    for split, n in (("train", n_train), ("t10k", n_test)):
-        write_idx(folder / f"{split}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
-        write_idx(folder / f"{split}-labels-idx1-ubyte.gz", rng.integers(0, 10, n))
+    for name, content in small_files(n_train, n_test).items():
+        (folder / name).write_bytes(content)
     return folder
+
+
+@functools.cache
+def small_files(n_train: int, n_test: int) -> dict[str, bytes]:
+    """small_folder's files, made once for each size (compressing 8 MB of noise takes a third of a
+    second, and some sixty tests use such a folder)."""
+    rng = np.random.default_rng(0)
+    files = {}
+    for split, n in (("train", n_train), ("t10k", n_test)):
+        files[f"{split}-images-idx3-ubyte.gz"] = idx_bytes(rng.integers(0, 256, (n, 28, 28)))
+        files[f"{split}-labels-idx1-ubyte.gz"] = idx_bytes(rng.integers(0, 10, n))
+    return files
 
 
 def test_any_folder_of_idx_files_is_read_and_split(tmp_path):
