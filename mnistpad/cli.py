@@ -30,8 +30,8 @@ from .data import (
 from .files import writable_target
 from .model import OutputOverflow, softmax
 from .networks import KINDS, describe, parameter_count
-from .pictures import PictureError, read_picture
-from .preprocess import deskew, digits_side_by_side, ink_from_picture, mnist_style
+from .pictures import PictureError, digit_picture
+from .preprocess import deskew
 from .train import (
     OPTIMIZERS,
     PRESETS,
@@ -344,15 +344,11 @@ def _predict(args: argparse.Namespace) -> int:
     failures = 0
     for path in images:
         try:
-            ink = ink_from_picture(*read_picture(path))  # None: blank, or noise without strokes
-            field = None if ink is None else mnist_style(ink)
-            if field is None:
-                raise UsageError(f"{path}: no ink found (the picture is blank or has no contrast)")
-        except (UsageError, PictureError) as error:
+            field, digits = digit_picture(path)
+        except PictureError as error:
             print(f"mnistpad predict: error: {printable(str(error))}", file=sys.stderr)
             failures += 1
             continue
-        digits = digits_side_by_side(ink)
         warning = None
         if digits > 1:
             warning = f"{digits} digits side by side: the answer reads them as one digit"

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from .files import read_regular
+from .preprocess import digits_side_by_side, ink_from_picture, mnist_style
 
 MAX_PICTURE_PIXELS = 100_000_000  # refuse pictures claiming or decoding to more
 WORK_SIDE = 1024  # larger pictures are decoded scaled down to this longer side
@@ -278,3 +279,14 @@ def _stderr_silenced():
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def digit_picture(path: Path) -> tuple[np.ndarray, int]:
+    """A picture file made MNIST-style, (28, 28), as `predict` and the window read it, and how
+    many digits it holds side by side (read as one all the same: the caller warns); PictureError
+    when it cannot be read or holds no ink."""
+    ink = ink_from_picture(*read_picture(path))  # None: blank, or noise without strokes
+    field = None if ink is None else mnist_style(ink)
+    if field is None:
+        raise PictureError(f"{path}: no ink found (the picture is blank or has no contrast)")
+    return field, digits_side_by_side(ink)

@@ -31,8 +31,8 @@ from PySide6.QtWidgets import (
 )
 
 from ..networks import Model
-from ..pictures import PICTURE_FORMATS, PictureError, read_picture
-from ..preprocess import deskew, digits_side_by_side, ink_from_picture, mnist_style
+from ..pictures import PICTURE_FORMATS, PictureError, digit_picture
+from ..preprocess import deskew, mnist_style
 from .canvas import DrawingCanvas
 from .compare import CompareView
 from .dialogs import Folders, message, tip
@@ -43,17 +43,6 @@ DEFAULT_PEN_WIDTH = 22
 BUTTONS_PER_ROW = 16  # a row of Label buttons fits the pane in a 1024-pixel-wide window
 MAX_LABEL_BUTTONS = 3 * BUTTONS_PER_ROW  # EMNIST Balanced's 47 classes; more are chosen in a list
 PICTURE_FILTER = f"Pictures ({' '.join(f'*.{kind}' for kind in sorted(PICTURE_FORMATS))})"
-
-
-def picture_field(path: Path) -> tuple[np.ndarray, int]:
-    """A picture file made MNIST-style, (28, 28), as `mnistpad predict` makes it, and how many
-    digits it holds side by side (read as one all the same, as `predict` warns); PictureError
-    when it cannot be read or holds no ink."""
-    ink = ink_from_picture(*read_picture(path))  # None: blank, or noise without strokes
-    field = None if ink is None else mnist_style(ink)
-    if field is None:
-        raise PictureError(f"{path}: no ink found (the picture is blank or has no contrast)")
-    return field, digits_side_by_side(ink)
 
 
 class DrawPane(QWidget):
@@ -234,7 +223,7 @@ class DrawPane(QWidget):
         """Read a picture file as `mnistpad predict` does and inspect it; a picture that cannot
         be read is said in a message, and the canvas and the preview stay as they were."""
         try:
-            field, digits = picture_field(Path(path))
+            field, digits = digit_picture(Path(path))
         except PictureError as error:
             text = f"{error}.\n\nThe canvas and the preview are unchanged."
             message(self, "critical", "Cannot read the picture", text)

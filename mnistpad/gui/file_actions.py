@@ -14,10 +14,26 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QApplication, QFileDialog, QWidget
 
 from ..data import DataError, bundled_mnist_dir
+from ..networks import Model
 from ..weights import WeightFile, WeightFileError, bundled_models, load_weights, save_weights
 from .dialogs import Button, Folders, message
 from .run_controller import RunController
 from .session import DEFAULT_WEIGHTS, Session
+
+
+def save_weights_as(
+    parent: QWidget, folders: Folders, model: Model, meta: dict, name: str
+) -> str | None:
+    """Ask where to save `model` (suggesting `name`) and save it with `meta`; the path written,
+    or None when the person cancelled or saving failed (a dialog says why)."""
+
+    def save(path: str, _filter: str) -> str:
+        try:
+            return str(save_weights(path, model, meta))
+        except WeightFileError as error:
+            raise OSError(errno.EIO, f"{error.reason}; nothing was changed") from None
+
+    return folders.save_as(parent, "Save weights", name, "mnistpad weights (*.npz)", save)
 
 
 class FileActions(QObject):
@@ -82,14 +98,8 @@ class FileActions(QObject):
         if session.model is None or self.run.training:
             return False
 
-        def save(path: str, _filter: str) -> str:
-            try:
-                return str(save_weights(path, session.model, session.meta))
-            except WeightFileError as error:
-                raise OSError(errno.EIO, f"{error.reason}; nothing was changed") from None
-
-        saved = self.folders.save_as(
-            self.window, "Save weights", "mnistpad-weights.npz", "mnistpad weights (*.npz)", save
+        saved = save_weights_as(
+            self.window, self.folders, session.model, session.meta, "mnistpad-weights.npz"
         )
         if saved is None:
             return False

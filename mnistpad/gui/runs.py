@@ -32,8 +32,9 @@ from ..export import curves_csv
 from ..files import write_atomically
 from ..networks import KIND_NAMES, Model, describe
 from ..run_store import MAX_RUN_BYTES, MAX_RUNS, RunStore, StoredRun, model_bytes, weights_digest
-from ..weights import WeightFileError, save_weights
+from ..weights import WeightFileError
 from .dialogs import Button, Folders, message, plain, tip
+from .file_actions import save_weights_as
 from .texts import training_words
 from .views import TrainingPlots, run_pen_style
 
@@ -72,6 +73,7 @@ class RunsPanel(QWidget):
         self.runs: list[StoredRun] = []  # oldest first, as listed
         self.pens: dict[int, tuple] = {}  # (colour, dash) by run number: a run keeps its own
         self.in_use_model: Model | None = None  # the weights in use, to mark their entry
+        self.in_use_digest = ""  # their weights_digest, made once when they come in use
         self.ticked_numbers: set[int] = set()  # the runs laid over the plots
         self.locked = False  # a run is training: nothing is put in use meanwhile
         self.list = QListWidget()
@@ -209,6 +211,7 @@ class RunsPanel(QWidget):
     def mark_in_use(self, model: Model | None) -> None:
         """Mark the entry whose weights are `model` (the weights in use), and show it."""
         self.in_use_model = model
+        self.in_use_digest = weights_digest(model) if model is not None else ""
         self._refill()
         if (run := self.in_use_run()) is not None:
             self.list.scrollToItem(self.list.item(self.runs.index(run)))
@@ -222,8 +225,7 @@ class RunsPanel(QWidget):
         same = next((run for run in self.runs if run.model is model), None)
         if same is not None:
             return same
-        digest = weights_digest(model)
-        return next((run for run in self.runs if run.digest == digest), None)
+        return next((run for run in self.runs if run.digest == self.in_use_digest), None)
 
     def set_locked(self, locked: bool) -> None:
         """While a run trains nothing is put in use from the list (and the run in use, which the
@@ -331,17 +333,8 @@ class RunsPanel(QWidget):
 
     def save_dialog(self, run: StoredRun) -> str | None:
         """Save an entry's weights as a file of the person's; returns its path (None if not)."""
-
-        def save(path: str, _filter: str) -> str:
-            try:
-                return str(save_weights(path, run.model, run.meta))
-            except WeightFileError as error:
-                raise OSError(5, f"{error.reason}; nothing was changed") from None
-
         name = "-".join("".join(c if c.isalnum() else " " for c in run.name).split())[:60]
-        saved = self.folders.save_as(
-            self, "Save weights", f"{name}.npz", "mnistpad weights (*.npz)", save
-        )
+        saved = save_weights_as(self, self.folders, run.model, run.meta, f"{name}.npz")
         if saved is not None:
             self.saved(run, saved)
             self.message.emit(f"Saved {saved}")

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from ..handwriting import HandwritingError, PersonalSet
 from ..networks import Model
-from ..run_store import RunStore, StoredRun, weights_digest
+from ..run_store import RunStore, StoredRun
 from ..train import ConfigError, EpochEnd, Finished, TrainConfig
 from ..weights import WeightFile, input_deskew
 from .actions import build_actions
@@ -232,15 +232,17 @@ class MainWindow(QMainWindow):
         """Put a listed run's weights in use (the weights in use are kept, or asked about)."""
         if self.run.training or not self.files.confirm_discard():
             return False
-        self.session.use_weights(run.model, run.meta, run.title, unsaved=False)
-        self._show_history(WeightFile(run.model, run.meta))
+        self._put_in_use(run)
         self.say(f"Using {run.title}.")
         return True
 
+    def _put_in_use(self, run: StoredRun) -> None:
+        self.session.use_weights(run.model, run.meta, run.title, unsaved=False)
+        self._show_history(WeightFile(run.model, run.meta))
+
     @Slot(object)
     def _on_run_removed(self, run: StoredRun) -> None:
-        model = self.session.model
-        in_use = model is not None and (run.model is model or run.digest == weights_digest(model))
+        in_use = run.model is self.session.model or run.digest == self.runs.in_use_digest
         if in_use and not run.kept_elsewhere and self.runs.in_use_run() is None:
             self.session.unsaved = True  # still in use, now kept nowhere: asked before it goes
             self._show_weights()
@@ -500,8 +502,7 @@ class MainWindow(QMainWindow):
         run = by_number.get(_whole(self.settings.value("runs/in_use", 0)))
         if run is None:
             return False
-        self.session.use_weights(run.model, run.meta, run.title, unsaved=False)
-        self._show_history(WeightFile(run.model, run.meta))
+        self._put_in_use(run)
         return True
 
     def _first_size(self) -> None:
