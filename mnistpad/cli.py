@@ -44,6 +44,8 @@ from .train import (
     preset,
     train,
 )
+from .unsure import UnsureRule, digit_test
+from .unsure import fit as fit_unsure
 from .weights import WeightFileError, default_weights, load_weights, run_meta, save_weights
 
 # What `train --out` may never replace: a dataset's own files.
@@ -341,6 +343,7 @@ def _predict(args: argparse.Namespace) -> int:
     if not images:
         raise UsageError(f"{first}: a weight file, but no image to classify")
     weight_file = load_weights(weights)
+    rule, no_rule = _unsure_rule(weight_file)
     failures = 0
     for path in images:
         try:
@@ -353,7 +356,7 @@ def _predict(args: argparse.Namespace) -> int:
         if digits > 1:
             warning = f"{digits} digits side by side: the answer reads them as one digit"
             print(f"mnistpad predict: warning: {printable(str(path))}: {warning}", file=sys.stderr)
-        field = field.reshape(-1)
+        field = plain_field = field.reshape(-1)
         if weight_file.deskew:
             field = deskew(field)
         try:
@@ -361,6 +364,8 @@ def _predict(args: argparse.Namespace) -> int:
         except OutputOverflow as error:
             raise UsageError(f"{weights}: {error}") from None
         digit = int(probabilities.argmax())
+        verdict = None if rule is None else rule.judge(plain_field)
+        why = no_rule if verdict is None else verdict.why()
         if args.json:
             print(
                 json.dumps(
@@ -371,10 +376,29 @@ def _predict(args: argparse.Namespace) -> int:
                         "probabilities": [round(float(p), 6) for p in probabilities],
                         "digits_seen": digits,
                         "warning": warning,
+                        "unsure": None if verdict is None else verdict.unsure,
+                        "why": why,
                     }
                 )
             )
         else:
             label = printable(weight_file.classes[digit])
-            print(f"{printable(str(path))}: {label} ({probabilities[digit]:.1%})")
+            doubt = f" - not sure this is a digit ({why})" if verdict and verdict.unsure else ""
+            print(f"{printable(str(path))}: {label} ({probabilities[digit]:.1%}){doubt}")
     return 2 if failures else 0
+
+
+def _unsure_rule(weight_file) -> tuple[UnsureRule | None, str]:
+    """The unsure rule for the weights, fitted on the bundled MNIST they read (a second or two;
+    several for a CNN), or None and why there is none."""
+    try:
+        dataset = load_dataset()
+    except DataError as error:
+        return None, f"no data to compare with: {error}"
+    if weight_file.classes != list(dataset.classes):
+        return None, "made for other classes than MNIST's digits: no data to compare with"
+    try:
+        rule = fit_unsure(weight_file.model, dataset, weight_file.deskew, digit_test(dataset))
+        return rule, ""
+    except (ValueError, ArithmeticError) as error:
+        return None, f"cannot tell: {error}"

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from ..networks import Model
 from ..pictures import PICTURE_FORMATS, PictureError, digit_picture
 from ..preprocess import deskew, mnist_style
+from ..unsure import UnsureRule
 from .canvas import DrawingCanvas
 from .compare import CompareView
 from .dialogs import Folders, message, tip
@@ -97,6 +98,11 @@ class DrawPane(QWidget):
         self.prediction.setToolTip("The model's prediction for your drawing and how sure it is.")
         self.confidence = FittedLabel("draw a digit", lines=2)
         self.confidence.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.unsure_note = FittedLabel(" ", lines=2, wrap=True)  # "Not sure this is a digit"
+        self.unsure_note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        bold = QFont(self.font())
+        bold.setBold(True)
+        self.unsure_note.setFont(bold)
         self.show_evidence = QCheckBox("evidence")
         self.show_evidence.setToolTip(
             "Colour the input by how much each pixel counts for the class chosen in the\n"
@@ -119,6 +125,7 @@ class DrawPane(QWidget):
         left_column.setAlignment(checks, Qt.AlignmentFlag.AlignHCenter)
         left_column.addWidget(self.prediction)
         left_column.addWidget(self.confidence)
+        left_column.addWidget(self.unsure_note)
         left_column.addStretch(1)
         self.chart = ProbabilityChart([str(digit) for digit in range(10)])
         self.compare = CompareView()
@@ -238,6 +245,17 @@ class DrawPane(QWidget):
         path = folders.open_file(self, "Open a picture of a digit", f"{PICTURE_FILTER};;All (*)")
         return bool(path) and self.open_picture(path)
 
+    def show_trust(self, rule: UnsureRule | None) -> None:
+        """Say beside the prediction when the input is unlike the training images."""
+        verdict = None if rule is None or self.field is None else rule.judge(self.field)
+        unsure = verdict is not None and verdict.unsure
+        digits = self.classes == [str(digit) for digit in range(10)]
+        words = "Not sure this is a digit" if digits else "Not sure this is one of the classes"
+        self.unsure_note.setText(words if unsure else " ")
+        self.unsure_note.setToolTip(
+            f"The model reads something, but {verdict.why()}." if unsure else ""
+        )
+
     def strokes(self) -> list[dict]:
         """The drawing's strokes as the handwriting set keeps them: to a hundredth of a canvas
         unit (and a thousandth of full pressure), so that a drawing of as many points as the set
@@ -262,9 +280,13 @@ class DrawPane(QWidget):
         self.preview.set_image(self.current_input)
         return self.current_input
 
-    def show_reading(self, model: Model | None, evidence: np.ndarray | None) -> None:
-        """What `model` reads in the prepared input, with an evidence overlay (or None)."""
+    def show_reading(
+        self, model: Model | None, evidence: np.ndarray | None, rule: UnsureRule | None = None
+    ) -> None:
+        """What `model` reads in the prepared input, with an evidence overlay (or None), and
+        whether to trust it when there is a `rule` for the model (unsure.py)."""
         self.preview.set_evidence(evidence)
+        self.show_trust(rule)
         probabilities = None
         if self.current_input is not None and model is not None:
             with np.errstate(over="ignore", invalid="ignore"):

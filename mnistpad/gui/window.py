@@ -42,6 +42,7 @@ from .runs import RunsPanel, run_name
 from .session import DEFAULT_WEIGHTS, Session
 from .settings import open_settings
 from .train_panel import TrainPanel
+from .unsure_rules import UnsureRules
 from .views import TrainingPlots, WeightsInfo, configure_pyqtgraph
 
 REDRAW_MS = 100  # the progress bar and the live prediction refresh at most 10 times a second
@@ -139,6 +140,7 @@ class MainWindow(QMainWindow):
         curves_page.setStretchFactor(1, 1)
         curves_page.setChildrenCollapsible(False)
         self.errors = ErrorsPanel(self.session)
+        self.unsure = UnsureRules(self.session)
         self.handwriting = HandwritingPanel(PersonalSet(personal_folder()), self.folders)
         self.fine_tuning = FineTuning(self, self.session, self.run, self.handwriting)
         self.tabs = QTabWidget()
@@ -171,6 +173,7 @@ class MainWindow(QMainWindow):
         session, run, files, draw = self.session, self.run, self.files, self.draw
         session.weights_changed.connect(self._on_weights_changed)
         draw.input_changed.connect(self.show_prediction)
+        self.unsure.ready.connect(self.show_prediction)
         draw.evidence_toggled.connect(self.show_prediction)
         draw.compare_toggled.connect(self.show_prediction)
         draw.label_requested.connect(self.label_drawing)
@@ -312,7 +315,8 @@ class MainWindow(QMainWindow):
         overlay = self.draw.show_evidence.isChecked()
         if overlay or self.tabs.currentWidget() is self.inside_page:  # else nobody looks
             self.inside.show(model, current)
-        self.draw.show_reading(model, self.inside.evidence_map() if overlay else None)
+        rule = self.unsure.rule_for(model) if self.draw.field is not None else None
+        self.draw.show_reading(model, self.inside.evidence_map() if overlay else None, rule)
         if self.draw.show_compare.isChecked():
             where = self.run.live_name() if self.run.training else "in use"
             ticked = [
