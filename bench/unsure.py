@@ -10,7 +10,7 @@ images as references, its dev set setting the threshold), then it reads:
 - real handwriting and the ways it differs from MNIST: the sets of bench/handwriting.py (1,797
   optdigits digits by 13 writers, 120 digits drawn on the canvas, 300 MNIST test digits in each
   style). A rule that flags real people's digits is wrong.
-No timing; about two minutes.
+No timing; about five minutes on a busy 2-core machine.
 """
 
 from __future__ import annotations

@@ -86,6 +86,22 @@ def cache_folder() -> Path | None:
     return folder
 
 
+def subfolder(name: str) -> Path | None:
+    """A folder in the cache folder for entries pruned apart from the data's (the unsure rule's,
+    unsure.py), made if need be; None when the cache is off or the folder cannot be used (a
+    link, a file, a folder someone else could write)."""
+    folder = cache_folder()
+    if folder is None or not _ARRAY_NAME.fullmatch(name):
+        return None
+    path = folder / name
+    try:
+        if not os.path.lexists(path):
+            os.mkdir(path, 0o700)
+        return path if _no_one_else_writes(path) else None
+    except OSError:
+        return None
+
+
 def _resolve(path: Path) -> Path:
     """os.path.realpath of an absolute `path` (whose end need not exist yet), but a link that
     another user made in a folder shared with all, such as /tmp, is refused (OSError) wherever it

@@ -36,12 +36,13 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
 
-from .data import DIGITS, Dataset, assets_dir, deskewed
+from .cache import open_entry, subfolder, write_entry
+from .data import DIGITS, Dataset, assets_dir, cached_data, deskewed
 from .model import N_PIXELS
 from .networks import CNN, MLP, Model
 from .preprocess import deskew
@@ -197,20 +198,85 @@ class FeatureTest:
 
 def cloud_test(name: str, data: Dataset, deskews: bool) -> CloudTest:
     """The clouds of all of `data`'s training images (deskewed already if `deskews`)."""
-    clouds = ClassClouds.fit(data.train_images, data.train_labels)
-    return CloudTest(name, clouds, deskews, clouds.distances(data.dev_images))
+
+    def make() -> dict[str, np.ndarray]:
+        clouds = ClassClouds.fit(data.train_images, data.train_labels)
+        arrays = {field: getattr(clouds, field) for field in CLOUD_ARRAYS}
+        arrays["precisions"] = arrays["precisions"].reshape(len(clouds.centres), -1)
+        return arrays | {"dev": clouds.distances(data.dev_images)}
+
+    arrays = _kept(["clouds", DIMS, BASIS_IMAGES, SHRINK], data, make)
+    classes = len(arrays["centres"])
+    expected = {
+        "mean": (N_PIXELS,),
+        "basis": (N_PIXELS, DIMS),
+        "centres": (classes, DIMS),
+        "precisions": (classes, DIMS * DIMS),
+        "log_dets": (classes,),
+        "dev": (len(data.dev_images),),
+    }
+    if not _as_expected(arrays, expected):
+        arrays = _kept(["clouds"], None, make)  # a damaged entry: made again, not kept
+    arrays["precisions"] = arrays["precisions"].reshape(-1, DIMS, DIMS)
+    clouds = ClassClouds(*(arrays[field] for field in CLOUD_ARRAYS))
+    return CloudTest(name, clouds, deskews, arrays["dev"])
 
 
 def feature_test(name: str, model: Model, data: Dataset, deskews: bool) -> FeatureTest:
     """`model`'s features of the first FEATURE_REFERENCE training images of `data` (deskewed
     already if `deskews`), and of its dev images. ValueError if they overflow or are too few."""
-    reference = unit_features(model, data.train_images[:FEATURE_REFERENCE])
-    if not np.isfinite(reference).all():
-        raise ValueError("the model's features overflow on the training images")
-    if len(reference) < NEIGHBOURS:
-        raise ValueError("too few training images to fit the unsure rule")
-    dev = nearest_distances(reference, unit_features(model, data.dev_images), NEIGHBOURS)
-    return FeatureTest(name, model, deskews, reference, dev)
+
+    def make() -> dict[str, np.ndarray]:
+        reference = unit_features(model, data.train_images[:FEATURE_REFERENCE])
+        if not np.isfinite(reference).all():
+            raise ValueError("the model's features overflow on the training images")
+        if len(reference) < NEIGHBOURS:
+            raise ValueError("too few training images to fit the unsure rule")
+        dev = nearest_distances(reference, unit_features(model, data.dev_images), NEIGHBOURS)
+        return {"reference": reference, "dev": dev}
+
+    digest = hashlib.sha256(model.kind.encode())
+    for parameter in sorted(model.params):
+        digest.update(parameter.encode() + model.params[parameter].tobytes())
+    arrays = _kept(["features", FEATURE_REFERENCE, NEIGHBOURS, digest.hexdigest()], data, make)
+    reference = arrays["reference"]
+    rows = min(FEATURE_REFERENCE, len(data.train_images))
+    expected = {"reference": (rows, reference.shape[-1]), "dev": (len(data.dev_images),)}
+    if not _as_expected(arrays, expected):
+        arrays = _kept(["features"], None, make)
+    return FeatureTest(name, model, deskews, arrays["reference"], arrays["dev"])
+
+
+CLOUD_ARRAYS = ("mean", "basis", "centres", "precisions", "log_dets")
+CACHE_FORMAT = "mnistpad unsure 1"  # the first line of every key: a new layout, new entries
+MAX_KEPT_BYTES = 64 << 20  # one test's arrays: 41 MB for 10,000 features of a 1,024-unit layer
+
+
+def _kept(what: list, data: Dataset | None, make) -> dict[str, np.ndarray]:
+    """make()'s arrays rounded to float32, so that a test made now and one read back from the
+    cache compute the same. They are kept in the cache's "unsure" folder, under a key of `what`
+    and the cache key of `data`, when `data` is mapped from the cache (its key names the files
+    it was read from and how it was deskewed); otherwise they are made every time."""
+    cached = None if data is None else cached_data(data)
+    folder = None if cached is None else subfolder("unsure")
+    key = "\n".join([CACHE_FORMAT, *map(str, what), cached.key]) if folder else ""
+    if folder is not None:
+        arrays = open_entry(folder, key, MAX_KEPT_BYTES)
+        if arrays is not None:
+            return {name: np.asarray(array, dtype=np.float64) for name, array in arrays.items()}
+    arrays = {name: np.asarray(array, dtype=np.float32) for name, array in make().items()}
+    if folder is not None and sum(array.nbytes for array in arrays.values()) <= MAX_KEPT_BYTES:
+        write_entry(folder, key, arrays)
+    return {name: array.astype(np.float64) for name, array in arrays.items()}
+
+
+def _as_expected(arrays: dict[str, np.ndarray], shapes: dict[str, tuple]) -> bool:
+    """Whether a test's arrays have the names and shapes it needs, and finite values (a cache
+    entry holds what was written, but is checked as anything read is)."""
+    return arrays.keys() == shapes.keys() and all(
+        arrays[name].shape == shape and np.isfinite(arrays[name]).all()
+        for name, shape in shapes.items()
+    )
 
 
 @dataclass(frozen=True)
@@ -273,9 +339,12 @@ def fit(
     seen = deskewed(dataset) if deskews else dataset  # as the model sees them
     if deskews:
         tests.append(cloud_test("as seen", seen, True))
-    tests.append(feature_test("features", model, seen, deskews))
-    if digit_test is not None and not same_model(digit_test.model, model):
-        tests.append(digit_test)
+    if digit_test is not None and not deskews and same_model(digit_test.model, model):
+        tests.append(replace(digit_test, name="features"))  # the bundled CNN itself
+    else:
+        tests.append(feature_test("features", model, seen, deskews))
+        if digit_test is not None:
+            tests.append(digit_test)
     dev = {test.name: share_as_far(test.sorted_dev, test.dev_distances) for test in tests}
     threshold = float(np.quantile(_combined(dev), DEV_QUANTILE))
     return UnsureRule(model, tuple(tests), threshold)

@@ -9,7 +9,9 @@ report's naive and optimized protocols for five epochs and lays them over each o
 (handwriting.png), and, where Debian's dataset-fashion-mnist is installed, trains on
 Fashion-MNIST (fashion.png); then trains an MLP and a CNN on MNIST and lays a linear, the MLP and
 the CNN run over each other (models.png), and opens the bundled CNN on a drawn 6 with the
-comparison and the Inside tab on (networks.png). Runs in a fresh home folder, so nothing of the
+comparison and the Inside tab on (networks.png). `--unsure` takes only unsure.png: a smiley
+drawn for the bundled linear model, read as a digit and said not to be one. Runs in a fresh
+home folder, so nothing of the
 person's own settings or drawings shows or changes. Works on any Qt platform: offscreen, a
 desktop, or Xvfb.
 """
@@ -106,8 +108,19 @@ def script_glyph(label: int, rng: np.random.Generator) -> list[tuple[float, floa
     return [tuple(np.clip(p, 0.02, 0.98)) for p in path]
 
 
+def smiley() -> list[list[tuple[float, float]]]:
+    """A face: a ring, two eyes and a smile, as strokes in canvas fractions."""
+    ring = [(0.5 + 0.3 * np.cos(a), 0.5 + 0.3 * np.sin(a)) for a in np.linspace(0, 6.4, 40)]
+    eyes = [[(x + 0.02 * np.cos(a), 0.42 + 0.02 * np.sin(a)) for a in np.linspace(0, 6.3, 8)]
+            for x in (0.4, 0.6)]  # fmt: skip
+    smile = [(0.5 + 0.15 * np.cos(a), 0.55 + 0.1 * np.sin(a)) for a in np.linspace(0.3, 2.8, 12)]
+    return [ring, *eyes, smile]
+
+
 def main() -> int:
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs")
+    only_unsure = "--unsure" in sys.argv
+    arguments = [argument for argument in sys.argv[1:] if argument != "--unsure"]
+    out = Path(arguments[0] if arguments else "docs")
     app = make_application()
     window = MainWindow()
     window.resize(1280, 800)
@@ -203,7 +216,24 @@ def main() -> int:
         window.tabs.setCurrentWidget(window.inside_page)
         grab("networks.png")
 
+    def unsure() -> None:
+        window.session.unsaved = False
+        window.files.use_default_weights()
+        window.tabs.setCurrentIndex(0)
+        window.draw.show_compare.setChecked(False)
+        window.canvas.clear()
+        window.draw.pen_width.setValue(18)
+        for stroke in smiley():
+            send_stroke(window.canvas, stroke)
+
+    def unsure_shown() -> None:
+        if window.unsure.rule is None:  # fitted in its own thread: wait for it
+            steps.insert(0, unsure_shown)
+            return
+        grab("unsure.png")
+
     steps = [draw_three, inside, optimized, compare, handwriting, fashion, mlp, cnn, models]
+    steps = [unsure, unsure_shown] if only_unsure else [*steps, unsure, unsure_shown]
 
     def next_step() -> None:
         if window.run.training:
