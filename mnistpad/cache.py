@@ -86,14 +86,13 @@ def cache_folder() -> Path | None:
     return folder
 
 
-def subfolder(name: str) -> Path | None:
-    """A folder in the cache folder for entries pruned apart from the data's (the unsure rule's,
-    unsure.py), made if need be; None when the cache is off or the folder cannot be used (a
-    link, a file, a folder someone else could write)."""
-    folder = cache_folder()
-    if folder is None or not _ARRAY_NAME.fullmatch(name):
+def subfolder(cache: Path, name: str) -> Path | None:
+    """A folder in the cache folder `cache` for entries pruned apart from the data's (the unsure
+    rule's, unsure.py), made if need be; None when it cannot be used (a link, a file, a folder
+    someone else could write)."""
+    if not _ARRAY_NAME.fullmatch(name):
         return None
-    path = folder / name
+    path = Path(cache, name)
     try:
         if not os.path.lexists(path):
             os.mkdir(path, 0o700)
@@ -278,10 +277,13 @@ def _open_cache_file(path: Path, max_bytes: int):
     return os.fdopen(handle, "rb")
 
 
-def write_entry(cache: Path, key: str, arrays: dict[str, np.ndarray]) -> dict | None:
+def write_entry(
+    cache: Path, key: str, arrays: dict[str, np.ndarray], max_entries: int | None = None
+) -> dict | None:
     """Write `arrays` as the entry for `key`, the manifest last, and map them back (checked as
     any entry is); None when the cache cannot take them (over MAX_CACHE_BYTES, a read-only or
-    full disk). Older entries are pruned first, to make room."""
+    full disk). Older entries are pruned first, to make room (beyond `max_entries`, by default
+    MAX_ENTRIES)."""
     if not all(_ARRAY_NAME.fullmatch(array) for array in arrays):
         raise ValueError(f"array names must be ASCII identifiers: {sorted(arrays)}")
     name = entry_name(key)
@@ -289,7 +291,7 @@ def write_entry(cache: Path, key: str, arrays: dict[str, np.ndarray]) -> dict | 
     size = sum(data.nbytes for data in arrays.values())
     if size > MAX_CACHE_BYTES:
         return None
-    _prune(cache, keep=name, room=size)
+    _prune(cache, keep=name, room=size, max_entries=max_entries)
     manifest = {
         "key": key,
         "arrays": {
@@ -335,9 +337,9 @@ def _write_cache_file(path: Path, write) -> None:
     files.write_atomically(path, private)
 
 
-def _prune(cache: Path, keep: str, room: int) -> None:
+def _prune(cache: Path, keep: str, room: int, max_entries: int | None = None) -> None:
     """Make room for the entry `keep` of `room` bytes: remove the least recently used other
-    entries beyond MAX_ENTRIES in all or MAX_CACHE_BYTES, and temporary files that a writer
+    entries beyond `max_entries` in all or MAX_CACHE_BYTES, and temporary files that a writer
     killed an hour or more ago left behind. Only files named as this module names them go, and
     an entry's only when its manifest is its own (or it has none: a writer was killed)."""
     used: dict[str, float] = {}  # entry -> the latest modification of its files
@@ -361,7 +363,7 @@ def _prune(cache: Path, keep: str, room: int) -> None:
         for name in sorted(used, key=used.__getitem__, reverse=True):
             if name == keep or not _is_entry(cache, name):
                 continue
-            if kept < MAX_ENTRIES and kept_bytes + sizes[name] <= MAX_CACHE_BYTES:
+            if kept < (max_entries or MAX_ENTRIES) and kept_bytes + sizes[name] <= MAX_CACHE_BYTES:
                 kept, kept_bytes = kept + 1, kept_bytes + sizes[name]
             else:
                 for path in entry_files[name]:

@@ -249,16 +249,18 @@ def feature_test(name: str, model: Model, data: Dataset, deskews: bool) -> Featu
 
 CLOUD_ARRAYS = ("mean", "basis", "centres", "precisions", "log_dets")
 CACHE_FORMAT = "mnistpad unsure 1"  # the first line of every key: a new layout, new entries
+KEPT_ENTRIES = 12  # the pixel clouds, and the features of the last few models used
 MAX_KEPT_BYTES = 64 << 20  # one test's arrays: 41 MB for 10,000 features of a 1,024-unit layer
 
 
 def _kept(what: list, data: Dataset | None, make) -> dict[str, np.ndarray]:
     """make()'s arrays rounded to float32, so that a test made now and one read back from the
-    cache compute the same. They are kept in the cache's "unsure" folder, under a key of `what`
-    and the cache key of `data`, when `data` is mapped from the cache (its key names the files
-    it was read from and how it was deskewed); otherwise they are made every time."""
+    cache compute the same. They are kept in an "unsure" folder in the cache folder `data` was
+    mapped from (as data.deskewed keeps its copy), under a key of `what` and the cache key of
+    `data` (the files it was read from and how it was deskewed); without a cache, they are made
+    every time."""
     cached = None if data is None else cached_data(data)
-    folder = None if cached is None else subfolder("unsure")
+    folder = None if cached is None else subfolder(cached.cache, "unsure")
     key = "\n".join([CACHE_FORMAT, *map(str, what), cached.key]) if folder else ""
     if folder is not None:
         arrays = open_entry(folder, key, MAX_KEPT_BYTES)
@@ -266,7 +268,7 @@ def _kept(what: list, data: Dataset | None, make) -> dict[str, np.ndarray]:
             return {name: np.asarray(array, dtype=np.float64) for name, array in arrays.items()}
     arrays = {name: np.asarray(array, dtype=np.float32) for name, array in make().items()}
     if folder is not None and sum(array.nbytes for array in arrays.values()) <= MAX_KEPT_BYTES:
-        write_entry(folder, key, arrays)
+        write_entry(folder, key, arrays, KEPT_ENTRIES)
     return {name: array.astype(np.float64) for name, array in arrays.items()}
 
 

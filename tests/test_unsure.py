@@ -12,6 +12,7 @@ from conftest import synthetic_dataset
 from gui_support import line
 from PySide6.QtGui import QImage
 
+from mnistpad.cache import CACHE_ENV
 from mnistpad.cli import main
 from mnistpad.data import DIGITS, Dataset
 from mnistpad.gui.canvas import send_stroke
@@ -21,6 +22,7 @@ from mnistpad.networks import new_model
 from mnistpad.unsure import (
     DEV_QUANTILE,
     ClassClouds,
+    digit_test,
     features,
     fit,
     nearest_distances,
@@ -127,8 +129,10 @@ def test_weights_whose_features_overflow_get_no_rule():
 
 @pytest.fixture(scope="module")
 def linear_rule(mnist):
+    """The default's rule, as the window and `predict` fit it; its parts are kept in the
+    session's data cache, where the window and `predict` below find them."""
     weight_file = load_weights(next(iter(bundled_models())))  # the default, linear and deskewing
-    return fit(weight_file.model, mnist, weight_file.deskew)
+    return fit(weight_file.model, mnist, weight_file.deskew, digit_test(mnist))
 
 
 def test_on_mnist_at_most_two_percent_of_the_test_digits_are_flagged(linear_rule, mnist):
@@ -144,7 +148,7 @@ def wait_for_rule(window, qtbot):
 
 
 def test_the_window_says_a_dot_and_a_dash_are_not_sure_digits_and_an_mnist_digit_is(
-    window, qtbot, mnist
+    window, qtbot, mnist, linear_rule
 ):
     note = window.draw.unsure_note
     angles = np.linspace(0, 2 * np.pi, 12)  # a dot, the pen circled a little
@@ -181,7 +185,10 @@ def picture(path, ink: np.ndarray) -> str:
     return str(path)
 
 
-def test_predict_json_carries_the_flag_and_plain_predict_says_it(tmp_path, capsys, mnist):
+def test_predict_json_carries_the_flag_and_plain_predict_says_it(
+    tmp_path, capsys, mnist, linear_rule, data_cache, monkeypatch
+):
+    monkeypatch.setenv(CACHE_ENV, str(data_cache))  # as test_cli.py's commands read MNIST
     hash_sign = np.zeros((100, 100))
     hash_sign[15:85, 30:38] = hash_sign[15:85, 62:70] = 1  # two bars down...
     hash_sign[30:38, 15:85] = hash_sign[62:70, 15:85] = 1  # ...and two across: a #
@@ -216,3 +223,22 @@ def test_a_dataset_of_other_classes_gets_no_digit_network():
     data = synthetic_dataset(n_train=50)
     other = Dataset(**{**data.__dict__, "classes": ("x",) * 10})
     assert digit_network(data) is not None and digit_network(other) is None
+
+
+def test_the_fitted_tests_are_kept_in_the_cache_and_a_damaged_entry_is_made_again(tmp_path, cache):
+    from gui_support import named_idx_folder
+
+    from mnistpad.data import load_dataset
+
+    data = load_dataset(named_idx_folder(tmp_path / "fruit", n_train=10_300, n_test=50))
+    model = LinearModel.glorot(np.random.default_rng(0))
+    first = fit(model, data, deskews=True)
+    kept = sorted((cache / "unsure").glob("*.npy"))
+    assert len(list((cache / "unsure").glob("*.json"))) == 3  # pixels, as seen, features
+    again = fit(model, data, deskews=True)
+    assert again.threshold == first.threshold
+    assert np.array_equal(again.scores(data.test_images), first.scores(data.test_images))
+    for path in kept:  # every file cut short: each entry fails its checks and is made again
+        path.write_bytes(path.read_bytes()[:-8])
+    remade = fit(model, data, deskews=True)
+    assert np.array_equal(remade.scores(data.test_images), first.scores(data.test_images))
