@@ -206,7 +206,7 @@ def cloud_test(name: str, data: Dataset, deskews: bool) -> CloudTest:
         return arrays | {"dev": clouds.distances(data.dev_images)}
 
     arrays = _kept(["clouds", DIMS, BASIS_IMAGES, SHRINK], data, make)
-    classes = len(arrays["centres"])
+    classes = len(arrays.get("centres", ()))
     expected = {
         "mean": (N_PIXELS,),
         "basis": (N_PIXELS, DIMS),
@@ -239,9 +239,9 @@ def feature_test(name: str, model: Model, data: Dataset, deskews: bool) -> Featu
     for parameter in sorted(model.params):
         digest.update(parameter.encode() + model.params[parameter].tobytes())
     arrays = _kept(["features", FEATURE_REFERENCE, NEIGHBOURS, digest.hexdigest()], data, make)
-    reference = arrays["reference"]
+    width = np.shape(arrays.get("reference", ()))[-1]
     rows = min(FEATURE_REFERENCE, len(data.train_images))
-    expected = {"reference": (rows, reference.shape[-1]), "dev": (len(data.dev_images),)}
+    expected = {"reference": (rows, width), "dev": (len(data.dev_images),)}
     if not _as_expected(arrays, expected):
         arrays = _kept(["features"], None, make)
     return FeatureTest(name, model, deskews, arrays["reference"], arrays["dev"])

@@ -1,9 +1,10 @@
 """The left pane: the canvas and its tools, the Label row, and what the model reads.
 
 The drawing is made MNIST-style (`preprocess.mnist_style`) on every change; the pane shows that
-input (deskewed when the model in view wants it), the prediction, how sure it is and every class's
-probability. An image from the data, or a picture file read as `mnistpad predict` reads it, can
-be inspected in its place until the next stroke; the canvas says so meanwhile.
+input (deskewed when the model in view wants it), the prediction, how sure it is, every class's
+probability and, when the unsure rule (unsure.py) says so, "Not sure this is a digit". An image
+from the data, or a picture file read as `mnistpad predict` reads it, can be inspected in its
+place until the next stroke; the canvas says so meanwhile.
 
 The pane fits a 1024x768 screen whatever the classes: up to MAX_LABEL_BUTTONS of them get Label
 buttons, in rows, and more are chosen from a list; the prediction is cut short to its width.
