@@ -9,21 +9,25 @@ neither does the model being trained (its weights change at every step).
 
 from __future__ import annotations
 
-import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from ..data import load_dataset
 from ..networks import Model
 from ..unsure import UnsureRule, digit_test, fit
 from .session import Session
 
+COLLECT_MS = 100  # how often the window's thread looks whether a fit is done
+# One fit at a time in the whole process, whatever the windows: a fit that other weights made
+# useless is skipped when its turn comes.
+FITTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mnistpad-unsure")
+
 
 class UnsureRules(QObject):
     """The rule of the weights in use, once fitted."""
 
     ready = Signal()  # a rule was fitted: the reading can say whether to trust it
-    _fitted = Signal(int, object)  # (which fit, (data folder, dataset, the rule or the error))
 
     def __init__(self, session: Session) -> None:
         super().__init__()
@@ -31,10 +35,18 @@ class UnsureRules(QObject):
         self.rule: UnsureRule | None = None
         self.model: Model | None = None  # the model and data of `rule`, or of the fit under way
         self.dataset = None
-        self.fits = 0  # fits started: only the last one's result is kept
+        # fits started (only the last one's result is kept), in a list: the fitting thread reads
+        # it, and must hold no reference to a Qt object (dropping the last one there would
+        # delete it in the wrong thread)
+        self.fits = [0]
         self.digits: list = [None, None]  # [a dataset, the bundled CNN's test for it]
         self.problem = ""  # why the weights in use have no rule, if they cannot have one
-        self._fitted.connect(self._on_fitted)
+        # The fitting thread touches no Qt object (one could be deleted while it emits): its
+        # Future is collected by a timer of the window's thread.
+        self.under_way: tuple[int, Future] | None = None
+        self.collector = QTimer(self)
+        self.collector.setInterval(COLLECT_MS)
+        self.collector.timeout.connect(self._collect)
 
     def rule_for(self, model: Model | None) -> UnsureRule | None:
         """The rule for `model` if it is the weights in use and the rule is fitted; starts
@@ -46,11 +58,13 @@ class UnsureRules(QObject):
         if self.model is model and (dataset is None or dataset is self.dataset):
             return self.rule  # fitted, or being fitted
         self.rule, self.model, self.dataset, self.problem = None, model, dataset, ""
-        self.fits += 1
+        self.fits[0] += 1
         folder, classes, deskews = session.data_folder, session.classes, session.deskews
-        number, digits = self.fits, self.digits
+        number, digits, fits = self.fits[0], self.digits, self.fits
 
-        def work() -> None:
+        def work() -> tuple:
+            if number != fits[0]:  # other weights came meanwhile
+                return folder, None, None
             data = dataset
             try:
                 data = data or load_dataset(folder)
@@ -61,19 +75,26 @@ class UnsureRules(QObject):
                 result = fit(model, data, deskews, digits[1])
             except Exception as error:  # no data, overflow, no memory: no rule, said why
                 result = error
-            try:
-                self._fitted.emit(number, (folder, data, result))
-            except RuntimeError:  # the window was closed meanwhile
-                pass
+            return folder, data, result
 
-        threading.Thread(target=work, name="mnistpad-unsure", daemon=True).start()
+        self.under_way = (number, FITTER.submit(work))
+        self.collector.start()
         return None
 
-    @Slot(int, object)
+    @Slot()
+    def _collect(self) -> None:
+        if self.under_way is None or not self.under_way[1].done():
+            return
+        (number, future), self.under_way = self.under_way, None
+        self.collector.stop()
+        self._on_fitted(number, future.result())
+
     def _on_fitted(self, number: int, outcome: tuple) -> None:
-        if number != self.fits:
+        if number != self.fits[0]:
             return  # other weights or data came since
         folder, dataset, result = outcome
+        if dataset is None:  # skipped
+            return
         session = self.session
         if session.dataset is None and session.data_folder == folder and dataset is not None:
             session.dataset = dataset  # read here first: the window's other views use it too
