@@ -159,7 +159,7 @@ def main() -> int:
             for label in range(10):
                 send_stroke(window.canvas, script_glyph(label, rng))
                 window.label_drawing(label)
-        window.tabs.setCurrentIndex(4)
+        window.tabs.setCurrentWidget(window.handwriting_page)
         window.fine_tuning.start()
 
     def handwriting() -> None:

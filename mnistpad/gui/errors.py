@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..data import DataError
+from ..data import DataError, Dataset
 from ..model import OutputOverflow, confusion_matrix, softmax
 from ..networks import Model, describe
 from .dialogs import plain, tip
@@ -56,6 +56,33 @@ def digit_icon(image: np.ndarray, size: int = 56) -> QIcon:
     grey = np.ascontiguousarray(np.round(255 * image.reshape(28, 28)).astype(np.uint8))
     picture = QImage(grey.data, 28, 28, 28, QImage.Format.Format_Grayscale8).copy()
     return QIcon(QPixmap.fromImage(picture.scaled(size, size)))
+
+
+def read_test_set(
+    session: Session, deskewed: bool, classes: list[str] | None
+) -> tuple[Dataset, np.ndarray] | str:
+    """The data in use and its test images as a model with (or without) deskewed inputs sees
+    them, or why not, in words: it cannot be read, or it is not of the model's `classes` (None:
+    a model being trained on it, of its classes)."""
+    QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+    try:
+        dataset = session.loaded_dataset()
+        inputs = session.test_inputs(deskewed)
+    except DataError as error:
+        return f"Cannot read the test set: {error}"
+    finally:
+        QApplication.restoreOverrideCursor()
+    if classes is not None and list(dataset.classes) != list(classes):
+        return (
+            f"The weights in use are for other classes than {dataset.name}'s: train on this"
+            " data or open weights made for it."
+        )
+    return dataset, inputs
+
+
+def inspect_caption(index: int, true_class: str, read_as: str, sure: float) -> str:
+    """What the preview says of a test image sent to it (from the Errors or the Map tab)."""
+    return f"test image #{index}: true class {true_class}, read as {read_as} ({sure:.1%})"
 
 
 class CountsTable(QTableWidget):
@@ -145,21 +172,11 @@ class ErrorsPanel(QWidget):
         session = self.session
         if session is None or session.model is None:
             return
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            dataset = session.loaded_dataset()
-            inputs = session.test_inputs(session.deskews)
-        except DataError as error:
-            self.show_problem(f"Cannot read the test set: {error}")
+        test = read_test_set(session, session.deskews, session.classes)
+        if isinstance(test, str):
+            self.show_problem(test)
             return
-        finally:
-            QApplication.restoreOverrideCursor()
-        if list(dataset.classes) != session.classes:
-            self.show_problem(
-                f"The weights in use are for other classes than {dataset.name}'s: train on this"
-                " data or open weights made for it."
-            )
-            return
+        dataset, inputs = test
         self.set_results(
             session.model, inputs, dataset.test_images, dataset.test_labels, session.classes
         )
@@ -296,8 +313,8 @@ class ErrorsPanel(QWidget):
         index = item.data(Qt.ItemDataRole.UserRole)
         probabilities = self.probabilities[index]
         read_as = int(probabilities.argmax())
+        true_class = self.classes[int(self.labels[index])]
         self.inspect_requested.emit(
             self.images[index],
-            f"test image #{index}: true class {self.classes[int(self.labels[index])]},"
-            f" read as {self.classes[read_as]} ({probabilities[read_as]:.1%})",
+            inspect_caption(index, true_class, self.classes[read_as], probabilities[read_as]),
         )

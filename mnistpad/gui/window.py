@@ -37,6 +37,7 @@ from .file_actions import FileActions
 from .fine_tune import FineTuning
 from .handwriting_panel import HandwritingPanel
 from .inside import InsidePanel
+from .map_view import MapPanel
 from .run_controller import RunController
 from .runs import RunsPanel, run_name
 from .session import DEFAULT_WEIGHTS, Session
@@ -139,6 +140,7 @@ class MainWindow(QMainWindow):
         curves_page.setStretchFactor(1, 1)
         curves_page.setChildrenCollapsible(False)
         self.errors = ErrorsPanel(self.session)
+        self.map = MapPanel(self.session, self.run.model_in_view)
         self.handwriting = HandwritingPanel(PersonalSet(personal_folder()), self.folders)
         self.fine_tuning = FineTuning(self, self.session, self.run, self.handwriting)
         self.tabs = QTabWidget()
@@ -153,6 +155,7 @@ class MainWindow(QMainWindow):
             (self.table, "Epochs", "The same numbers as a table"),
             (self.inside_page, "Inside", "The model's templates; the evidence in your drawing"),
             (self.errors_page, "Errors", "Where the weights in use go wrong on the test set"),
+            (self.map, "Map", "The test images placed by what the model makes of them"),
             (self.handwriting_page, "Handwriting", "Your labelled drawings; fine-tuning"),
         ):
             self.tabs.setTabToolTip(self.tabs.addTab(page, name), tip)
@@ -177,6 +180,8 @@ class MainWindow(QMainWindow):
         self.inside.class_chosen.connect(self.show_prediction)
         self.tabs.currentChanged.connect(self.show_prediction)  # Inside is kept only while shown
         self.errors.inspect_requested.connect(draw.inspect)
+        self.map.inspect_requested.connect(draw.inspect)
+        run.epoch_end.connect(self.map.refresh_when_shown)  # the live model, placed again
         self.panel.train_requested.connect(run.start)
         self.panel.stop_requested.connect(run.stop)
         run.started.connect(self._on_run_started)
@@ -296,6 +301,8 @@ class MainWindow(QMainWindow):
             )
         elif page is self.inside_page:
             text = f"Inside: {live or in_use}"
+        elif page is self.map:
+            text = f"Map of: {live + ' (placed again at each epoch end)' if live else in_use}"
         else:
             text = f"Curves of: {'the run in progress, ' + live if live else in_use}"
         self.tab_note.setText(text)
@@ -312,6 +319,8 @@ class MainWindow(QMainWindow):
         overlay = self.draw.show_evidence.isChecked()
         if overlay or self.tabs.currentWidget() is self.inside_page:  # else nobody looks
             self.inside.show(model, current)
+        if self.tabs.currentWidget() is self.map:
+            self.map.show_drawing(current)
         self.draw.show_reading(model, self.inside.evidence_map() if overlay else None)
         if self.draw.show_compare.isChecked():
             where = self.run.live_name() if self.run.training else "in use"
