@@ -16,6 +16,7 @@ that the map neither flips nor spins while the clusters move.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -109,7 +110,7 @@ class SetMap:
     points: np.ndarray  # (N, 2)
     probabilities: np.ndarray  # (N, classes)
 
-    @property
+    @cached_property
     def predicted(self) -> np.ndarray:
         return self.probabilities.argmax(axis=1)
 

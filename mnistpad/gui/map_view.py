@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from ..networks import Model, describe
 from ..projection import METHODS, SetMap, map_of
 from .dialogs import plain
-from .errors import digit_icon, inspect_caption, read_test_set
+from .errors import SLOW_KINDS, digit_icon, inspect_caption, read_test_set
 from .session import Session
 from .texts import FittedLabel
 
@@ -186,7 +186,7 @@ class MapPanel(QWidget):
         newest request is made next."""
         self.requests += 1
         request = (self.requests, model, inputs, images, labels, list(classes), self.method_key())
-        if self.map is None:
+        if self.map is None or model.kind in SLOW_KINDS:  # seconds: say so meanwhile
             self.summary.setText(f"Placing the {len(inputs):,} test images by {describe(model)}...")
         if self.working:
             self.waiting = request
