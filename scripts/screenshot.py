@@ -9,7 +9,9 @@ report's naive and optimized protocols for five epochs and lays them over each o
 (handwriting.png), and, where Debian's dataset-fashion-mnist is installed, trains on
 Fashion-MNIST (fashion.png); then trains an MLP and a CNN on MNIST and lays a linear, the MLP and
 the CNN run over each other (models.png), and opens the bundled CNN on a drawn 6 with the
-comparison and the Inside tab on (networks.png). Runs in a fresh home folder, so nothing of the
+comparison and the Inside tab on (networks.png), and shows the Map tab of the bundled CNN and of
+the bundled linear model, misread images ringed (map-cnn.png, map-linear.png). Runs in a fresh
+home folder, so nothing of the
 person's own settings or drawings shows or changes. Works on any Qt platform: offscreen, a
 desktop, or Xvfb.
 """
@@ -203,10 +205,22 @@ def main() -> int:
         window.tabs.setCurrentWidget(window.inside_page)
         grab("networks.png")
 
+    def cnn_map() -> None:  # the drawn 6 is the star
+        window.draw.show_compare.setChecked(False)
+        window.map.rings.setChecked(True)
+        window.tabs.setCurrentWidget(window.map)
+
+    def linear_map() -> None:
+        grab("map-cnn.png")
+        window.files.open_bundled(
+            next(path for path in bundled_models() if path.name == "default.npz")
+        )
+
     steps = [draw_three, inside, optimized, compare, handwriting, fashion, mlp, cnn, models]
+    steps += [cnn_map, linear_map, lambda: grab("map-linear.png")]
 
     def next_step() -> None:
-        if window.run.training:
+        if window.run.training or window.map.busy():
             return
         if not steps:
             window.session.unsaved = False

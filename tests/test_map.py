@@ -153,6 +153,7 @@ def test_pointing_at_a_dot_shows_the_image_and_clicking_inspects_it(window, qtbo
         f" ({sure:.1%})"
     )
     assert panel.hover.caption.text() == caption.removeprefix("test image ")
+    assert np.allclose(np.column_stack(panel.pointed.getData()), panel.map.points[[index]])
     assert panel.hover.caption.textFormat() == Qt.TextFormat.PlainText
 
     QTest.mouseClick(panel.plot.viewport(), Qt.MouseButton.LeftButton, pos=where)

@@ -10,6 +10,7 @@ it is classified in a thread of its own while the tab says so.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
@@ -80,6 +81,44 @@ def read_test_set(
     return dataset, inputs
 
 
+def in_thread(name: str, work: Callable[[], object], deliver: Callable[[object], None]) -> None:
+    """Run work() in a thread of its own, then deliver(its result), or the exception it raised
+    (overflow, no memory, or a bug: a panel must not say "Classifying..." forever); deliver is a
+    signal's emit, which fails once the panel is closed."""
+
+    def run() -> None:
+        try:
+            result = work()
+        except Exception as error:
+            result = error
+        try:
+            deliver(result)
+        except RuntimeError:  # the panel was closed meanwhile
+            pass
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+
+
+class FollowsWhenShown:
+    """A tab (a QWidget, after this in the bases) that follows the weights in use only while it
+    is shown: other weights or data mark it stale, and it refreshes when shown again."""
+
+    stale = True  # what is shown is not about the weights and data in use
+
+    def refresh(self) -> None:
+        raise NotImplementedError
+
+    def refresh_when_shown(self) -> None:
+        self.stale = True
+        if self.isVisible():
+            self.refresh()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.stale:
+            self.refresh()
+
+
 def inspect_caption(index: int, true_class: str, read_as: str, sure: float) -> str:
     """What the preview says of a test image sent to it (from the Errors or the Map tab)."""
     return f"test image #{index}: true class {true_class}, read as {read_as} ({sure:.1%})"
@@ -104,7 +143,7 @@ class CountsTable(QTableWidget):
         self.setFont(font)
 
 
-class ErrorsPanel(QWidget):
+class ErrorsPanel(FollowsWhenShown, QWidget):
     """Confusion matrix of a model on a test set, and a gallery of one cell's images."""
 
     inspect_requested = Signal(object, str)  # (784,) image as in the dataset, a caption
@@ -113,7 +152,6 @@ class ErrorsPanel(QWidget):
     def __init__(self, session: Session | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self.stale = True  # what is shown is not about the weights and data in use
         if session is not None:  # follow the weights and the data in use, while shown
             session.weights_changed.connect(self.refresh_when_shown)
             session.dataset_changed.connect(self.refresh_when_shown)
@@ -156,16 +194,6 @@ class ErrorsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addWidget(split, 1)
-
-    def refresh_when_shown(self) -> None:
-        self.stale = True
-        if self.isVisible():
-            self.refresh()
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if self.stale:
-            self.refresh()
 
     def refresh(self) -> None:
         """Classify the test set with the weights in use (reading the data if need be)."""
@@ -216,17 +244,11 @@ class ErrorsPanel(QWidget):
         self.show_problem(f"Classifying the {len(inputs):,} test images with {describe(model)}...")
         number = self.classifications
 
-        def classify() -> None:
-            try:
-                result = (softmax(model.checked_logits(inputs)), *data)
-            except Exception as error:  # overflow, no memory, or a bug: not "Classifying" forever
-                result = error
-            try:
-                self.classified.emit(number, result)
-            except RuntimeError:  # the panel was closed meanwhile
-                pass
-
-        threading.Thread(target=classify, name="mnistpad-errors", daemon=True).start()
+        in_thread(
+            "mnistpad-errors",
+            lambda: (softmax(model.checked_logits(inputs)), *data),
+            lambda result: self.classified.emit(number, result),
+        )
 
     def _on_classified(self, number: int, result: tuple | Exception) -> None:
         if number != self.classifications:

@@ -13,7 +13,6 @@ window only moves the dots.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -34,7 +33,14 @@ from PySide6.QtWidgets import (
 from ..networks import Model, describe
 from ..projection import METHODS, SetMap, map_of
 from .dialogs import plain
-from .errors import SLOW_KINDS, digit_icon, inspect_caption, read_test_set
+from .errors import (
+    SLOW_KINDS,
+    FollowsWhenShown,
+    digit_icon,
+    in_thread,
+    inspect_caption,
+    read_test_set,
+)
 from .session import Session
 from .texts import FittedLabel
 
@@ -48,7 +54,7 @@ NEAR = 8  # pixels from a dot within which the mouse is over it
 KEY_COLUMNS = 5
 
 
-class MapPanel(QWidget):
+class MapPanel(FollowsWhenShown, QWidget):
     """The test set placed by a model's features, with the drawing among it."""
 
     inspect_requested = Signal(object, str)  # (784,) image as in the dataset, a caption
@@ -62,7 +68,6 @@ class MapPanel(QWidget):
     ) -> None:
         super().__init__(parent)
         self.session, self.model_in_view = session, model_in_view
-        self.stale = True  # what is shown is not about the model in view
         if session is not None:
             session.weights_changed.connect(self.refresh_when_shown)
             session.dataset_changed.connect(self.refresh_when_shown)
@@ -123,7 +128,8 @@ class MapPanel(QWidget):
             pen=pg.mkPen(text, width=2),
             brush=pg.mkBrush(self.palette().color(QPalette.ColorRole.Base)),
         )
-        for item_ in (self.dots, self.ring_dots, self.star):
+        self.pointed = pg.ScatterPlotItem(size=14, pen=pg.mkPen(text, width=2), brush=None)
+        for item_ in (self.dots, self.ring_dots, self.pointed, self.star):
             item.addItem(item_)
         self.ring_dots.setVisible(False)
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
@@ -144,17 +150,6 @@ class MapPanel(QWidget):
         layout.addWidget(self.key)
 
     # -- what the map shows -------------------------------------------------------------------
-
-    @Slot()
-    def refresh_when_shown(self) -> None:
-        self.stale = True
-        if self.isVisible():
-            self.refresh()
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if self.stale:
-            self.refresh()
 
     def refresh(self) -> None:
         """Place the test set with the model in view (reading the data if need be)."""
@@ -201,18 +196,11 @@ class MapPanel(QWidget):
         same_images = self.map is not None and len(self.map.points) == len(inputs)
         reference = self.map.points if same_images else None
         self.working = True
-
-        def place() -> None:
-            try:
-                result = map_of(model, inputs, labels, method, reference)
-            except Exception as error:  # overflow, no memory, or a bug: not "Placing" forever
-                result = error
-            try:
-                self.placed.emit(number, (request, result))
-            except RuntimeError:  # the panel was closed meanwhile
-                pass
-
-        threading.Thread(target=place, name="mnistpad-map", daemon=True).start()
+        in_thread(
+            "mnistpad-map",
+            lambda: map_of(model, inputs, labels, method, reference),
+            lambda result: self.placed.emit(number, (request, result)),
+        )
 
     @Slot(int, object)
     def _on_placed(self, number: int, done: tuple) -> None:
@@ -239,7 +227,7 @@ class MapPanel(QWidget):
         self.model, self.map = None, None
         for item in (self.dots, self.ring_dots, self.star):
             item.setData(pos=np.zeros((0, 2)))
-        self.hover.hide()
+        self.hide_hover()
 
     def show_map(
         self,
@@ -258,7 +246,7 @@ class MapPanel(QWidget):
             self._show_key()
         first = self.map is None
         self.model, self.map, self.images = model, placed, images
-        self.hover.hide()  # its image may have moved
+        self.hide_hover()  # its dot may have moved
         self.dots.show_points(placed.points, self.brushes)
         self._show_rings()
         self.show_drawing(self.drawing_input)
@@ -342,8 +330,9 @@ class MapPanel(QWidget):
         index = self.nearest(scene_position)
         self.hovered = index
         if index is None:
-            self.hover.hide()
+            self.hide_hover()
             return
+        self.pointed.setData(pos=self.map.points[index : index + 1])
         self.hover.show_image(self.images[index], self.describe_image(index))
         self.hover.place(self.plot.mapFromScene(scene_position))
 
@@ -369,9 +358,13 @@ class MapPanel(QWidget):
 
     def eventFilter(self, watched, event) -> bool:
         if event.type() == event.Type.Leave:  # the mouse left the plot
-            self.hover.hide()
-            self.hovered = None
+            self.hide_hover()
         return super().eventFilter(watched, event)
+
+    def hide_hover(self) -> None:
+        self.hovered = None
+        self.hover.hide()
+        self.pointed.setData(pos=np.zeros((0, 2)))
 
 
 class Dots(pg.ScatterPlotItem):
