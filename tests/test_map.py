@@ -196,7 +196,7 @@ def test_rings_show_exactly_the_misread_images(window, qtbot, mnist):
 def test_the_map_follows_the_live_model_at_epoch_ends_without_flipping(window, qtbot):
     panel = open_map(window, qtbot)
     maps = [(window.session.model, panel.map.points)]  # the model each map shows, its points
-    panel.placed.connect(lambda number, done: maps.append((done[0][1], done[1].points)))
+    panel.placed.connect(lambda done: maps.append((done[0][0], done[1].points)))
     ends = []
     window.run.epoch_end.connect(lambda event: ends.append(event.model))
     start(window, qtbot, "fast", epochs=3)

@@ -58,7 +58,7 @@ class MapPanel(FollowsWhenShown, QWidget):
     """The test set placed by a model's features, with the drawing among it."""
 
     inspect_requested = Signal(object, str)  # (784,) image as in the dataset, a caption
-    placed = Signal(int, object)  # (request number, a SetMap or the exception), from a thread
+    placed = Signal(object)  # (the request, its SetMap or the exception), from a thread
 
     def __init__(
         self,
@@ -76,7 +76,6 @@ class MapPanel(FollowsWhenShown, QWidget):
         self.images: np.ndarray | None = None  # the test images as the dataset holds them
         self.labels: np.ndarray | None = None
         self.classes: list[str] = []
-        self.requests = 0  # maps asked for so far: only the newest one's is shown
         self.working = False  # a thread is placing a map
         self.waiting: tuple | None = None  # the newest request made meanwhile
         self.hovered: int | None = None  # the test image under the mouse
@@ -111,7 +110,7 @@ class MapPanel(FollowsWhenShown, QWidget):
         item.hideAxis("left")
         item.hideAxis("bottom")
         item.setAspectLocked(True)  # a circle of images stays a circle
-        self.plot.setToolTip(
+        self.summary.setToolTip(  # not the plot's: it would cover the image pointed at
             "Each dot is a test image, coloured by its true class, placed by what the model\n"
             "computes from it: images it finds alike lie close. The star is your drawing.\n"
             "Point at a dot to see the image; click it to inspect it in the preview.\n"
@@ -179,8 +178,7 @@ class MapPanel(FollowsWhenShown, QWidget):
         `images` are the same as the dataset holds them, for the hover card and the preview.
         The map is made in a thread and shown when it is done; asked again meanwhile, only the
         newest request is made next."""
-        self.requests += 1
-        request = (self.requests, model, inputs, images, labels, list(classes), self.method_key())
+        request = (model, inputs, images, labels, list(classes), self.method_key())
         if self.map is None or model.kind in SLOW_KINDS:  # seconds: say so meanwhile
             self.summary.setText(f"Placing the {len(inputs):,} test images by {describe(model)}...")
         if self.working:
@@ -192,18 +190,18 @@ class MapPanel(FollowsWhenShown, QWidget):
         return self.method.currentData()
 
     def _start(self, request: tuple) -> None:
-        number, model, inputs, _images, labels, _classes, method = request
+        model, inputs, _images, labels, _classes, method = request
         same_images = self.map is not None and len(self.map.points) == len(inputs)
         reference = self.map.points if same_images else None
         self.working = True
         in_thread(
             "mnistpad-map",
             lambda: map_of(model, inputs, labels, method, reference),
-            lambda result: self.placed.emit(number, (request, result)),
+            lambda result: self.placed.emit((request, result)),
         )
 
-    @Slot(int, object)
-    def _on_placed(self, number: int, done: tuple) -> None:
+    @Slot(object)
+    def _on_placed(self, done: tuple) -> None:
         """Show a map made (maps come in the order asked for), then make the newest one asked
         for meanwhile, turned to match this one."""
         self.working = False
@@ -211,7 +209,7 @@ class MapPanel(FollowsWhenShown, QWidget):
         if isinstance(result, Exception):
             self.show_problem(f"Cannot place the test set: {result}")
         else:
-            _, model, _inputs, images, labels, classes, _ = request
+            model, _inputs, images, labels, classes, _ = request
             self.show_map(model, result, images, labels, classes)
         if self.waiting is not None:  # newer weights, data or projection came meanwhile
             waiting, self.waiting = self.waiting, None
