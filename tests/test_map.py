@@ -212,3 +212,23 @@ def test_the_map_follows_the_live_model_at_epoch_ends_without_flipping(window, q
         assert np.allclose(procrustes(after, before), np.eye(2), atol=1e-6)
         for mirror in ([-1, 1], [1, -1], [-1, -1]):
             assert np.linalg.norm(after - before) < np.linalg.norm(after * mirror - before)
+
+
+def test_choosing_fisher_lda_places_the_classes_apart_turned_like_the_pca_map(window, qtbot):
+    panel = open_map(window, qtbot)
+    before = panel.map.points
+    panel.method.setCurrentIndex(panel.method.findData("lda"))
+    qtbot.waitUntil(lambda: panel.map.method == "lda" and not panel.busy(), timeout=20_000)
+    features = window.session.model.features(inputs_of(window))
+    labels = window.session.loaded_dataset().test_labels
+    fisher = lda(features, labels)(features)
+    turn = procrustes(fisher, before)
+    assert np.allclose(panel.map.points, fisher @ turn, atol=1e-4)
+    assert "(Fisher LDA)" in panel.summary.text()
+
+    def separation(points):  # spread of the class means over the spread within the classes
+        means = np.array([points[labels == c].mean(axis=0) for c in range(10)])
+        within = np.mean([points[labels == c].var(axis=0).sum() for c in range(10)])
+        return means.var(axis=0).sum() / within
+
+    assert separation(panel.map.points) > separation(before)
