@@ -9,6 +9,7 @@ it is classified in a thread of its own while the tab says so.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
 from ..data import DataError, Dataset
 from ..model import OutputOverflow, confusion_matrix, softmax
 from ..networks import Model, describe
+from ..train_process import NICENESS
 from .dialogs import plain, tip
 from .session import Session
 
@@ -87,6 +89,10 @@ def in_thread(name: str, work: Callable[[], object], deliver: Callable[[object],
     signal's emit, which fails once the panel is closed."""
 
     def run() -> None:
+        try:  # background work, as the training child is: the window comes first (Linux)
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
+        except (AttributeError, OSError):
+            pass
         try:
             result = work()
         except Exception as error:

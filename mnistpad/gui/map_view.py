@@ -260,7 +260,9 @@ class MapPanel(FollowsWhenShown, QWidget):
 
     def _show_key(self) -> None:
         while self.key_layout.count():
-            self.key_layout.takeAt(0).widget().deleteLater()
+            entry = self.key_layout.takeAt(0).widget()
+            entry.hide()  # deleted once back in the event loop: not shown, nor painted, meanwhile
+            entry.deleteLater()
         shown = min(len(self.classes), len(CLASS_COLOURS))
         for colour_index in range(shown):
             names = self.classes[colour_index :: len(CLASS_COLOURS)]
