@@ -166,7 +166,7 @@ def main() -> int:
     app.processEvents()
     window.session.dataset = load_dataset()
     if args.map:
-        window.tabs.setCurrentWidget(window.map)
+        window.tabs.setCurrentWidget(window.map_page)
 
     idle = Person(window)
     for _ in range(300):

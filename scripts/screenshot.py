@@ -208,7 +208,7 @@ def main() -> int:
     def cnn_map() -> None:  # the drawn 6 is the star
         window.draw.show_compare.setChecked(False)
         window.map.rings.setChecked(True)
-        window.tabs.setCurrentWidget(window.map)
+        window.tabs.setCurrentWidget(window.map_page)
 
     def linear_map() -> None:
         grab("map-cnn.png")

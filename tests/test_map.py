@@ -100,7 +100,7 @@ def test_a_map_reads_the_images_from_the_same_features():
 
 
 def open_map(window, qtbot):
-    window.tabs.setCurrentWidget(window.map)
+    window.tabs.setCurrentWidget(window.map_page)
     panel = window.map
     qtbot.waitUntil(lambda: panel.map is not None and not panel.busy(), timeout=20_000)
     view = panel.plot.getPlotItem().getViewBox()

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -110,6 +110,8 @@ class FollowsWhenShown:
     is shown: other weights or data mark it stale, and it refreshes when shown again."""
 
     stale = True  # what is shown is not about the weights and data in use
+    paint_first = False  # shown, refresh once the tab is painted (reading the data can take
+    # seconds the first time; the Errors tab's tests expect its matrix at once)
 
     def refresh(self) -> None:
         raise NotImplementedError
@@ -121,7 +123,13 @@ class FollowsWhenShown:
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if self.stale:
+        if self.stale and self.paint_first:
+            QTimer.singleShot(0, self._refresh_if_stale)
+        elif self.stale:
+            self.refresh()
+
+    def _refresh_if_stale(self) -> None:
+        if self.stale and self.isVisible():
             self.refresh()
 
 

@@ -57,6 +57,7 @@ KEY_COLUMNS = 5
 class MapPanel(FollowsWhenShown, QWidget):
     """The test set placed by a model's features, with the drawing among it."""
 
+    paint_first = True
     inspect_requested = Signal(object, str)  # (784,) image as in the dataset, a caption
     placed = Signal(object)  # (the request, its SetMap or the exception), from a thread
 
@@ -156,6 +157,8 @@ class MapPanel(FollowsWhenShown, QWidget):
         model, deskewed = self.model_in_view() if self.model_in_view else (None, False)
         if session is None or model is None:
             return
+        if self.map is None:
+            self.summary.setText("Reading the test set...")
         live = model is not session.model  # a run's, of the data it trains on: no check
         test = read_test_set(session, deskewed, None if live else session.classes)
         self.stale = False

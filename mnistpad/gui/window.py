@@ -149,13 +149,14 @@ class MainWindow(QMainWindow):
         self.reader_note = _note()
         self.inside_page = _scrolling(self.inside)
         self.errors_page = _scrolling(self.errors)  # a narrow window scrolls, never widens
+        self.map_page = _scrolling(self.map)
         self.handwriting_page = _scrolling(self.handwriting)
         for page, name, tip in (
             (curves_page, "Curves", "Loss and accuracy per epoch"),
             (self.table, "Epochs", "The same numbers as a table"),
             (self.inside_page, "Inside", "The model's templates; the evidence in your drawing"),
             (self.errors_page, "Errors", "Where the weights in use go wrong on the test set"),
-            (self.map, "Map", "The test images placed by what the model makes of them"),
+            (self.map_page, "Map", "The test images placed by what the model makes of them"),
             (self.handwriting_page, "Handwriting", "Your labelled drawings; fine-tuning"),
         ):
             self.tabs.setTabToolTip(self.tabs.addTab(page, name), tip)
@@ -301,7 +302,7 @@ class MainWindow(QMainWindow):
             )
         elif page is self.inside_page:
             text = f"Inside: {live or in_use}"
-        elif page is self.map:
+        elif page is self.map_page:
             text = f"Map of: {live + ', placed at each epoch end' if live else in_use}"
         else:
             text = f"Curves of: {'the run in progress, ' + live if live else in_use}"
@@ -319,7 +320,7 @@ class MainWindow(QMainWindow):
         overlay = self.draw.show_evidence.isChecked()
         if overlay or self.tabs.currentWidget() is self.inside_page:  # else nobody looks
             self.inside.show(model, current)
-        if self.tabs.currentWidget() is self.map:
+        if self.tabs.currentWidget() is self.map_page:
             self.map.show_drawing(current)
         self.draw.show_reading(model, self.inside.evidence_map() if overlay else None)
         if self.draw.show_compare.isChecked():
