@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal, Slot
+from PySide6.QtCore import QPointF, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -104,7 +104,7 @@ class MapPanel(FollowsWhenShown, QWidget):
         controls.addWidget(self.rings)
         controls.addStretch(1)
 
-        self.plot = pg.PlotWidget()
+        self.plot = MapPlot()
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         item = self.plot.getPlotItem()
@@ -368,6 +368,14 @@ class MapPanel(FollowsWhenShown, QWidget):
         self.hovered = None
         self.hover.hide()
         self.pointed.setData(pos=np.zeros((0, 2)))
+
+
+class MapPlot(pg.PlotWidget):
+    """The plot, asking for little room: in the tab's scroll area, pyqtgraph's 600x480 made
+    a 768-pixel-high window scroll the key out of sight."""
+
+    def sizeHint(self) -> QSize:
+        return QSize(240, 240)
 
 
 class Dots(pg.ScatterPlotItem):
