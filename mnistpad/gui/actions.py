@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QStyle
 
 from .. import __version__
 from ..weights import bundled_models, real_handwriting_scores
 from .dialogs import message
+from .present import THEMES
 
 SHORTCUTS = (
     ("Ctrl+O", "open a weight file (or drop one on the window)"),
@@ -23,6 +24,9 @@ SHORTCUTS = (
     ("Ctrl+Z / Delete in the gallery", "the same for the Handwriting tab's selected drawings"),
     ("Ctrl+Tab / Ctrl+Shift+Tab", "next / previous tab"),
     ("Tab / Shift+Tab", "move between controls"),
+    ("Ctrl+= / Ctrl+- / Ctrl+0", "zoom in / out / back to 100% (fonts, canvas, charts)"),
+    ("F11 / Esc", "full screen / leave full screen"),
+    ("Ctrl+Shift+C", "copy a picture of the view (the drawing, or the tab last used)"),
     ("F1", "this list"),
     ("Ctrl+Q", "quit (offers to save trained weights)"),
 )
@@ -169,6 +173,37 @@ def build_actions(window: QMainWindow) -> Actions:
     previous_tab = action("&Previous tab", lambda: step_tab(-1))
     for act, standard in ((next_tab, keys.NextChild), (previous_tab, keys.PreviousChild)):
         act.setShortcuts(readable_first(QKeySequence.keyBindings(standard)))
+    present = window.present
+    zoom_in = action("Zoom &in", present.zoom_in, keys.ZoomIn, "Larger text, canvas and charts")
+    zoom_in.setShortcuts(
+        unique([QKeySequence("Ctrl+="), QKeySequence("Ctrl++"), zoom_in.shortcut()])
+    )
+    zoom_out = action("Zoom &out", present.zoom_out, "Ctrl+-", "Smaller text, canvas and charts")
+    zoom_reset = action("&Actual size", present.reset_zoom, "Ctrl+0", "Zoom back to 100%")
+    full_screen = action(
+        "&Full screen", present.toggle_full_screen, "F11", "Full screen (Esc leaves it)"
+    )
+    theme = QMenu("T&heme", window)
+    themes = QActionGroup(theme)
+    for name, text in THEMES.items():
+        act = theme.addAction(text)
+        act.setCheckable(True)
+        act.setChecked(name == present.theme)
+        act.setStatusTip(f"{text.replace('&', '')} colours for the window and its charts")
+        themes.addAction(act)
+        act.triggered.connect(lambda _=False, name=name: present.set_theme(name))
+    copy_view = action(
+        "&Copy view",
+        present.copy_view,
+        "Ctrl+Shift+C",
+        "Copy a picture of the drawing with its reading, or of the tab shown (the one last used)",
+    )
+    save_view = action(
+        "Sa&ve view as PNG...",
+        present.save_view_dialog,
+        tip="Save a picture of the drawing with its reading, or of the tab shown (the one last"
+        " used)",
+    )
     shortcuts = action("&Keyboard shortcuts", lambda: show_shortcuts(window), keys.HelpContents)
     about = action(
         "&About mnistpad", lambda: message(window, "information", "About mnistpad", ABOUT)
@@ -179,7 +214,22 @@ def build_actions(window: QMainWindow) -> Actions:
         ("&File", (open_, bundled, save, default, picture, None, dataset, mnist, None, quit_)),
         ("&Edit", (undo, clear)),
         ("T&raining", (train, stop)),
-        ("&View", (next_tab, previous_tab)),
+        (
+            "&View",
+            (
+                next_tab,
+                previous_tab,
+                None,
+                zoom_in,
+                zoom_out,
+                zoom_reset,
+                full_screen,
+                theme,
+                None,
+                copy_view,
+                save_view,
+            ),
+        ),
         ("&Help", (shortcuts, about)),
     ):
         menu = menus.addMenu(title)
@@ -197,6 +247,15 @@ def build_actions(window: QMainWindow) -> Actions:
         toolbar.addSeparator() if item is None else toolbar.addAction(item)
     files_ = (open_, bundled.menuAction(), save, default, dataset, mnist)
     return Actions(open_, bundled, save, train, stop, files_)
+
+
+def unique(keys: list[QKeySequence]) -> list[QKeySequence]:
+    """`keys` without repeats or empty ones, in order."""
+    seen = []
+    for key in keys:
+        if not key.isEmpty() and key not in seen:
+            seen.append(key)
+    return seen
 
 
 def readable_first(keys: list[QKeySequence]) -> list[QKeySequence]:

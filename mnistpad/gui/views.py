@@ -288,6 +288,7 @@ class TrainingPlots(QWidget):
                 plot.getAxis(name).setStyle(maxTickLevel=0)
         # The key of the best epoch's line and of the runs laid over these curves: under the
         # accuracy plot, where it covers no curve however many runs it names.
+        self.key_points = 9.0  # the size of the key's text (presentation mode zooms it)
         self.key = Key(labelTextSize="9pt")
         accuracy.layout.addItem(self.key, 4, 1)
         self.curves = {
@@ -402,7 +403,9 @@ class TrainingPlots(QWidget):
             dashed = pg.PlotDataItem(pen=pg.mkPen(GREY, width=1.5, style=Qt.PenStyle.DashLine))
             curves.append((dashed, "dashed: training"))
         font = QFont(self.font())
-        font.setPointSizeF(9)  # a whole number of pixels: an SVG export's text matches the PNG's
+        # 9 points, a whole number of pixels: an SVG export's text matches the PNG's (zoomed in
+        # presentation mode)
+        font.setPointSizeF(self.key_points)
         metrics = QFontMetrics(font)
         widest = max((metrics.horizontalAdvance(name) for _, name in curves), default=0)
         room = self.accuracy_plot.width() - 70  # the left axis takes about 60 pixels
@@ -423,7 +426,7 @@ class TrainingPlots(QWidget):
         layout = self.accuracy_plot.getPlotItem().layout
         layout.removeItem(self.key)  # a new key: pyqtgraph's miscounts its cells once changed
         self.key.scene().removeItem(self.key)
-        self.key = Key(labelTextSize="9pt", colCount=columns)
+        self.key = Key(labelTextSize=f"{self.key_points:.3g}pt", colCount=columns)
         for (curve, name), text in zip(curves, shown, strict=True):
             self.key.addItem(KeySample(curve), escape(text))
             self.key.items[-1][1].setToolTip(tip(name))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QStandardPaths, Qt, QTimer, Slot
+from PySide6.QtCore import QByteArray, QSize, QStandardPaths, Qt, QTimer, Slot
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QApplication,
@@ -37,6 +37,7 @@ from .file_actions import FileActions
 from .fine_tune import FineTuning
 from .handwriting_panel import HandwritingPanel
 from .inside import InsidePanel
+from .present import Presentation, ScrolledPanes
 from .run_controller import RunController
 from .runs import RunsPanel, run_name
 from .session import DEFAULT_WEIGHTS, Session
@@ -71,8 +72,9 @@ class MainWindow(QMainWindow):
 
     def __init__(self, weights: Path | None = None, data_folder: Path | None = None) -> None:
         super().__init__()
-        configure_pyqtgraph(QApplication.palette())
         self.settings, settings_problem = open_settings()
+        self.present = Presentation(self, self.settings)  # the theme, before any plot is made
+        configure_pyqtgraph(QApplication.palette())
         self.session = Session(data_folder)
         self.run = RunController(self.session)
         self.folders = Folders(self.settings)
@@ -96,6 +98,7 @@ class MainWindow(QMainWindow):
         opened = opened or (weights is None and self._restore_runs())
         if not opened and not self.files.open_weights(DEFAULT_WEIGHTS, listed=False):
             self._show_weights()
+        self.present.restore()  # the zoom, once every widget exists
         self._restore_layout()  # last, once the Label buttons exist and count in the minimum
         problems = [settings_problem] if settings_problem else []
         if skipped:
@@ -121,10 +124,8 @@ class MainWindow(QMainWindow):
         middle_layout.addWidget(self.info)
         middle_layout.addStretch(1)
         # Scrolled rather than squeezed on a short screen, never sideways.
-        middle_pane = _scrolling(middle)
-        middle_pane.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scrollbar = middle_pane.verticalScrollBar().sizeHint().width()
-        middle_pane.setMinimumWidth(middle.minimumSizeHint().width() + scrollbar)
+        middle_pane = _Column()
+        middle_pane.setWidget(middle)
 
         self.plots = TrainingPlots()
         self.table = EpochsTable()
@@ -163,7 +164,8 @@ class MainWindow(QMainWindow):
             self.splitter.addWidget(pane)
             self.splitter.setStretchFactor(self.splitter.count() - 1, stretch)
         self.splitter.setChildrenCollapsible(False)
-        self.setCentralWidget(self.splitter)
+        self.panes = ScrolledPanes(self.splitter)  # scrolled when zoomed past the screen
+        self.setCentralWidget(self.panes)
         self.weights_label = plain(QLabel())
         self.statusBar().addPermanentWidget(self.weights_label)  # messages show left of it
 
@@ -348,6 +350,8 @@ class MainWindow(QMainWindow):
         text = event.text()  # 0-9 only: isdigit() takes "²" (a key in France) and "٣" too
         if len(text) == 1 and text in "0123456789" and int(text) < len(self.draw.classes):
             self.label_drawing(int(text))
+        elif event.key() == Qt.Key.Key_Escape and self.present.handle_escape():
+            pass  # Esc leaves full screen (while a run trains, it stops the run)
         else:
             super().keyPressEvent(event)
 
@@ -631,6 +635,22 @@ def _scrolling(page: QWidget) -> QScrollArea:
     area.setWidgetResizable(True)
     area.setFrameShape(QScrollArea.Shape.NoFrame)
     return area
+
+
+class _Column(QScrollArea):
+    """A pane scrolled up and down, never sideways: as wide as its widgets need, whatever their
+    font's size (presentation mode zooms it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWidgetResizable(True)
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+    def minimumSizeHint(self) -> QSize:
+        scrollbar = self.verticalScrollBar().sizeHint().width()
+        width = self.widget().minimumSizeHint().width() + scrollbar
+        return QSize(width, super().minimumSizeHint().height())
 
 
 def _duration(seconds: float) -> str:
