@@ -181,21 +181,50 @@ def test_save_view_writes_a_png_atomically_through_the_save_dialog(
     assert QImage(saved).size() == image.size()
 
 
-def test_at_the_largest_zoom_a_1024x768_window_scrolls_rather_than_cuts(window, qtbot):
-    window.present.set_zoom(ZOOMS[-1])
+def overlapping(pane) -> list[tuple[str, str]]:
+    """The drawing pane's controls that cover one another (names of the pairs)."""
+    draw = pane.draw
+    widgets = {
+        "canvas": draw.canvas,
+        "pen": draw.pen_width,
+        "label row": draw.label_row,
+        "preview": draw.preview,
+        "evidence": draw.show_evidence,
+        "compare": draw.show_compare,
+        "prediction": draw.prediction,
+        "confidence": draw.confidence,
+        "chart": draw.charts,
+    }
+    places = {name: w.geometry().translated(w.parentWidget().mapTo(draw, w.pos()) - w.pos())
+              for name, w in widgets.items()}  # fmt: skip
+    names = list(places)
+    return [
+        (one, other)
+        for i, one in enumerate(names)
+        for other in names[i + 1 :]
+        if places[one].intersects(places[other])
+    ]
+
+
+@pytest.mark.parametrize("zoom", [1.5, 2.0, ZOOMS[-1]])
+def test_zoomed_in_a_1024x768_window_the_panes_scroll_and_nothing_overlaps(window, qtbot, zoom):
+    window.present.set_zoom(zoom)
     window.resize(1024, 768)
     qtbot.waitUntil(lambda: window.width() == 1024 and window.height() == 768)
-    splitter, panes = window.splitter, window.panes
     QApplication.processEvents()
+    splitter, panes = window.splitter, window.panes
     least = splitter.minimumSizeHint()
     assert splitter.width() >= least.width() and splitter.height() >= least.height()
-    assert panes.horizontalScrollBar().maximum() > 0 or splitter.width() <= panes.width()
+    assert panes.verticalScrollBar().maximum() > 0  # the rest is reached by scrolling
     for index in range(splitter.count()):  # no pane squeezed below what it needs
         pane = splitter.widget(index)
         assert pane.width() >= pane.minimumSizeHint().width(), index
+    assert overlapping(window) == []
     window.present.reset_zoom()
     QApplication.processEvents()
     assert window.minimumSizeHint().width() <= 1024 * 0.95  # at 100% nothing scrolls
+    assert panes.verticalScrollBar().maximum() == 0
+    assert overlapping(window) == []
 
 
 def test_the_view_menu_lists_the_presentation_keys(window):
