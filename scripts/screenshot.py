@@ -9,7 +9,9 @@ report's naive and optimized protocols for five epochs and lays them over each o
 (handwriting.png), and, where Debian's dataset-fashion-mnist is installed, trains on
 Fashion-MNIST (fashion.png); then trains an MLP and a CNN on MNIST and lays a linear, the MLP and
 the CNN run over each other (models.png), and opens the bundled CNN on a drawn 6 with the
-comparison and the Inside tab on (networks.png). Runs in a fresh home folder, so nothing of the
+comparison and the Inside tab on (networks.png); last, presentation mode: the 3 again at 1024x768,
+zoomed to 175%, in the dark theme (presentation.png; `screenshot.py docs presentation` takes only
+this one, without training). Runs in a fresh home folder, so nothing of the
 person's own settings or drawings shows or changes. Works on any Qt platform: offscreen, a
 desktop, or Xvfb.
 """
@@ -203,7 +205,27 @@ def main() -> int:
         window.tabs.setCurrentWidget(window.inside_page)
         grab("networks.png")
 
+    def presentation() -> None:
+        window.session.unsaved = False
+        window.files.use_default_weights()
+        window.draw.show_compare.setChecked(False)
+        window.draw.pen_width.setValue(22)
+        window.canvas.clear()
+        for stroke in three():
+            send_stroke(window.canvas, stroke)
+        window.tabs.setCurrentIndex(0)
+        window.resize(1024, 768)
+        window.present.set_theme("dark")
+        window.present.set_zoom(1.75)
+        app.processEvents()
+        scrolled = window.panes.verticalScrollBar()
+        scrolled.setValue(scrolled.maximum())  # the reading under the canvas, scrolled into view
+        grab("presentation.png")
+
     steps = [draw_three, inside, optimized, compare, handwriting, fashion, mlp, cnn, models]
+    steps.append(presentation)
+    if sys.argv[2:] == ["presentation"]:
+        steps = [presentation]
 
     def next_step() -> None:
         if window.run.training:

@@ -109,6 +109,7 @@ def contrast(one: QColor, other: QColor) -> float:
 
 @pytest.mark.parametrize(("theme", "dark"), [("dark", True), ("light", False)])
 def test_the_theme_colours_the_widgets_and_the_plots_at_once(window, qtbot, theme, dark):
+    send_stroke(window.canvas, circle())  # a probability written on the chart
     window.present.set_theme(theme)
     QApplication.processEvents()  # Qt posts the new palette to each widget
     palette = QApplication.palette()
@@ -127,7 +128,9 @@ def test_the_theme_colours_the_widgets_and_the_plots_at_once(window, qtbot, them
             pen = pg.mkPen(curve.opts["pen"])
             if pen.style() != Qt.PenStyle.NoPen:  # Tableau's orange on white: 2.4
                 assert contrast(pen.color(), background) > 2.2, (theme, pen.color().name())
-    assert contrast(window.chart.hint.color, window.chart.backgroundBrush().color()) > 2.5
+    chart = window.chart.backgroundBrush().color()
+    assert contrast(window.chart.hint.color, chart) > 2.5
+    assert contrast(window.chart.value_label.color, chart) > 7  # "99.9%" on its bar
 
 
 def test_full_screen_with_f11_and_esc_leaves_it(window, qtbot):

@@ -53,20 +53,20 @@ def theme_palette(theme: str) -> QPalette:
         return QStyleFactory.create("Fusion").standardPalette()
     palette = QPalette()
     colours = {
-        Role.Window: "#2b2b2b",
+        Role.Window: "#353535",
         Role.WindowText: "#e6e6e6",
-        Role.Base: "#1e1e1e",
-        Role.AlternateBase: "#323232",
+        Role.Base: "#242424",
+        Role.AlternateBase: "#353535",
         Role.ToolTipBase: "#3c3c3c",
         Role.ToolTipText: "#e6e6e6",
         Role.PlaceholderText: "#9a9a9a",
         Role.Text: "#e6e6e6",
-        Role.Button: "#353535",
+        Role.Button: "#404040",
         Role.ButtonText: "#e6e6e6",
         Role.BrightText: "#ff6b6b",
         Role.Light: "#505050",
         Role.Midlight: "#404040",
-        Role.Mid: "#5a5a5a",
+        Role.Mid: "#6a6a6a",
         Role.Dark: "#1a1a1a",
         Role.Shadow: "#000000",
         Role.Highlight: "#3d7ab8",
@@ -282,6 +282,7 @@ class Presentation(QObject):
         chart = getattr(self.window, "chart", None)
         if chart is not None:
             chart.hint.setColor(palette.color(Role.PlaceholderText))
+            chart.value_label.setColor(palette.color(Role.Text))
 
     # -- full screen ---------------------------------------------------------------------------
 
