@@ -115,6 +115,9 @@ class ScrolledPanes(QScrollArea):
         panes.setMinimumHeight(round(least * 1.08) if self.scrolls else 0)
 
 
+STYLED = (pg.AxisItem, pg.LabelItem, pg.PlotDataItem, pg.InfiniteLine, pg.BarGraphItem, pg.TextItem)
+
+
 def scaled_points(points: float, zoom: float) -> str:
     return f"{points * zoom:.3g}pt"
 
@@ -124,14 +127,18 @@ def style_plots(root: QWidget, zoom: float, palette: QPalette) -> None:
     font and its lines and markers `zoom` times as wide as their makers drew them."""
     configure_pyqtgraph(palette)  # plots made from now on
     text, points = palette.color(Role.Text), QApplication.font().pointSizeF()
+    look = (zoom, points, text.rgba())  # an item styled so already is left alone (1 ms, not 40)
     for view in root.findChildren(pg.GraphicsView):
         view.setBackground(palette.color(Role.Base))
         for item in view.scene().items():
-            _style_item(item, zoom, points, text)
+            if isinstance(item, STYLED) and getattr(item, "styled", None) != look:
+                _style_item(item, zoom, points, text)
+                item.styled = look
         for plots in _training_plots(view):
-            plots.key_points = points
-            plots.keyed = None  # the key is made again, at this size
-            plots.redraw()
+            if plots.key_points != points:
+                plots.key_points = points
+                plots.keyed = None  # the key is made again, at this size
+                plots.redraw()
 
 
 def _training_plots(view: pg.GraphicsView) -> list:
