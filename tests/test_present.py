@@ -230,7 +230,7 @@ def test_zoomed_in_a_1024x768_window_the_panes_scroll_and_nothing_overlaps(windo
     assert overlapping(window) == []
 
 
-def test_the_view_menu_lists_the_presentation_keys(window):
+def test_the_view_menu_lists_the_presentation_keys(window, qtbot, dialogs):
     view = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
     texts = {a.text(): a.shortcut().toString() for a in view.actions()}
     assert texts["Zoom &in"] == "Ctrl+=" and texts["Zoom &out"] == "Ctrl+-"
@@ -240,3 +240,8 @@ def test_the_view_menu_lists_the_presentation_keys(window):
     assert [a.text() for a in theme.actions()] == ["&System", "&Light", "&Dark"]
     theme.actions()[2].trigger()
     assert window.present.theme == "dark" and theme.actions()[2].isChecked()
+    window.present.set_zoom(2.0)
+    qtbot.keyClick(window, Qt.Key.Key_F1)  # the list of keys at 100%: zoomed, it outgrew 768 px
+    title, text = dialogs[0]["information"][-1]
+    assert title == "Keyboard shortcuts"
+    assert "F11" in text and f"font-size: {system_look().font.pointSizeF():g}pt" in text

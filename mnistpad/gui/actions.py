@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QMainWindow, QMenu, QStyle
 from .. import __version__
 from ..weights import bundled_models, real_handwriting_scores
 from .dialogs import message
-from .present import THEMES
+from .present import THEMES, system_look
 
 SHORTCUTS = (
     ("Ctrl+O", "open a weight file (or drop one on the window)"),
@@ -267,5 +267,7 @@ def readable_first(keys: list[QKeySequence]) -> list[QKeySequence]:
 
 def show_shortcuts(parent) -> None:
     rows = "".join(f"<tr><td><b>{keys}</b></td><td>{what}</td></tr>" for keys, what in SHORTCUTS)
-    text = f"<table cellspacing='4'>{rows}</table>"  # mnistpad's own text: no outside names
+    # mnistpad's own text (no outside names), unzoomed: the list fits a 768-pixel-high screen
+    points = system_look().font.pointSizeF()
+    text = f"<table cellspacing='4' style='font-size: {points:g}pt'>{rows}</table>"
     message(parent, "information", "Keyboard shortcuts", text, html=True)
