@@ -245,3 +245,20 @@ def test_the_view_menu_lists_the_presentation_keys(window, qtbot, dialogs):
     title, text = dialogs[0]["information"][-1]
     assert title == "Keyboard shortcuts"
     assert "F11" in text and f"font-size: {system_look().font.pointSizeF():g}pt" in text
+
+
+def test_zooming_in_and_back_gives_every_text_its_size_again(window, qtbot):
+    window.resize(1440, 900)  # room for the matrix's numbers at the font's own size
+    qtbot.waitUntil(lambda: window.width() == 1440)
+    window.tabs.setCurrentWidget(window.errors_page)  # its matrix fits its text to its cells
+    qtbot.waitUntil(lambda: window.errors.probabilities is not None, timeout=10_000)
+    QApplication.processEvents()
+    matrix = window.errors.matrix
+    widgets = [matrix.horizontalHeader(), matrix.verticalHeader(), window.draw.prediction]
+    before = [widget.font().pointSizeF() for widget in widgets]
+    widths = window.splitter.sizes()
+    for zoom in (1.75, 1.0):
+        window.present.set_zoom(zoom)
+        QApplication.processEvents()
+    assert window.splitter.sizes() == widths  # the panes as wide as before, too
+    assert [widget.font().pointSizeF() for widget in widgets] == pytest.approx(before)

@@ -204,6 +204,7 @@ class Presentation(QObject):
         self.window, self.settings = window, settings
         self.look = system_look()
         self.zoom = 1.0
+        self.widths: list[int] = []  # the panes' widths at 100%
         self.fonts_zoom = 1.0  # the zoom the widgets' own font sizes carry
         self.theme = self._setting("view/theme", str, "system")
         if self.theme not in THEMES:
@@ -226,6 +227,7 @@ class Presentation(QObject):
         self.window.draw.input_changed.connect(self._on_drawing)
         zoom = self._setting("view/zoom", float, 1.0)
         self.set_zoom(zoom if zoom in ZOOMS else 1.0)
+        self.widths = []  # the window's own (zoomed) widths come next, from the settings
 
     # -- zoom ----------------------------------------------------------------------------------
 
@@ -244,14 +246,19 @@ class Presentation(QObject):
     def set_zoom(self, zoom: float) -> None:
         """Every font, the canvas, the preview and the charts at `zoom` (1.0: as Qt chose)."""
         window, app = self.window, QApplication.instance()
+        if self.zoom == 1 and zoom != 1:  # the panes' widths at 100%, to go back to
+            self.widths = window.splitter.sizes()
         self.zoom = zoom
         font = QFont(self.look.font)
         font.setPointSizeF(self.look.font.pointSizeF() * zoom)
         app.setFont(font)
         ratio = zoom / self.fonts_zoom
-        for widget in window.findChildren(QWidget):  # those with a size of their own
-            own = widget.font()
-            if own.resolveMask() & SIZE_RESOLVED and ratio != 1:
+        for widget in window.findChildren(QWidget):  # those given a size of their own
+            own = widget.font()  # (a child inherits it: its font is not its own)
+            own_size = widget.testAttribute(Qt.WidgetAttribute.WA_SetFont) and (
+                own.resolveMask() & SIZE_RESOLVED
+            )
+            if own_size and ratio != 1:
                 own.setPointSizeF(own.pointSizeF() * ratio)
                 widget.setFont(own)
         self.fonts_zoom = zoom
@@ -260,6 +267,11 @@ class Presentation(QObject):
         window.panes.scrolls = zoom > 1
         window.panes.updateGeometry()
         QTimer.singleShot(0, window.panes.fit)  # once the widgets have their new fonts
+        if zoom == 1 and self.widths:
+            # The panes as wide as they were at 100% (zoomed, the splitter widened those whose
+            # least width grew), once the widgets have their new fonts.
+            QApplication.sendPostedEvents()
+            window.splitter.setSizes(self.widths)
         self.restyle()
         self.settings.setValue("view/zoom", zoom)
         window.say(f"Zoom {zoom:.0%}")
