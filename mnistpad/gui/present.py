@@ -286,12 +286,11 @@ class Presentation(QObject):
 
     def _apply_theme(self) -> None:
         app = QApplication.instance()
-        if self.theme == "system":
-            app.setStyle(self.look.style)
-            app.setPalette(self.look.palette)
-        else:
-            app.setStyle("Fusion")
-            app.setPalette(theme_palette(self.theme))
+        system = self.theme == "system"
+        style = self.look.style if system else "fusion"
+        if app.style().name() != style:  # a new style polishes every widget again
+            app.setStyle(style)
+        app.setPalette(self.look.palette if system else theme_palette(self.theme))
         configure_pyqtgraph(app.palette())
 
     def restyle(self) -> None:
