@@ -226,7 +226,9 @@ class Presentation(QObject):
         self.window.tabs.currentChanged.connect(self._on_tab)
         self.window.draw.input_changed.connect(self._on_drawing)
         zoom = self._setting("view/zoom", float, 1.0)
-        self.set_zoom(zoom if zoom in ZOOMS else 1.0)
+        zoom = zoom if zoom in ZOOMS else 1.0
+        if zoom != 1 or QApplication.font() != self.look.font or self.theme != "system":
+            self._zoom(zoom)  # else all is as made (this doubled the window's start-up time)
         self.widths = []  # the window's own (zoomed) widths come next, from the settings
 
     # -- zoom ----------------------------------------------------------------------------------
@@ -244,14 +246,21 @@ class Presentation(QObject):
         self.set_zoom(1.0)
 
     def set_zoom(self, zoom: float) -> None:
-        """Every font, the canvas, the preview and the charts at `zoom` (1.0: as Qt chose)."""
+        """Every font, the canvas, the preview and the charts at `zoom` (1.0: as Qt chose),
+        kept for the next start."""
+        self._zoom(zoom)
+        self.settings.setValue("view/zoom", zoom)
+        self.window.say(f"Zoom {zoom:.0%}")
+
+    def _zoom(self, zoom: float) -> None:
         window, app = self.window, QApplication.instance()
         if self.zoom == 1 and zoom != 1:  # the panes' widths at 100%, to go back to
             self.widths = window.splitter.sizes()
         self.zoom = zoom
         font = QFont(self.look.font)
         font.setPointSizeF(self.look.font.pointSizeF() * zoom)
-        app.setFont(font)
+        if app.font() != font:  # Qt sends every widget a font change, even for the same font
+            app.setFont(font)
         ratio = zoom / self.fonts_zoom
         for widget in window.findChildren(QWidget):  # those given a size of their own
             own = widget.font()  # (a child inherits it: its font is not its own)
@@ -273,8 +282,6 @@ class Presentation(QObject):
             QApplication.sendPostedEvents()
             window.splitter.setSizes(self.widths)
         self.restyle()
-        self.settings.setValue("view/zoom", zoom)
-        window.say(f"Zoom {zoom:.0%}")
 
     # -- theme ---------------------------------------------------------------------------------
 
