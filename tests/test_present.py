@@ -28,6 +28,13 @@ def system_look_after(qapp):
     configure_pyqtgraph(look.palette)
 
 
+def axis_points(plot, size) -> float:
+    """The size of an axis's text: its own font or "12pt", or (None) the plot's font."""
+    if isinstance(size, str):
+        return float(size.removesuffix("pt"))
+    return (size or plot.font()).pointSizeF()
+
+
 def sizes(window) -> dict[str, float]:
     """What a zoom must scale: text, the canvas, the preview, and the charts' text and lines."""
     QApplication.processEvents()  # Qt posts the new font to each widget
@@ -39,9 +46,9 @@ def sizes(window) -> dict[str, float]:
         "canvas": window.canvas.minimumWidth(),
         "preview": window.preview.minimumWidth(),
         "chart": window.chart.minimumHeight(),
-        "chart ticks": axis.style["tickFont"].pointSizeF(),
-        "curve ticks": loss_axis.style["tickFont"].pointSizeF(),
-        "axis label": float(axis.labelStyle["font-size"][:-2]),
+        "chart ticks": axis_points(window.chart, axis.style["tickFont"]),
+        "curve ticks": axis_points(window.plots.loss_plot, loss_axis.style["tickFont"]),
+        "axis label": axis_points(window.chart, axis.labelStyle.get("font-size")),
         "curve width": window.plots.curves["dev_loss"].opts["pen"].widthF(),
         "marker": window.plots.curves["dev_loss"].opts["symbolSize"],
         "best line": window.plots.best_line.pen.widthF(),
