@@ -136,7 +136,7 @@ class TrainPanel(QGroupBox):
         for name, text in SCHEDULE_NAMES.items():
             self.schedule.addItem(text, name)
         self.schedule.setToolTip(
-            "How the step size moves during the run (the curves plot it):\n"
+            "How the step size moves during the run (plotted under the curves):\n"
             "held: the same all along (halved on a plateau if the policy says so);\n"
             "one cycle: up from 1/25 of it over the first 30% of the steps, then down to\n"
             "almost 0 (Smith's one-cycle policy, as PyTorch's OneCycleLR);\n"

@@ -370,7 +370,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_progress(self, event) -> None:
         self.plots.add_running(
-            event.epoch - 1 + event.seen / event.total, event.loss, event.accuracy
+            event.epoch - 1 + event.seen / event.total, event.loss, event.accuracy, event.lr
         )
         self.dirty = True
 
