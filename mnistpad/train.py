@@ -96,7 +96,8 @@ class TrainConfig:
                     f"training-set size must be at most {n_train:,}, the data's training images,"
                     f" not {self.train_size:,}"
                 )
-        _check_int("batch size", self.batch_size, 1, self.train_size or n_train or 1_000_000)
+        # a batch larger than a training subset takes all of it in each step
+        _check_int("batch size", self.batch_size, 1, n_train or 1_000_000)
         if isinstance(self.label_noise, bool) or not isinstance(self.label_noise, int | float):
             raise ConfigError(f"label noise must be a number, not {self.label_noise!r}")
         if not 0 <= self.label_noise <= 1:  # also false for NaN

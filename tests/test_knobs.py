@@ -47,6 +47,9 @@ def test_a_training_subset_is_drawn_by_the_seed_and_dev_and_test_stay_whole(tiny
         assert getattr(chosen, name) is getattr(tiny, name)
     events = train(tiny, preset("fast", train_size=100))
     assert next(e for e in events if isinstance(e, Progress)).total == 100
+    # a batch larger than the subset: the whole subset in each step
+    *_, finished = train(tiny, preset("mlp", epochs=2, train_size=100))  # batches of 128
+    assert len(finished.history) == 2 and finished.train_accuracy > 0
 
 
 def test_label_noise_gives_the_share_asked_another_class_drawn_evenly_by_the_seed():
@@ -87,7 +90,6 @@ def test_the_presets_are_unchanged_and_take_every_clean_image(tiny):
         ({"train_size": 50_001}, "training-set size must be between 100 and 50,000, not 50,001"),
         ({"train_size": 1_000}, "training-set size must be at most 600, the data's training"),
         ({"train_size": 2.5}, "training-set size must be a whole number, not 2.5"),
-        ({"train_size": 100, "batch_size": 128}, "batch size must be between 1 and 100, not 128"),
         ({"label_noise": 1.5}, "label noise must be a share between 0 and 1, not 1.5"),
         ({"label_noise": -0.1}, "label noise must be a share between 0 and 1, not -0.1"),
         ({"label_noise": float("nan")}, "label noise must be a share between 0 and 1, not nan"),

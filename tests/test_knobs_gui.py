@@ -34,6 +34,23 @@ def test_the_knobs_set_the_runs_config_and_the_weights_box_says_them(window, qtb
     assert panel.train_size.value() == MAX_TRAIN_SIZE and panel.label_noise.value() == 0
 
 
+def test_the_estimate_of_a_run_on_fewer_images_is_its_own(window, qtbot):
+    panel = window.panel
+    panel.preset.setCurrentText("fast")
+    panel.epochs.setValue(20)
+    whole = panel.timing.epoch_seconds(panel.config())
+    panel.train_size.setValue(5_000)
+    assert panel.timing.epoch_seconds(panel.config()) == whole / 10  # a first guess
+    window.session.dataset = synthetic_dataset(n_train=640)
+    panel.train_size.setValue(100)
+    qtbot.mouseClick(panel.train_button, CLICK)
+    wait_until_done(window, qtbot)
+    measured = window.plots.epochs[-1]["seconds"] / 20
+    assert panel.timing.epoch_seconds(panel.config()) == measured
+    panel.train_size.setValue(MAX_TRAIN_SIZE)  # a run on all the images is not timed by it
+    assert panel.timing.epoch_seconds(panel.config()) == whole
+
+
 def progress_steps(event: Progress) -> int:
     return (event.epoch - 1) * event.total + event.seen
 

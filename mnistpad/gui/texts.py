@@ -145,10 +145,10 @@ def training_words(training: dict) -> str:
 
 def _knobs(train_size, label_noise) -> str:
     """ ", 500 training images, 20% label noise" for a file's playground settings, if any."""
-    text = f", {train_size:,} training images" if _positive(train_size) else ""
-    return text + (f", {label_noise:.0%} label noise" if _positive(label_noise) else "")
+    text = f", {train_size:,} training images" if positive_number(train_size) else ""
+    return text + (f", {label_noise:.0%} label noise" if positive_number(label_noise) else "")
 
 
-def _positive(value) -> bool:
+def positive_number(value) -> bool:
     """Whether a value from a file is a number above 0 (not NaN, not a truth value)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and value > 0

@@ -380,7 +380,9 @@ class MainWindow(QMainWindow):
         self.actions.pause.setText("&Resume" if paused else "&Pause")
         self.actions.pause.setEnabled(can_pause)
         self.actions.step.setEnabled(can_pause and paused)
-        self.dirty = True  # the progress text says it
+        if can_pause and self.run.last_progress is None:  # else the progress text says it
+            self.panel.show_progress(0, "paused before the first step" if paused else "starting...")
+        self.dirty = True
 
     @Slot(object)
     def _on_progress(self, event) -> None:
