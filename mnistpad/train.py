@@ -74,7 +74,7 @@ class TrainConfig:
     halve_on_plateau: bool = (
         False  # halve the step after an epoch that does not improve dev accuracy
     )
-    seed: int = 0  # seeds the initial weights and the shuffling
+    seed: int = 0  # seeds the initial weights, the shuffling, the subset and the label noise
     deskew: bool = False  # stand digits upright and centre them exactly (preprocess.deskew)
     augment: bool = False  # train on randomly shifted, scaled, thickened images (augment.augment)
     # Also train on the ways real writing differs from MNIST's (augment.augment with styles):

@@ -157,7 +157,8 @@ class TrainPanel(QGroupBox):
         self.seed = QSpinBox()
         self.seed.setRange(0, MAX_SEED)
         self.seed.setToolTip(
-            "Seeds the initial weights and the shuffling: the same seed gives\nthe same result."
+            "Seeds the initial weights, the shuffling, the training images chosen and the\n"
+            "labels made wrong: the same seed gives the same result."
         )
         self.train_size = QSpinBox()
         self.train_size.setRange(MIN_TRAIN_SIZE, MAX_TRAIN_SIZE)
@@ -167,8 +168,7 @@ class TrainPanel(QGroupBox):
             "Train on this many training images, a random subset drawn by the seed\n"
             f"({MAX_TRAIN_SIZE:,}: all of them). With a few hundred the model learns them by\n"
             "heart: the training accuracy climbs while the held-out accuracy stays behind\n"
-            "(overfitting). "
-            "The held-out and test images are never reduced."
+            "(overfitting). The held-out and test images are never reduced."
         )
         self.train_size.setAccessibleName("Training images")
         self.label_noise = QSpinBox()

@@ -53,6 +53,7 @@ class TrainingWorker(QObject):
         self.process: TrainingProcess | None = None
         self._stop_requested = False
         self._pause_requested = False
+        self._steps_requested = 0  # single steps asked for before the process existed
         self._thread = QThread()
         self._thread.setObjectName("mnistpad-training")
         self.moveToThread(self._thread)
@@ -79,6 +80,8 @@ class TrainingWorker(QObject):
         """One more step of a paused run."""
         if self.process is not None:
             self.process.step()
+        else:
+            self._steps_requested += 1
 
     def abandon(self) -> None:
         """End the run STOP_GRACE_S from now, even while its process scores the kept weights
@@ -130,6 +133,8 @@ class TrainingWorker(QObject):
                 self.process.request_stop()
             if self._pause_requested:
                 self.process.pause()
+                for _ in range(self._steps_requested):
+                    self.process.step()
             for event in self.process.events():
                 if isinstance(event, Progress):
                     self.progress.emit(event)
