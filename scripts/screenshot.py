@@ -9,7 +9,8 @@ report's naive and optimized protocols for five epochs and lays them over each o
 (handwriting.png), and, where Debian's dataset-fashion-mnist is installed, trains on
 Fashion-MNIST (fashion.png); then trains an MLP and a CNN on MNIST and lays a linear, the MLP and
 the CNN run over each other (models.png), and opens the bundled CNN on a drawn 6 with the
-comparison and the Inside tab on (networks.png). Runs in a fresh home folder, so nothing of the
+comparison and the Inside tab on (networks.png), and trains the MLP on 500 images, where it
+overfits (overfitting.png). Runs in a fresh home folder, so nothing of the
 person's own settings or drawings shows or changes. Works on any Qt platform: offscreen, a
 desktop, or Xvfb.
 """
@@ -203,7 +204,17 @@ def main() -> int:
         window.tabs.setCurrentWidget(window.inside_page)
         grab("networks.png")
 
+    def overfit() -> None:  # the playground's knobs: 500 training images, a held step
+        window.canvas.clear()
+        window.session.unsaved = False
+        window.tabs.setCurrentIndex(0)
+        train(preset("mlp", epochs=30, schedule="constant", lr=0.001, train_size=500))
+
+    def overfitting() -> None:
+        grab("overfitting.png")
+
     steps = [draw_three, inside, optimized, compare, handwriting, fashion, mlp, cnn, models]
+    steps += [overfit, overfitting]
 
     def next_step() -> None:
         if window.run.training:

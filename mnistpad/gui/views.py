@@ -23,7 +23,7 @@ from ..networks import Model, describe, in_words, parameter_count
 from .canvas import SquareWidget
 from .dialogs import tip
 from .inside import evidence_overlay, rgb_image
-from .texts import numbered, training_words
+from .texts import numbered, positive_number, training_words
 
 # Colours that read well on light and dark backgrounds alike (Tableau 10).
 BLUE, ORANGE, GREEN, RED, PURPLE, GREY = (
@@ -588,6 +588,12 @@ WEIGHTS_TIP = (
 )
 
 
+def _training_images(training: dict) -> str:
+    """What the training accuracy was measured on: the labels trained on, noisy ones if so."""
+    noisy = positive_number(training.get("label_noise"))
+    return "training images (by their noisy labels)" if noisy else "training images"
+
+
 class WeightsInfo(QGroupBox):
     """Where the weights in use come from, how they were trained and how well they do."""
 
@@ -630,7 +636,7 @@ class WeightsInfo(QGroupBox):
         accuracy = [
             f"{name} {metrics[key]:.2%}"
             for name, key in (
-                ("training images", "train_accuracy"),
+                (_training_images(training), "train_accuracy"),
                 ("held-out", "dev_accuracy"),
                 ("test", "test_accuracy"),
             )
