@@ -22,7 +22,7 @@ COLUMNS = (  # (heading, tooltip): short headings, for a table that fits a narro
     ("w·{x}", "Step 1: the class's weights times the {what}, summed."),
     ("+ bias", "Step 2: the class's bias, added."),
     ("= z", "Step 2: the logit z (the largest in bold, on the max row)."),
-    ("exp(z-max)", "Steps 3 and 4: exp of the logit minus the largest logit (the max row)."),
+    ("exp of\nz - max", "Steps 3 and 4: exp of the logit minus the largest logit (the max row)."),
     ("÷ sum", "Step 5: the exponential divided by their sum (the sum row): the probability."),
 )
 COLUMN_STEPS = ((0,), (1,), (1,), (2, 3), (4,))  # the written-out steps each column shows
@@ -36,6 +36,10 @@ def signed(value: float, decimals: int = 6) -> str:
 
 def number(value: float, digits: int = 6) -> str:
     return f"{value:.{digits}g}"
+
+
+def percent(probability: float) -> str:
+    return f"{probability:.2%}" if probability >= 0.0001 else "under 0.01%"
 
 
 def features_named(kind: str, steps: Steps) -> tuple[str, str]:
@@ -74,6 +78,7 @@ class StepsView(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideNone)  # numbers whole, never "1.6e-..."
         self.table.cellClicked.connect(self._cell_clicked)
         self.lines = [plain(QLabel()) for _ in range(5)]  # the chosen class's steps, one a line
         layout = QVBoxLayout(self)
@@ -110,6 +115,7 @@ class StepsView(QWidget):
         for row, texts in enumerate(last, start=len(classes)):
             for column, text in enumerate(texts):
                 self._set(row, column, text)
+        self.table.updateGeometries()  # the row titles' width, before the text is fitted
         self.table.fit_text()
         self.table.setFixedHeight(self._full_height())
         self._select()
@@ -171,7 +177,7 @@ class StepsView(QWidget):
             f"4. exp({signed(shifted)}) = {number(steps.exponentials[shown])}",
             f"5. divided by the sum of the {len(self.classes)} exponentials,"
             f" {number(steps.total)}: the probability of {name} is {number(probability)}"
-            f" ({probability:.2%})",
+            f" ({percent(probability)})",
         )
         highlighted = self.highlighted_steps()
         for index, (line, text) in enumerate(zip(self.lines, texts, strict=True)):
