@@ -64,6 +64,8 @@ class StepsView(QWidget):
         self.kind = ""
         self.shown: int | None = None
         self.column: int | None = None  # the step chosen, as a column of the table
+        self.laid_out: tuple = ()  # the classes and the kind of model the table is laid out for
+        self.widest = 0  # the longest number the table's text was fitted to
         self.title = QLabel(
             "<b>One prediction, step by step</b>: the last layer weighs what it receives and adds"
             " its bias (the logit z); softmax subtracts the largest logit, takes exp, and divides"
@@ -76,7 +78,6 @@ class StepsView(QWidget):
         self.table.setColumnCount(len(COLUMNS))
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setTextElideMode(Qt.TextElideMode.ElideNone)  # numbers whole, never "1.6e-..."
         self.table.cellClicked.connect(self._cell_clicked)
@@ -97,14 +98,9 @@ class StepsView(QWidget):
         self.setVisible(steps is not None)
         if steps is None:
             return
-        x, what = features_named(kind, steps)
+        if (self.classes, kind) != self.laid_out:  # headings and rows only when they change
+            self._lay_out(steps)
         largest = int(steps.logits.argmax())
-        for column, (heading, tooltip) in enumerate(COLUMNS):
-            item = QTableWidgetItem(heading.format(x=x))
-            item.setToolTip(tooltip.format(what=what))
-            self.table.setHorizontalHeaderItem(column, item)
-        self.table.setRowCount(len(classes) + 2)
-        self.table.setVerticalHeaderLabels([*classes, "max", "sum"])
         columns = (steps.products, steps.bias, steps.logits, steps.exponentials)
         rows = zip(*columns, steps.probabilities, strict=True)
         for row, numbers in enumerate(rows):  # short here (a narrow pane), in full in the lines
@@ -115,11 +111,25 @@ class StepsView(QWidget):
         for row, texts in enumerate(last, start=len(classes)):
             for column, text in enumerate(texts):
                 self._set(row, column, text)
-        self.table.updateGeometries()  # the row titles' width, before the text is fitted
-        self.table.fit_text()
-        self.table.setFixedHeight(self._full_height())
+        widest = max(len(self.table.item(row, 3).text()) for row in range(len(classes)))
+        if widest > self.widest:  # longer numbers (the exponentials) than so far: fitted again
+            self.widest = widest
+            self.table.updateGeometries()  # the row titles' width, before the text is fitted
+            self.table.fit_text()
+            self.table.resizeRowsToContents()  # here, not on every new number: that is slow
+            self.table.setFixedHeight(self._full_height())
         self._select()
         self._write_lines()
+
+    def _lay_out(self, steps: Steps) -> None:
+        self.laid_out, self.widest = (self.classes, self.kind), 0
+        x, what = features_named(self.kind, steps)
+        for column, (heading, tooltip) in enumerate(COLUMNS):
+            item = QTableWidgetItem(heading.format(x=x))
+            item.setToolTip(tooltip.format(what=what))
+            self.table.setHorizontalHeaderItem(column, item)
+        self.table.setRowCount(len(self.classes) + 2)
+        self.table.setVerticalHeaderLabels([*self.classes, "max", "sum"])
 
     def choose_step(self, column: int | None) -> None:
         self.column = column
@@ -136,8 +146,9 @@ class StepsView(QWidget):
             self.table.setItem(row, column, item)
         item.setText(text)
         font = item.font()
-        font.setBold(bold)
-        item.setFont(font)
+        if font.bold() != bold:
+            font.setBold(bold)
+            item.setFont(font)
 
     def _full_height(self) -> int:
         """Every row shown: the table never scrolls itself (the tab does)."""
