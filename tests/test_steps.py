@@ -171,6 +171,24 @@ def test_a_cell_shows_its_class_on_the_pictures_and_highlights_its_step(window, 
     assert f"probability of {predicted} is" in steps.lines[4].text()
 
 
+def test_an_mlps_first_step_frames_its_hidden_units_whose_parts_sum_to_it(qtbot):
+    panel = InsidePanel()
+    qtbot.addWidget(panel)
+    panel.set_classes([str(index) for index in range(10)])
+    model = networks.new_model("mlp", np.random.default_rng(0), 10)
+    image = np.random.default_rng(1).uniform(0, 1, (28, 28)).astype(np.float32)
+    panel.show(model, image)
+    assert not any(tile.selected for tile in panel.units.tiles)
+    panel.steps.chosen.emit(2, 0)  # a click on class 2's w·h
+    assert panel.shown_class() == 2 and all(tile.selected for tile in panel.units.tiles)
+    assert not panel.evidence.selected  # a network's evidence is gradient x input, not w·h
+    p = model.params
+    parts = np.maximum(p["dense1.W"] @ image.reshape(-1) + p["dense1.b"], 0) * p["dense2.W"][2]
+    assert float(panel.steps.table.item(2, 0).text()) == pytest.approx(parts.sum(), abs=6e-4)
+    panel.steps.chosen.emit(2, 4)
+    assert not any(tile.selected for tile in panel.units.tiles)
+
+
 def test_class_names_from_a_file_are_shown_as_plain_text(qtbot):
     panel = InsidePanel()
     qtbot.addWidget(panel)

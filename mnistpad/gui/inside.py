@@ -320,10 +320,14 @@ class InsidePanel(QWidget):
             steps = prediction_steps(self.model, self.input)
         self.class_buttons.show_logits(shown, logits)
         self.steps.show_steps(steps, self.classes, self.kind, shown)
-        # Step 1 on a linear model's pictures: the template (weights) times the ink is the evidence.
-        weighing = self.kind == "linear" and 0 in self.steps.highlighted_steps()
+        # Step 1 on the pictures: a linear model's template (weights) times the ink is the
+        # evidence; an MLP's hidden units' parts (the numbers under them) sum to it.
+        weighing = steps is not None and 0 in self.steps.highlighted_steps()
         for picture in (self.gradient, self.evidence):
-            picture.selected = weighing and steps is not None
+            picture.selected = weighing and self.kind == "linear"
+        for picture in self.units.tiles:
+            picture.selected = weighing and self.kind == "mlp"
+            picture.update()
         if shown is None:
             self._show_map(self.gradient, self.gradient_bar, None)
             self._show_map(self.evidence, self.evidence_bar, None)
