@@ -4,8 +4,11 @@ browser of each class's training images."""
 from __future__ import annotations
 
 import numpy as np
+from gui_support import line
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
+from mnistpad.gui.canvas import send_stroke
 from mnistpad.gui.errors_classes import PAGE, per_class, share
 from mnistpad.weights import input_deskew
 
@@ -83,3 +86,19 @@ def test_a_matrix_cell_goes_back_to_the_test_images(window, qtbot):
     rect = errors.matrix.visualItemRect(errors.matrix.item(4, 9))
     qtbot.mouseClick(errors.matrix.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert errors.lower.currentIndex() == 0 and "of 4 read as 9" in errors.caption.text()
+
+
+def test_at_1024x768_the_figures_and_the_steps_are_whole(window, qtbot):
+    window.resize(1024, 768)
+    qtbot.waitUntil(lambda: window.width() == 1024 and window.height() == 768)
+    errors = open_errors(window, qtbot)
+    QApplication.processEvents()
+    send_stroke(window.canvas, line((0.3, 0.2), (0.7, 0.2)))  # tiny probabilities: long numbers
+    window.tabs.setCurrentWidget(window.inside_page)
+    QApplication.processEvents()
+    for table, rows in ((errors.per_class, 3), (window.inside.steps.table, 12)):
+        assert table.horizontalScrollBar().maximum() == 0  # every column in view
+        metrics = table.fontMetrics()
+        for row, column in np.ndindex(rows, table.columnCount()):
+            text = table.item(row, column).text()  # "1135", "1.234e-05": whole
+            assert metrics.horizontalAdvance(text) <= table.columnWidth(column) - 2, text

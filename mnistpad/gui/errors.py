@@ -183,13 +183,14 @@ class ErrorsPanel(QWidget):
             return
         finally:
             QApplication.restoreOverrideCursor()
+        # the data's own training images, whatever the weights in use were made for
+        self.browser.set_data(dataset.train_images, dataset.train_labels, list(dataset.classes))
         if list(dataset.classes) != session.classes:
             self.show_problem(
                 f"The weights in use are for other classes than {dataset.name}'s: train on this"
                 " data or open weights made for it."
             )
             return
-        self.browser.set_data(dataset.train_images, dataset.train_labels, session.classes)
         self.set_results(
             session.model, inputs, dataset.test_images, dataset.test_labels, session.classes
         )
