@@ -151,6 +151,7 @@ def main() -> int:
         window.resize(1024, 768)
         app.processEvents()
         steps = window.inside.steps
+        steps.opener.click()
         second = int(np.argsort(steps.steps.probabilities)[-2])
         steps.chosen.emit(second, 4)  # as a click on its cell in the "÷ sum" column does
         app.processEvents()
@@ -158,6 +159,7 @@ def main() -> int:
         grab("step-by-step.png")
         window.inside.choose(None)
         steps.choose_step(None)
+        steps.opener.click()
         window.resize(1280, 800)
 
     def optimized() -> None:

@@ -95,6 +95,7 @@ def test_at_1024x768_the_figures_and_the_steps_are_whole(window, qtbot):
     QApplication.processEvents()
     send_stroke(window.canvas, line((0.3, 0.2), (0.7, 0.2)))  # tiny probabilities: long numbers
     window.tabs.setCurrentWidget(window.inside_page)
+    window.inside.steps.opener.setChecked(True)
     QApplication.processEvents()
     for table, rows in ((errors.per_class, 3), (window.inside.steps.table, 12)):
         assert table.horizontalScrollBar().maximum() == 0  # every column in view

@@ -110,6 +110,7 @@ def check_by_hand(window) -> None:
 
 def open_inside(window):
     window.tabs.setCurrentWidget(window.inside_page)
+    window.inside.steps.opener.setChecked(True)
     return window.inside
 
 
@@ -177,6 +178,7 @@ def test_an_mlps_first_step_frames_its_hidden_units_whose_parts_sum_to_it(qtbot)
     panel.set_classes([str(index) for index in range(10)])
     model = networks.new_model("mlp", np.random.default_rng(0), 10)
     image = np.random.default_rng(1).uniform(0, 1, (28, 28)).astype(np.float32)
+    panel.steps.opener.setChecked(True)
     panel.show(model, image)
     assert not any(tile.selected for tile in panel.units.tiles)
     panel.steps.chosen.emit(2, 0)  # a click on class 2's w·h
@@ -194,6 +196,7 @@ def test_class_names_from_a_file_are_shown_as_plain_text(qtbot):
     qtbot.addWidget(panel)
     names = [f"<b>c{index}</b>" for index in range(10)]
     panel.set_classes(names)
+    panel.steps.opener.setChecked(True)
     model = networks.new_model("linear", np.random.default_rng(0), 10)
     panel.show(model, np.random.default_rng(1).uniform(0, 1, (28, 28)))
     cls = panel.shown_class()
@@ -201,3 +204,19 @@ def test_class_names_from_a_file_are_shown_as_plain_text(qtbot):
     assert f"the weights of {names[cls]}, summed" in panel.steps.lines[0].text()
     header = panel.steps.table.verticalHeaderItem(cls).text()
     assert header == names[cls]
+
+
+def test_closed_the_steps_are_not_worked_out_and_frame_nothing(window, qtbot):
+    window.tabs.setCurrentWidget(window.inside_page)
+    inside, steps = window.inside, window.inside.steps
+    send_stroke(window.canvas, circle())
+    assert steps.isVisibleTo(inside) and not steps.body.isVisibleTo(inside)  # closed at first
+    assert steps.steps is None
+    qtbot.mouseClick(steps.opener, Qt.MouseButton.LeftButton)
+    assert steps.body.isVisibleTo(inside) and steps.steps is not None
+    check_by_hand(window)
+    click_cell(steps.table, 2, 0, qtbot)
+    assert inside.evidence.selected
+    qtbot.mouseClick(steps.opener, Qt.MouseButton.LeftButton)  # closed again: no frames
+    assert not steps.body.isVisibleTo(inside) and not inside.evidence.selected
+    assert inside.shown_class() == 2  # the class chosen stays

@@ -119,6 +119,7 @@ class InsidePanel(QWidget):
         self.explanation.setTextFormat(Qt.TextFormat.RichText)
         self.steps = StepsView()
         self.steps.chosen.connect(self._step_chosen)
+        self.steps.opener.toggled.connect(lambda _: self._show_evidence())  # worked out if open
         self.pair = QWidget()
         pair = QHBoxLayout(self.pair)
         pair.setContentsMargins(0, 0, 0, 0)
@@ -314,15 +315,16 @@ class InsidePanel(QWidget):
         for index, tile in enumerate(self.tiles):
             tile.selected = self.kind == "linear" and index == shown
             tile.update()
-        logits = steps = None
+        logits = None
         if shown is not None and self.input is not None:
             logits = self.model.logits(self.input)
-            steps = prediction_steps(self.model, self.input)
         self.class_buttons.show_logits(shown, logits)
-        self.steps.show_steps(steps, self.classes, self.kind, shown)
+        model, image = self.model, self.input
+        work = None if logits is None else lambda: prediction_steps(model, image)
+        self.steps.show_steps(work, self.classes, self.kind, shown)
         # Step 1 on the pictures: a linear model's template (weights) times the ink is the
         # evidence; an MLP's hidden units' parts (the numbers under them) sum to it.
-        weighing = steps is not None and 0 in self.steps.highlighted_steps()
+        weighing = 0 in self.steps.highlighted_steps()
         for picture in (self.gradient, self.evidence):
             picture.selected = weighing and self.kind == "linear"
         for picture in self.units.tiles:

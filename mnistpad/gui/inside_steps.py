@@ -4,12 +4,15 @@ for every class; and the chosen class's steps written out, to check with a calcu
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
     QLabel,
     QTableWidgetItem,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -52,8 +55,9 @@ def features_named(kind: str, steps: Steps) -> tuple[str, str]:
 
 
 class StepsView(QWidget):
-    """One prediction's numbers, class by class. Clicking a cell emits `chosen(class, column)`:
-    the class is shown on the Inside tab's pictures, the column's steps are highlighted."""
+    """One prediction's numbers, class by class, under a button that opens and closes them (closed,
+    they are not worked out). Clicking a cell emits `chosen(class, column)`: the class is shown on
+    the Inside tab's pictures, the column's steps are highlighted."""
 
     chosen = Signal(int, int)
 
@@ -66,10 +70,18 @@ class StepsView(QWidget):
         self.column: int | None = None  # the step chosen, as a column of the table
         self.laid_out: tuple = ()  # the classes and the kind of model the table is laid out for
         self.widest = 0  # the longest number the table's text was fitted to
+        self.opener = QToolButton()
+        self.opener.setText("One prediction, step by step")
+        self.opener.setCheckable(True)
+        self.opener.setAutoRaise(True)
+        self.opener.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.opener.setArrowType(Qt.ArrowType.RightArrow)
+        self.opener.setToolTip("The numbers from your input to the probabilities, to check by hand")
+        self.opener.toggled.connect(self._opened)
         self.title = QLabel(
-            "<b>One prediction, step by step</b>: the last layer weighs what it receives and adds"
-            " its bias (the logit z); softmax subtracts the largest logit, takes exp, and divides"
-            " by the sum of the exponentials. Click a cell to follow its class and step."
+            "The last layer weighs what it receives and adds its bias (the logit z); softmax"
+            " subtracts the largest logit, takes exp, and divides by the sum of the exponentials."
+            " Click a cell to follow its class and step."
         )
         self.title.setWordWrap(True)
         self.table = CountsTable()  # its text gets smaller rather than cut in a narrow pane
@@ -82,20 +94,35 @@ class StepsView(QWidget):
         self.table.setTextElideMode(Qt.TextElideMode.ElideNone)  # numbers whole, never "1.6e-..."
         self.table.cellClicked.connect(self._cell_clicked)
         self.lines = [plain(QLabel()) for _ in range(5)]  # the chosen class's steps, one a line
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.title)
-        layout.addWidget(self.table)
+        self.body = QWidget()
+        body = QVBoxLayout(self.body)
+        body.setContentsMargins(0, 0, 0, 0)
+        body.addWidget(self.title)
+        body.addWidget(self.table)
         for line in self.lines:
             line.setWordWrap(True)
-            layout.addWidget(line)
+            body.addWidget(line)
+        self.body.hide()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.opener, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.body)
+
+    def is_open(self) -> bool:
+        return self.opener.isChecked()
 
     def show_steps(
-        self, steps: Steps | None, classes: list[str], kind: str, shown: int | None
+        self,
+        work: Callable[[], Steps] | None,
+        classes: list[str],
+        kind: str,
+        shown: int | None,
     ) -> None:
-        """The numbers of `steps` (None: no input), the row of class `shown` selected."""
+        """The numbers `work()` works out (called only while the view is open; None: no input),
+        the row of class `shown` selected."""
+        self.setVisible(work is not None)
+        steps = work() if work is not None and self.is_open() else None
         self.steps, self.classes, self.kind, self.shown = steps, list(classes), kind, shown
-        self.setVisible(steps is not None)
         if steps is None:
             return
         if (self.classes, kind) != self.laid_out:  # headings and rows only when they change
@@ -136,7 +163,14 @@ class StepsView(QWidget):
         self._write_lines()
 
     def highlighted_steps(self) -> tuple[int, ...]:
-        return () if self.column is None else COLUMN_STEPS[self.column]
+        """The written-out steps highlighted (none while the view is closed)."""
+        if self.column is None or self.steps is None:
+            return ()
+        return COLUMN_STEPS[self.column]
+
+    def _opened(self, opened: bool) -> None:
+        self.opener.setArrowType(Qt.ArrowType.DownArrow if opened else Qt.ArrowType.RightArrow)
+        self.body.setVisible(opened)
 
     def _set(self, row: int, column: int, text: str, bold: bool = False) -> None:
         item = self.table.item(row, column)
