@@ -3,7 +3,8 @@
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot.py [FOLDER]   # default: docs
 
 Draws a slanted 3 and trains six deskew epochs (screenshot.png), opens the Inside tab on the
-evidence for 7 (inside.png) and the Errors tab on the 2s read as 8s (errors.png), trains the
+evidence for 7 (inside.png) and on the prediction step by step at 1024x768 (step-by-step.png),
+and the Errors tab on the 2s read as 8s (errors.png), trains the
 report's naive and optimized protocols for five epochs and lays them over each other
 (compare.png), labels 60 drawings of a made-up script and fine-tunes on them
 (handwriting.png), and, where Debian's dataset-fashion-mnist is installed, trains on
@@ -138,11 +139,29 @@ def main() -> int:
         grab("inside.png")
         window.inside.choose(None)
         window.draw.show_evidence.setChecked(False)
+        step_by_step()
         window.tabs.setCurrentWidget(window.errors_page)
         window.errors.show_cell(2, 8)
         grab("errors.png")
         window.tabs.setCurrentIndex(0)
         train(preset("naive", epochs=5))
+
+    def step_by_step() -> None:
+        """The three's prediction step by step, at a projector's 1024x768: the second likeliest
+        class chosen, on its last step (its probability)."""
+        window.resize(1024, 768)
+        app.processEvents()
+        steps = window.inside.steps
+        steps.opener.click()
+        second = int(np.argsort(steps.steps.probabilities)[-2])
+        steps.chosen.emit(second, 4)  # as a click on its cell in the "÷ sum" column does
+        app.processEvents()
+        window.inside_page.ensureWidgetVisible(steps.lines[-1])
+        grab("step-by-step.png")
+        window.inside.choose(None)
+        steps.choose_step(None)
+        steps.opener.click()
+        window.resize(1280, 800)
 
     def optimized() -> None:
         train(preset("optimized", epochs=5))
