@@ -19,6 +19,7 @@ SHORTCUTS = (
     ("Ctrl+S", "save the weights in use"),
     ("Ctrl+D", "open a dataset folder"),
     ("Ctrl+T / Esc", "train / stop (asks first if more than 10 s of training would be lost)"),
+    ("Ctrl+P / Ctrl+Shift+P", "pause or resume training / one step while paused"),
     ("0-9", "label the drawing as that class (Handwriting)"),
     ("Ctrl+Z / Delete", "undo the last stroke or Clear / clear the canvas"),
     ("Ctrl+Z / Delete in the gallery", "the same for the Handwriting tab's selected drawings"),
@@ -55,6 +56,8 @@ class Actions:
     save: QAction
     train: QAction
     stop: QAction
+    pause: QAction  # Pause or Resume
+    step: QAction
     files: tuple[QAction, ...]  # everything in the File menu that a run must not disturb
 
 
@@ -153,7 +156,22 @@ def build_actions(window: QMainWindow) -> Actions:
     stop = action(  # the panel's button asks first when a stop would lose much training
         "S&top", window.panel.stop_button.click, "Esc", "Stop training", P.SP_MediaStop
     )
-    stop.setEnabled(False)
+    pause = action(
+        "&Pause",
+        window.panel.pause_button.click,
+        "Ctrl+P",
+        "Pause training after the current step, or resume it",
+        P.SP_MediaPause,
+    )
+    step = action(
+        "&Step",
+        window.panel.step_button.click,
+        "Ctrl+Shift+P",
+        "While paused: one more step (a mini-batch, or one example at batch size 1)",
+        P.SP_MediaSeekForward,
+    )
+    for act in (stop, pause, step):
+        act.setEnabled(False)
     undo = action(
         "&Undo drawing",
         canvas.undo,
@@ -213,7 +231,7 @@ def build_actions(window: QMainWindow) -> Actions:
     for title, items in (
         ("&File", (open_, bundled, save, default, picture, None, dataset, mnist, None, quit_)),
         ("&Edit", (undo, clear)),
-        ("T&raining", (train, stop)),
+        ("T&raining", (train, stop, pause, step)),
         (
             "&View",
             (
@@ -246,7 +264,7 @@ def build_actions(window: QMainWindow) -> Actions:
     for item in (open_, save, None, train, stop, None, undo, clear):
         toolbar.addSeparator() if item is None else toolbar.addAction(item)
     files_ = (open_, bundled.menuAction(), save, default, dataset, mnist)
-    return Actions(open_, bundled, save, train, stop, files_)
+    return Actions(open_, bundled, save, train, stop, pause, step, files_)
 
 
 def unique(keys: list[QKeySequence]) -> list[QKeySequence]:

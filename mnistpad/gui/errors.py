@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -32,6 +33,7 @@ from ..data import DataError
 from ..model import OutputOverflow, confusion_matrix, softmax
 from ..networks import Model, describe
 from .dialogs import plain, tip
+from .errors_classes import PER_CLASS_TIP, TrainingBrowser, show_per_class
 from .session import Session
 
 MAX_SHOWN = 300  # images listed for one cell; the count says how many there are
@@ -108,6 +110,15 @@ class ErrorsPanel(QWidget):
             "Click a cell to see its images."
         )
         self.matrix.cellClicked.connect(self.show_cell)
+        self.per_class = CountsTable()  # under the matrix, a column per class as in it
+        self.per_class.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.per_class.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.per_class.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.per_class.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.per_class.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.per_class.setTextElideMode(Qt.TextElideMode.ElideNone)  # "1135" fits, not "11..."
+        self.per_class.setToolTip(PER_CLASS_TIP)
+        self.per_class.cellClicked.connect(lambda _, column: self.browse(column))
         self.caption = plain(QLabel(" "))
         self.caption.setWordWrap(True)  # on one line, it made the tab wider than a small screen
         self.gallery = icon_gallery(
@@ -116,14 +127,32 @@ class ErrorsPanel(QWidget):
             "Double-click one (or press Enter) to inspect it in the preview.",
         )
         self.gallery.itemActivated.connect(self._inspect)
+        self.browser = TrainingBrowser(
+            icon_gallery(
+                40,
+                "Training images of the chosen class: what the model learned it from.\n"
+                "Double-click one (or press Enter) to inspect it in the preview.",
+            ),
+            digit_icon,
+        )
+        self.browser.inspect_requested.connect(self.inspect_requested)
         lower = QWidget()
         lower_layout = QVBoxLayout(lower)
         lower_layout.setContentsMargins(0, 0, 0, 0)
         lower_layout.addWidget(self.caption)
         lower_layout.addWidget(self.gallery)
+        self.lower = QTabWidget()
+        self.lower.addTab(lower, "Test images of the cell")
+        self.lower.addTab(self.browser, "Training images by class")
+        self.matrix.cellClicked.connect(lambda *_: self.lower.setCurrentIndex(0))
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(self.matrix, 1)
+        top_layout.addWidget(self.per_class)
         split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.matrix)
-        split.addWidget(lower)
+        split.addWidget(top)
+        split.addWidget(self.lower)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)
@@ -154,6 +183,8 @@ class ErrorsPanel(QWidget):
             return
         finally:
             QApplication.restoreOverrideCursor()
+        # the data's own training images, whatever the weights in use were made for
+        self.browser.set_data(dataset.train_images, dataset.train_labels, list(dataset.classes))
         if list(dataset.classes) != session.classes:
             self.show_problem(
                 f"The weights in use are for other classes than {dataset.name}'s: train on this"
@@ -172,6 +203,9 @@ class ErrorsPanel(QWidget):
         self.matrix.clear()
         self.matrix.setRowCount(0)
         self.matrix.setColumnCount(0)
+        self.per_class.clear()
+        self.per_class.setRowCount(0)
+        self.per_class.setColumnCount(0)
         self.caption.setText(" ")
         self.gallery.clear()
 
@@ -252,6 +286,11 @@ class ErrorsPanel(QWidget):
                 )
                 self.matrix.setItem(row, column, item)
         self.matrix.fit_text()
+        show_per_class(self.per_class, counts, self.classes)
+        self.per_class.updateGeometries()  # its row titles' width, before its text is fitted
+        self.per_class.fit_text()
+        rows = self.per_class.verticalHeader().length() + self.per_class.horizontalHeader().height()
+        self.per_class.setFixedHeight(rows + 2 * self.per_class.frameWidth())
         wrong = int(len(labels) - np.trace(counts))
         self.summary.setText(
             f"Test accuracy {1 - wrong / len(labels):.2%}: {wrong:,} of {len(labels):,} test"
@@ -260,6 +299,11 @@ class ErrorsPanel(QWidget):
         )
         pair = np.unravel_index(np.argmax(counts - np.diag(np.diag(counts))), counts.shape)
         self.show_cell(int(pair[0]), int(pair[1]))  # start with the commonest confusion
+
+    def browse(self, index: int) -> None:
+        """The training images of class `index`."""
+        self.browser.show_class(index)
+        self.lower.setCurrentWidget(self.browser)
 
     def show_cell(self, true_class: int, predicted_class: int) -> None:
         if self.probabilities is None:

@@ -181,6 +181,10 @@ class MainWindow(QMainWindow):
         self.errors.inspect_requested.connect(draw.inspect)
         self.panel.train_requested.connect(run.start)
         self.panel.stop_requested.connect(run.stop)
+        self.panel.pause_requested.connect(run.set_paused)
+        self.panel.step_requested.connect(run.step)
+        run.paused_changed.connect(self._show_pausing)
+        run.paused.connect(self._show_pausing)
         run.started.connect(self._on_run_started)
         run.progress.connect(self._on_progress)
         run.epoch_end.connect(self._on_epoch_end)
@@ -370,11 +374,24 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_ending(self) -> None:  # a stop asked for, or the kept weights being scored
         self.panel.show_progress(self.run.fraction_done(), self.run.ending)
+        self._show_pausing()
+
+    @Slot()
+    def _show_pausing(self) -> None:
+        """Pause or Resume, and Step, in the panel and the Training menu, as the run allows."""
+        paused, can_pause = self.run.is_paused, self.run.can_pause()
+        self.panel.show_paused(paused, can_pause)
+        self.actions.pause.setText("&Resume" if paused else "&Pause")
+        self.actions.pause.setEnabled(can_pause)
+        self.actions.step.setEnabled(can_pause and paused)
+        if can_pause and self.run.last_progress is None:  # else the progress text says it
+            self.panel.show_progress(0, "paused before the first step" if paused else "starting...")
+        self.dirty = True
 
     @Slot(object)
     def _on_progress(self, event) -> None:
         self.plots.add_running(
-            event.epoch - 1 + event.seen / event.total, event.loss, event.accuracy
+            event.epoch - 1 + event.seen / event.total, event.loss, event.accuracy, event.lr
         )
         self.dirty = True
 
@@ -393,7 +410,7 @@ class MainWindow(QMainWindow):
         self._back_to_idle()
         ending = "Stopped" if result.stopped else "Diverged" if result.diverged else "Done"
         kept = f"epoch {result.kept_epoch}" if result.kept_epoch else "the latest weights"
-        waited = time.monotonic() - self.run.started_at
+        waited = self.run.elapsed()
         epochs = len(result.history)
         done = 1.0 if not result.stopped else epochs / result.config.epochs
         self.panel.show_progress(
@@ -431,6 +448,7 @@ class MainWindow(QMainWindow):
     def _enable_for_training(self, running: bool) -> None:
         self.actions.train.setEnabled(not running)
         self.actions.stop.setEnabled(running)
+        self._show_pausing()
         for act in self.actions.files:
             act.setEnabled(not running)
         self.runs.set_locked(running)
@@ -447,12 +465,14 @@ class MainWindow(QMainWindow):
             self.plots_drawn = now
         if self.run.training and self.run.last_progress is not None:
             done = self.run.fraction_done()
-            elapsed = now - self.run.started_at
+            elapsed = self.run.elapsed()
             left = elapsed * (1 - done) / done if done > 0 else 0
             event, config = self.run.last_progress, self.run.config
             text = f"epoch {event.epoch}/{config.epochs} - {_duration(left)} left"
             if config.schedule != "constant":  # the step size moves within the epoch
                 text += f" - step {event.lr:.2g}"
+            if self.run.is_paused:
+                text = f"paused in epoch {event.epoch}/{config.epochs} at image {event.seen:,}"
             text = self.run.ending or text
             self.panel.show_progress(done, text)
             self._name_models()  # "live CNN, epoch 1/2" from the first progress on
