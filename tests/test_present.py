@@ -159,12 +159,12 @@ def test_copy_view_puts_the_drawing_or_the_tab_used_last_on_the_clipboard(window
     ratio = left.devicePixelRatioF()
     assert (picture.width(), picture.height()) == (left.width() * ratio, left.height() * ratio)
     assert "drawing" in window.statusBar().currentMessage()
-    window.tabs.setCurrentWidget(window.errors_page)  # a tab used: the tab is taken
+    window.tabs.setCurrentWidget(window.handwriting_page)  # a tab used: the tab is taken
     qtbot.keyClick(window, Qt.Key.Key_C, CTRL | Qt.KeyboardModifier.ShiftModifier)
     picture = QApplication.clipboard().image()
-    page = window.errors_page.widget()  # the whole page, scrolled parts too
+    page = window.handwriting_page.widget()  # the gallery's whole page, scrolled parts too
     assert (picture.width(), picture.height()) == (page.width() * ratio, page.height() * ratio)
-    assert "Errors tab" in window.statusBar().currentMessage()
+    assert "Handwriting tab" in window.statusBar().currentMessage()
     send_stroke(window.canvas, line((0.5, 0.2), (0.5, 0.8)))  # drawing again: the drawing
     assert window.present.view()[0] is left
 
