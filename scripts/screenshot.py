@@ -3,15 +3,18 @@
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot.py [FOLDER]   # default: docs
 
 Draws a slanted 3 and trains six deskew epochs (screenshot.png), opens the Inside tab on the
-evidence for 7 (inside.png) and the Errors tab on the 2s read as 8s (errors.png), trains the
+evidence for 7 (inside.png) and on the prediction step by step at 1024x768 (step-by-step.png),
+and the Errors tab on the 2s read as 8s (errors.png), trains the
 report's naive and optimized protocols for five epochs and lays them over each other
 (compare.png), labels 60 drawings of a made-up script and fine-tunes on them
 (handwriting.png), and, where Debian's dataset-fashion-mnist is installed, trains on
 Fashion-MNIST (fashion.png); then trains an MLP and a CNN on MNIST and lays a linear, the MLP and
 the CNN run over each other (models.png), and opens the bundled CNN on a drawn 6 with the
-comparison and the Inside tab on (networks.png), and shows the Map tab of the bundled CNN and of
-the bundled linear model, misread images ringed (map-cnn.png, map-linear.png). Runs in a fresh
-home folder, so nothing of the
+comparison and the Inside tab on (networks.png), shows the Map tab of the bundled CNN and of the
+bundled linear model, misread images ringed (map-cnn.png, map-linear.png), trains the MLP on 500
+images, where it overfits (overfitting.png); last, presentation mode: the 3 again at 1024x768,
+zoomed to 175%, in the dark theme (presentation.png; `screenshot.py docs presentation` takes only
+this one, without training). Runs in a fresh home folder, so nothing of the
 person's own settings or drawings shows or changes. Works on any Qt platform: offscreen, a
 desktop, or Xvfb.
 """
@@ -139,11 +142,29 @@ def main() -> int:
         grab("inside.png")
         window.inside.choose(None)
         window.draw.show_evidence.setChecked(False)
+        step_by_step()
         window.tabs.setCurrentWidget(window.errors_page)
         window.errors.show_cell(2, 8)
         grab("errors.png")
         window.tabs.setCurrentIndex(0)
         train(preset("naive", epochs=5))
+
+    def step_by_step() -> None:
+        """The three's prediction step by step, at a projector's 1024x768: the second likeliest
+        class chosen, on its last step (its probability)."""
+        window.resize(1024, 768)
+        app.processEvents()
+        steps = window.inside.steps
+        steps.opener.click()
+        second = int(np.argsort(steps.steps.probabilities)[-2])
+        steps.chosen.emit(second, 4)  # as a click on its cell in the "÷ sum" column does
+        app.processEvents()
+        window.inside_page.ensureWidgetVisible(steps.lines[-1])
+        grab("step-by-step.png")
+        window.inside.choose(None)
+        steps.choose_step(None)
+        steps.opener.click()
+        window.resize(1280, 800)
 
     def optimized() -> None:
         train(preset("optimized", epochs=5))
@@ -216,8 +237,37 @@ def main() -> int:
             next(path for path in bundled_models() if path.name == "default.npz")
         )
 
+    def overfit() -> None:  # the playground's knobs: 500 training images, a held step
+        window.canvas.clear()
+        window.session.unsaved = False
+        window.tabs.setCurrentIndex(0)
+        train(preset("mlp", epochs=30, schedule="constant", lr=0.001, train_size=500))
+
+    def overfitting() -> None:
+        grab("overfitting.png")
+
+    def presentation() -> None:
+        window.session.unsaved = False
+        window.files.use_default_weights()
+        window.draw.show_compare.setChecked(False)
+        window.draw.pen_width.setValue(22)
+        window.canvas.clear()
+        for stroke in three():
+            send_stroke(window.canvas, stroke)
+        window.tabs.setCurrentIndex(0)
+        window.resize(1024, 768)
+        window.present.set_theme("dark")
+        window.present.set_zoom(1.75)
+        app.processEvents()
+        scrolled = window.panes.verticalScrollBar()
+        scrolled.setValue(scrolled.maximum())  # the reading under the canvas, scrolled into view
+        grab("presentation.png")
+
     steps = [draw_three, inside, optimized, compare, handwriting, fashion, mlp, cnn, models]
     steps += [cnn_map, linear_map, lambda: grab("map-linear.png")]
+    steps += [overfit, overfitting, presentation]
+    if sys.argv[2:] == ["presentation"]:
+        steps = [presentation]
 
     def next_step() -> None:
         if window.run.training or window.map.busy():

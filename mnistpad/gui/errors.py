@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -35,6 +36,7 @@ from ..model import OutputOverflow, confusion_matrix, softmax
 from ..networks import Model, describe
 from ..train_process import NICENESS
 from .dialogs import plain, tip
+from .errors_classes import PER_CLASS_TIP, TrainingBrowser, show_per_class
 from .session import Session
 
 MAX_SHOWN = 300  # images listed for one cell; the count says how many there are
@@ -61,26 +63,26 @@ def digit_icon(image: np.ndarray, size: int = 56) -> QIcon:
     return QIcon(QPixmap.fromImage(picture.scaled(size, size)))
 
 
-def read_test_set(
-    session: Session, deskewed: bool, classes: list[str] | None
-) -> tuple[Dataset, np.ndarray] | str:
+def read_test_set(session: Session, deskewed: bool) -> tuple[Dataset, np.ndarray] | str:
     """The data in use and its test images as a model with (or without) deskewed inputs sees
-    them, or why not, in words: it cannot be read, or it is not of the model's `classes` (None:
-    a model being trained on it, of its classes)."""
+    them, or why not, in words."""
     QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
     try:
-        dataset = session.loaded_dataset()
-        inputs = session.test_inputs(deskewed)
+        return session.loaded_dataset(), session.test_inputs(deskewed)
     except DataError as error:
         return f"Cannot read the test set: {error}"
     finally:
         QApplication.restoreOverrideCursor()
-    if classes is not None and list(dataset.classes) != list(classes):
-        return (
-            f"The weights in use are for other classes than {dataset.name}'s: train on this"
-            " data or open weights made for it."
-        )
-    return dataset, inputs
+
+
+def other_classes(dataset: Dataset, classes: list[str]) -> str:
+    """Why weights of these classes are not scored on `dataset`, or "" if they can be."""
+    if list(dataset.classes) == list(classes):
+        return ""
+    return (
+        f"The weights in use are for other classes than {dataset.name}'s: train on this data or"
+        " open weights made for it."
+    )
 
 
 def in_thread(name: str, work: Callable[[], object], deliver: Callable[[object], None]) -> None:
@@ -187,6 +189,15 @@ class ErrorsPanel(FollowsWhenShown, QWidget):
             "Click a cell to see its images."
         )
         self.matrix.cellClicked.connect(self.show_cell)
+        self.per_class = CountsTable()  # under the matrix, a column per class as in it
+        self.per_class.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.per_class.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.per_class.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.per_class.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.per_class.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.per_class.setTextElideMode(Qt.TextElideMode.ElideNone)  # "1135" fits, not "11..."
+        self.per_class.setToolTip(PER_CLASS_TIP)
+        self.per_class.cellClicked.connect(lambda _, column: self.browse(column))
         self.caption = plain(QLabel(" "))
         self.caption.setWordWrap(True)  # on one line, it made the tab wider than a small screen
         self.gallery = icon_gallery(
@@ -195,14 +206,32 @@ class ErrorsPanel(FollowsWhenShown, QWidget):
             "Double-click one (or press Enter) to inspect it in the preview.",
         )
         self.gallery.itemActivated.connect(self._inspect)
+        self.browser = TrainingBrowser(
+            icon_gallery(
+                40,
+                "Training images of the chosen class: what the model learned it from.\n"
+                "Double-click one (or press Enter) to inspect it in the preview.",
+            ),
+            digit_icon,
+        )
+        self.browser.inspect_requested.connect(self.inspect_requested)
         lower = QWidget()
         lower_layout = QVBoxLayout(lower)
         lower_layout.setContentsMargins(0, 0, 0, 0)
         lower_layout.addWidget(self.caption)
         lower_layout.addWidget(self.gallery)
+        self.lower = QTabWidget()
+        self.lower.addTab(lower, "Test images of the cell")
+        self.lower.addTab(self.browser, "Training images by class")
+        self.matrix.cellClicked.connect(lambda *_: self.lower.setCurrentIndex(0))
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(self.matrix, 1)
+        top_layout.addWidget(self.per_class)
         split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.matrix)
-        split.addWidget(lower)
+        split.addWidget(top)
+        split.addWidget(self.lower)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)
@@ -214,11 +243,16 @@ class ErrorsPanel(FollowsWhenShown, QWidget):
         session = self.session
         if session is None or session.model is None:
             return
-        test = read_test_set(session, session.deskews, session.classes)
+        test = read_test_set(session, session.deskews)
         if isinstance(test, str):
             self.show_problem(test)
             return
         dataset, inputs = test
+        # the data's own training images, whatever the weights in use were made for
+        self.browser.set_data(dataset.train_images, dataset.train_labels, list(dataset.classes))
+        if problem := other_classes(dataset, session.classes):
+            self.show_problem(problem)
+            return
         self.set_results(
             session.model, inputs, dataset.test_images, dataset.test_labels, session.classes
         )
@@ -231,6 +265,9 @@ class ErrorsPanel(FollowsWhenShown, QWidget):
         self.matrix.clear()
         self.matrix.setRowCount(0)
         self.matrix.setColumnCount(0)
+        self.per_class.clear()
+        self.per_class.setRowCount(0)
+        self.per_class.setColumnCount(0)
         self.caption.setText(" ")
         self.gallery.clear()
 
@@ -305,6 +342,11 @@ class ErrorsPanel(FollowsWhenShown, QWidget):
                 )
                 self.matrix.setItem(row, column, item)
         self.matrix.fit_text()
+        show_per_class(self.per_class, counts, self.classes)
+        self.per_class.updateGeometries()  # its row titles' width, before its text is fitted
+        self.per_class.fit_text()
+        rows = self.per_class.verticalHeader().length() + self.per_class.horizontalHeader().height()
+        self.per_class.setFixedHeight(rows + 2 * self.per_class.frameWidth())
         wrong = int(len(labels) - np.trace(counts))
         self.summary.setText(
             f"Test accuracy {1 - wrong / len(labels):.2%}: {wrong:,} of {len(labels):,} test"
@@ -313,6 +355,11 @@ class ErrorsPanel(FollowsWhenShown, QWidget):
         )
         pair = np.unravel_index(np.argmax(counts - np.diag(np.diag(counts))), counts.shape)
         self.show_cell(int(pair[0]), int(pair[1]))  # start with the commonest confusion
+
+    def browse(self, index: int) -> None:
+        """The training images of class `index`."""
+        self.browser.show_class(index)
+        self.lower.setCurrentWidget(self.browser)
 
     def show_cell(self, true_class: int, predicted_class: int) -> None:
         if self.probabilities is None:

@@ -39,6 +39,7 @@ from .errors import (
     digit_icon,
     in_thread,
     inspect_caption,
+    other_classes,
     read_test_set,
 )
 from .session import Session
@@ -117,18 +118,11 @@ class MapPanel(FollowsWhenShown, QWidget):
             "Point at a dot to see the image; click it to inspect it in the preview.\n"
             "The mouse wheel zooms, dragging moves, a double-click shows everything."
         )
-        text = self.palette().color(QPalette.ColorRole.Text)
         self.dots = Dots(size=DOT_SIZE, pen=None)  # made once, then moved
-        self.ring_dots = pg.ScatterPlotItem(
-            size=RING_SIZE, pen=pg.mkPen(text, width=1.2), brush=None
-        )
-        self.star = pg.ScatterPlotItem(
-            size=22,
-            symbol="star",
-            pen=pg.mkPen(text, width=2),
-            brush=pg.mkBrush(self.palette().color(QPalette.ColorRole.Base)),
-        )
-        self.pointed = pg.ScatterPlotItem(size=14, pen=pg.mkPen(text, width=2), brush=None)
+        self.ring_dots = pg.ScatterPlotItem(size=RING_SIZE, brush=None)
+        self.star = pg.ScatterPlotItem(size=22, symbol="star")
+        self.pointed = pg.ScatterPlotItem(size=14, brush=None)
+        self._colour_marks()
         for item_ in (self.dots, self.ring_dots, self.pointed, self.star):
             item.addItem(item_)
         self.ring_dots.setVisible(False)
@@ -149,6 +143,20 @@ class MapPanel(FollowsWhenShown, QWidget):
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.key)
 
+    def _colour_marks(self) -> None:
+        """The rings and the star in the text's colour, on the plot's: dark on light, or light
+        on dark (the theme can change while the window is open)."""
+        text = self.palette().color(QPalette.ColorRole.Text)
+        self.ring_dots.setPen(pg.mkPen(text, width=1.2))
+        self.pointed.setPen(pg.mkPen(text, width=2))
+        self.star.setPen(pg.mkPen(text, width=2))
+        self.star.setBrush(pg.mkBrush(self.palette().color(QPalette.ColorRole.Base)))
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == event.Type.PaletteChange:
+            self._colour_marks()
+
     # -- what the map shows -------------------------------------------------------------------
 
     def refresh(self) -> None:
@@ -159,13 +167,16 @@ class MapPanel(FollowsWhenShown, QWidget):
             return
         if self.map is None:
             self.summary.setText("Reading the test set...")
-        live = model is not session.model  # a run's, of the data it trains on: no check
-        test = read_test_set(session, deskewed, None if live else session.classes)
+        test = read_test_set(session, deskewed)
         self.stale = False
         if isinstance(test, str):
             self.show_problem(test)
             return
         dataset, inputs = test
+        live = model is not session.model  # a run's, of the data it trains on
+        if not live and (problem := other_classes(dataset, session.classes)):
+            self.show_problem(problem)
+            return
         classes = list(dataset.classes)
         self.set_model(model, inputs, dataset.test_images, dataset.test_labels, classes)
 
