@@ -123,11 +123,11 @@ def on_screen(panel, point) -> QPoint:
 def test_every_test_image_is_a_dot_coloured_by_its_class(window, qtbot, mnist):
     panel = open_map(window, qtbot)
     model = window.session.model
-    x, y = panel.dots.getData()
+    x, y = panel.plot.dots.getData()
     assert len(x) == len(mnist.test_labels) == 10_000
     features = model.features(inputs_of(window))
     assert np.allclose(np.column_stack([x, y]), pca(features)(features), atol=1e-4)
-    colours = [brush.color().name() for brush in panel.dots.data["brush"]]
+    colours = [brush.color().name() for brush in panel.plot.dots.data["brush"]]
     assert colours == [CLASS_COLOURS[label] for label in mnist.test_labels]
     key = [panel.key_layout.itemAt(i).widget() for i in range(panel.key_layout.count())]
     assert [entry.text() for entry in key] == [f"● {digit}" for digit in range(10)]
@@ -142,19 +142,19 @@ def test_pointing_at_a_dot_shows_the_image_and_clicking_inspects_it(window, qtbo
     misread = np.flatnonzero(panel.map.predicted != mnist.test_labels)
     index = int(misread[0])
     where = on_screen(panel, panel.map.points[index])
-    index = panel.nearest(panel.plot.mapToScene(where))  # or a dot on top of it
+    index = panel.plot.nearest(panel.plot.mapToScene(where))  # or a dot on top of it
     assert index is not None
     QTest.mouseMove(panel.plot.viewport(), where)
-    qtbot.waitUntil(panel.hover.isVisible, timeout=2000)
+    qtbot.waitUntil(panel.plot.card.isVisible, timeout=2000)
     read_as = int(panel.map.probabilities[index].argmax())
     sure = panel.map.probabilities[index, read_as]
     caption = (
         f"test image #{index}: true class {mnist.test_labels[index]}, read as {read_as}"
         f" ({sure:.1%})"
     )
-    assert panel.hover.caption.text() == caption.removeprefix("test image ")
-    assert np.allclose(np.column_stack(panel.pointed.getData()), panel.map.points[[index]])
-    assert panel.hover.caption.textFormat() == Qt.TextFormat.PlainText
+    assert panel.plot.card.caption.text() == caption.removeprefix("test image ")
+    assert np.allclose(np.column_stack(panel.plot.pointed.getData()), panel.map.points[[index]])
+    assert panel.plot.card.caption.textFormat() == Qt.TextFormat.PlainText
 
     QTest.mouseClick(panel.plot.viewport(), Qt.MouseButton.LeftButton, pos=where)
     assert np.array_equal(window.draw.field.reshape(-1), mnist.test_images[index])
@@ -164,11 +164,11 @@ def test_pointing_at_a_dot_shows_the_image_and_clicking_inspects_it(window, qtbo
 
 def test_the_drawing_is_the_star_and_moves_as_one_draws(window, qtbot):
     panel = open_map(window, qtbot)
-    assert len(panel.star.getData()[0]) == 0  # nothing drawn
+    assert len(panel.plot.star.getData()[0]) == 0  # nothing drawn
     send_stroke(window.canvas, circle())
 
     def star():
-        x, y = panel.star.getData()
+        x, y = panel.plot.star.getData()
         assert len(x) == 1
         return np.array([x[0], y[0]])
 
@@ -183,14 +183,14 @@ def test_the_drawing_is_the_star_and_moves_as_one_draws(window, qtbot):
 
 def test_rings_show_exactly_the_misread_images(window, qtbot, mnist):
     panel = open_map(window, qtbot)
-    assert len(panel.misread_shown()) == 0
+    assert len(panel.plot.rings_shown()) == 0
     panel.rings.setChecked(True)
     predicted = window.session.model.predict(inputs_of(window))
     misread = predicted != mnist.test_labels
     assert 0 < misread.sum() < 1000
-    assert np.allclose(panel.misread_shown(), panel.map.points[misread])
+    assert np.allclose(panel.plot.rings_shown(), panel.map.points[misread])
     panel.rings.setChecked(False)
-    assert len(panel.misread_shown()) == 0
+    assert len(panel.plot.rings_shown()) == 0
 
 
 def test_the_map_follows_the_live_model_at_epoch_ends_without_flipping(window, qtbot):

@@ -17,12 +17,11 @@ from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QSize, Qt, Signal, Slot
+from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -36,12 +35,12 @@ from .dialogs import plain
 from .errors import (
     SLOW_KINDS,
     FollowsWhenShown,
-    digit_icon,
     in_thread,
     inspect_caption,
     other_classes,
     read_test_set,
 )
+from .map_plot import MapPlot
 from .session import Session
 from .texts import FittedLabel
 
@@ -49,9 +48,6 @@ from .texts import FittedLabel
 # they come back: the key says which classes share one)
 CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")  # fmt: skip
-DOT_SIZE = 4  # pixels
-RING_SIZE = 10
-NEAR = 8  # pixels from a dot within which the mouse is over it
 KEY_COLUMNS = 5
 
 
@@ -106,31 +102,15 @@ class MapPanel(FollowsWhenShown, QWidget):
         controls.addStretch(1)
 
         self.plot = MapPlot()
-        self.plot.setMenuEnabled(False)
-        self.plot.hideButtons()
-        item = self.plot.getPlotItem()
-        item.hideAxis("left")
-        item.hideAxis("bottom")
-        item.setAspectLocked(True)  # a circle of images stays a circle
+        self.plot.pointed_at.connect(self._on_pointed_at)
+        self.plot.clicked.connect(self.inspect)
         self.summary.setToolTip(  # not the plot's: it would cover the image pointed at
             "Each dot is a test image, coloured by its true class, placed by what the model\n"
             "computes from it: images it finds alike lie close. The star is your drawing.\n"
             "Point at a dot to see the image; click it to inspect it in the preview.\n"
             "The mouse wheel zooms, dragging moves, a double-click shows everything."
         )
-        self.dots = Dots(size=DOT_SIZE, pen=None)  # made once, then moved
-        self.ring_dots = pg.ScatterPlotItem(size=RING_SIZE, brush=None)
-        self.star = pg.ScatterPlotItem(size=22, symbol="star")
-        self.pointed = pg.ScatterPlotItem(size=14, brush=None)
-        self._colour_marks()
-        for item_ in (self.dots, self.ring_dots, self.pointed, self.star):
-            item.addItem(item_)
-        self.ring_dots.setVisible(False)
-        self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
-        self.plot.scene().sigMouseClicked.connect(self._on_mouse_clicked)
-        self.plot.viewport().installEventFilter(self)
         self.brushes: list = []  # one per point: its class's colour
-        self.hover = HoverCard(self.plot)
 
         self.key = QWidget()
         self.key_layout = QGridLayout(self.key)
@@ -142,20 +122,6 @@ class MapPanel(FollowsWhenShown, QWidget):
         layout.addLayout(controls)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.key)
-
-    def _colour_marks(self) -> None:
-        """The rings and the star in the text's colour, on the plot's: dark on light, or light
-        on dark (the theme can change while the window is open)."""
-        text = self.palette().color(QPalette.ColorRole.Text)
-        self.ring_dots.setPen(pg.mkPen(text, width=1.2))
-        self.pointed.setPen(pg.mkPen(text, width=2))
-        self.star.setPen(pg.mkPen(text, width=2))
-        self.star.setBrush(pg.mkBrush(self.palette().color(QPalette.ColorRole.Base)))
-
-    def changeEvent(self, event) -> None:
-        super().changeEvent(event)
-        if event.type() == event.Type.PaletteChange:
-            self._colour_marks()
 
     # -- what the map shows -------------------------------------------------------------------
 
@@ -237,9 +203,7 @@ class MapPanel(FollowsWhenShown, QWidget):
         """Say why there is no map, and show none (not an older model's)."""
         self.summary.setText(text)
         self.model, self.map = None, None
-        for item in (self.dots, self.ring_dots, self.star):
-            item.setData(pos=np.zeros((0, 2)))
-        self.hide_hover()
+        self.plot.show_nothing()
 
     def show_map(
         self,
@@ -254,16 +218,12 @@ class MapPanel(FollowsWhenShown, QWidget):
             self.labels, self.classes = labels, list(classes)
             brushes = [pg.mkBrush(colour) for colour in CLASS_COLOURS]
             self.brushes = [brushes[label % len(brushes)] for label in labels.tolist()]
-            self.dots.clear()  # restyled, not only moved
+            self.plot.restyle()
             self._show_key()
-        first = self.map is None
         self.model, self.map, self.images = model, placed, images
-        self.hide_hover()  # its dot may have moved
-        self.dots.show_points(placed.points, self.brushes)
+        self.plot.show_points(placed.points, self.brushes)
         self._show_rings()
         self.show_drawing(self.drawing_input)
-        if first:
-            self.show_all()
         wrong = int((placed.predicted != labels).sum())
         self.summary.setText(
             f"The {len(labels):,} test images placed by {describe(model)}'s"
@@ -290,17 +250,7 @@ class MapPanel(FollowsWhenShown, QWidget):
     @Slot()
     def _show_rings(self) -> None:
         on = self.rings.isChecked() and self.map is not None
-        self.ring_dots.setVisible(on)
-        if on:
-            misread = self.map.predicted != self.labels
-            self.ring_dots.setData(pos=self.map.points[misread])
-
-    def misread_shown(self) -> np.ndarray:
-        """The points ringed, (M, 2) (none while the rings are off)."""
-        if not self.ring_dots.isVisible():
-            return np.zeros((0, 2))
-        x, y = self.ring_dots.getData()
-        return np.column_stack([x, y])
+        self.plot.show_rings(self.map.points[self.map.predicted != self.labels] if on else None)
 
     # -- the drawing ---------------------------------------------------------------------------
 
@@ -313,25 +263,9 @@ class MapPanel(FollowsWhenShown, QWidget):
                 point = self.map.projection(self.model.features(self.drawing_input))
             if np.isfinite(point).all():
                 self.drawing_point = point
-        shown = self.drawing_point
-        self.star.setData(pos=np.zeros((0, 2)) if shown is None else shown.reshape(1, 2))
+        self.plot.show_star(self.drawing_point)
 
     # -- pointing at a dot ---------------------------------------------------------------------
-
-    def nearest(self, scene_position: QPointF) -> int | None:
-        """The test image whose dot is within NEAR pixels of this point of the plot, if any."""
-        if self.map is None or len(self.map.points) == 0:
-            return None
-        view = self.plot.getPlotItem().getViewBox()
-        if not view.sceneBoundingRect().contains(scene_position):
-            return None
-        at = view.mapSceneToView(scene_position)
-        width, height = view.viewPixelSize()
-        dx = (self.map.points[:, 0] - at.x()) / width
-        dy = (self.map.points[:, 1] - at.y()) / height
-        distance = dx * dx + dy * dy
-        index = int(distance.argmin())
-        return index if distance[index] <= NEAR * NEAR else None
 
     def describe_image(self, index: int) -> str:
         probabilities = self.map.probabilities[index]
@@ -340,108 +274,15 @@ class MapPanel(FollowsWhenShown, QWidget):
         return inspect_caption(index, true_class, self.classes[read_as], probabilities[read_as])
 
     @Slot(object)
-    def _on_mouse_moved(self, scene_position: QPointF) -> None:
-        index = self.nearest(scene_position)
+    def _on_pointed_at(self, index: int | None) -> None:
         self.hovered = index
-        if index is None:
-            self.hide_hover()
-            return
-        self.pointed.setData(pos=self.map.points[index : index + 1])
-        self.hover.show_image(self.images[index], self.describe_image(index))
-        self.hover.place(self.plot.mapFromScene(scene_position))
-
-    def show_all(self) -> None:
-        """Fit the view to the map, and keep it fitted as the map moves, until the person zooms
-        or drags."""
-        self.plot.getPlotItem().getViewBox().enableAutoRange()
-
-    def _on_mouse_clicked(self, event) -> None:
-        if event.button() != Qt.MouseButton.LeftButton:
-            return
-        if event.double():
-            self.show_all()
-            return
-        index = self.nearest(event.scenePos())
         if index is not None:
-            event.accept()
-            self.inspect(index)
+            self.plot.show_card(index, self.images[index], self.describe_image(index))
 
+    @Slot(int)
     def inspect(self, index: int) -> None:
         """Send test image `index` to the preview."""
         self.inspect_requested.emit(self.images[index], self.describe_image(index))
-
-    def eventFilter(self, watched, event) -> bool:
-        if event.type() == event.Type.Leave:  # the mouse left the plot
-            self.hide_hover()
-        return super().eventFilter(watched, event)
-
-    def hide_hover(self) -> None:
-        self.hovered = None
-        self.hover.hide()
-        self.pointed.setData(pos=np.zeros((0, 2)))
-
-
-class MapPlot(pg.PlotWidget):
-    """The plot, asking for little room: in the tab's scroll area, pyqtgraph's 600x480 made
-    a 768-pixel-high window scroll the key out of sight."""
-
-    def sizeHint(self) -> QSize:
-        return QSize(240, 240)
-
-
-class Dots(pg.ScatterPlotItem):
-    """A scatter plot whose dots keep their colours while they move: setData restyles each of
-    10,000 dots (37 ms, measured in bench/map_speed.py); moving them costs about 1 ms."""
-
-    def show_points(self, points: np.ndarray, brushes: list) -> None:
-        """The dots at `points` (N, 2), the i-th filled with brushes[i] (set when N changes)."""
-        if len(self.data) != len(points):
-            self.setData(pos=points, brush=brushes)
-            return
-        self.data["x"], self.data["y"] = points[:, 0], points[:, 1]
-        self.bounds = [None, None]  # pyqtgraph's cached data bounds, as setData resets them
-        self.prepareGeometryChange()
-        self.informViewBoundsChanged()
-        self.invalidate()
-
-
-class HoverCard(QFrame):
-    """The image under the mouse, with what it is, shown beside the pointer over the plot."""
-
-    SIZE = 84
-
-    def __init__(self, parent: QWidget) -> None:
-        super().__init__(parent)
-        self.setFrameShape(QFrame.Shape.Box)
-        self.setAutoFillBackground(True)
-        self.picture = QLabel()
-        self.picture.setFixedSize(self.SIZE, self.SIZE)
-        self.caption = plain(QLabel())
-        self.caption.setWordWrap(True)
-        self.caption.setFixedWidth(2 * self.SIZE)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.picture)
-        layout.addWidget(self.caption)
-        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self.hide()
-
-    def show_image(self, image: np.ndarray, caption: str) -> None:
-        self.picture.setPixmap(digit_icon(image, self.SIZE).pixmap(self.SIZE, self.SIZE))
-        self.caption.setText(caption.removeprefix("test image "))
-        self.adjustSize()
-        self.show()
-        self.raise_()
-
-    def place(self, pointer) -> None:
-        """Beside the pointer, inside the plot."""
-        room = self.parentWidget().rect()
-        x, y = pointer.x() + 14, pointer.y() + 14
-        if x + self.width() > room.right():
-            x = pointer.x() - 14 - self.width()
-        if y + self.height() > room.bottom():
-            y = pointer.y() - 14 - self.height()
-        self.move(max(0, x), max(0, y))
 
 
 def feature_words(model: Model) -> str:
