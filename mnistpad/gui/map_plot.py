@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QFrame, QGraphicsItem, QHBoxLayout, QLabel, QWidget
 
 from .dialogs import plain
 from .errors import digit_icon
@@ -36,6 +36,9 @@ class MapPlot(pg.PlotWidget):
         item.setAspectLocked(True)  # a circle of images stays a circle
         self.points: np.ndarray | None = None  # (N, 2), where the dots are
         self.dots = Dots(size=DOT_SIZE, pen=None)  # made once, then moved
+        # kept as a picture while only the star moves: a stroke's repaint of the plot took 5.7
+        # ms of CPU (10,000 dots drawn again), 1.5 ms with it (60 strokes a second while drawing)
+        self.dots.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.ring_dots = pg.ScatterPlotItem(size=RING_SIZE, brush=None)
         self.star = pg.ScatterPlotItem(size=22, symbol="star")
         self.pointed = pg.ScatterPlotItem(size=14, brush=None)
