@@ -12,7 +12,9 @@
   runs in its own process, `mnistpad/train_process.py`); the training time after it is the
   child's own clock, like the CLI's;
 - stroke latency: from a mouse-move event on the canvas to the probabilities being updated
-  (preprocessing, classification and the chart's new data), idle and while training.
+  (preprocessing, classification and the chart's new data), idle and while training;
+- --map: all of it with the Map tab shown, the test set placed again at each epoch's end (the
+  features in a thread, the dots moved in the window's) and the drawing's star moving.
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
+import traceback
+from pathlib import Path
 
 if not os.environ.get("DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -100,12 +105,47 @@ class Person:
             self.send(QEvent.Type.MouseButtonRelease, x, y)
 
 
-def run_in_window(window: MainWindow, config, drawing: bool) -> dict:
+class StallWatch(threading.Thread):
+    """Where the window's thread is while it keeps a 5 ms timer waiting over 25 ms: its stack,
+    sampled every 2 ms from another thread (Python code releases the GIL to it at least every
+    5 ms), the innermost mnistpad/pyqtgraph frames of each stall kept."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.last_tick = time.perf_counter()
+        self.main = threading.main_thread().ident
+        self.stalls: list[tuple[float, float, list[str]]] = []  # (start, ms, places)
+        self.done = False
+
+    def run(self) -> None:
+        seen_tick, places = None, []
+        while not self.done:
+            time.sleep(0.002)
+            tick = self.last_tick
+            late = time.perf_counter() - tick
+            if late > 0.025:
+                frame = sys._current_frames().get(self.main)
+                stack = traceback.extract_stack(frame) if frame is not None else []
+                ours = [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in stack
+                        if "mnistpad" in f.filename or "pyqtgraph" in f.filename]  # fmt: skip
+                places.append(" < ".join(reversed(ours[-4:])) or "(Qt, no Python frame)")
+                seen_tick = tick
+            elif seen_tick is not None and tick != seen_tick:
+                ms = 1000 * (tick - seen_tick)
+                self.stalls.append((seen_tick, ms, list(dict.fromkeys(places))))
+                seen_tick, places = None, []
+
+
+def run_in_window(window: MainWindow, config, drawing: bool, why: bool = False) -> dict:
     ticks: list[float] = []
     first_progress: list[float] = []
+    watch = StallWatch()
+    if why:
+        watch.start()
 
     def tick() -> None:
         ticks.append(time.perf_counter())
+        watch.last_tick = ticks[-1]
         if window.run.last_progress is not None and not first_progress:
             first_progress.append(ticks[-1])
 
@@ -126,7 +166,12 @@ def run_in_window(window: MainWindow, config, drawing: bool) -> dict:
     poll.stop()
     ticker.stop()
     person.timer.stop()
+    watch.done = True
     gaps = np.diff(ticks) * 1000
+    for start, ms, places in watch.stalls:
+        print(f"  stall {ms:.0f} ms at {start - began:.2f} s:", file=sys.stderr)
+        for place in places[:6]:
+            print(f"    {place}", file=sys.stderr)
     return {
         "training_seconds": window.run.worker.result.seconds,
         "first_progress_s": first_progress[0] - began,
@@ -149,8 +194,15 @@ def main() -> int:
         "--presets", default="fast,optimized,naive", help="comma-separated (e.g. cnn,mlp)"
     )
     parser.add_argument("--epochs", type=int, help="override each preset's epochs")
+    parser.add_argument(
+        "--why", action="store_true", help="print where the window's thread was in each stall"
+    )
+    parser.add_argument(
+        "--map", action="store_true", help="with the Map tab shown (placed at each epoch end)"
+    )
     args = parser.parse_args()
     report = {"platform": os.environ.get("QT_QPA_PLATFORM") or f"display {os.environ['DISPLAY']}"}
+    report["tab"] = "Map" if args.map else "Curves"
     report["startup_seconds"] = startup_seconds()
 
     app = make_application()
@@ -159,6 +211,8 @@ def main() -> int:
     window.show()
     app.processEvents()
     window.session.dataset = load_dataset()
+    if args.map:
+        window.tabs.setCurrentWidget(window.map_page)
 
     idle = Person(window)
     for _ in range(300):
@@ -172,7 +226,7 @@ def main() -> int:
         epochs = () if args.epochs is None else ("--epochs", str(args.epochs))
         without_window = cli_train(name, 0, *epochs)["seconds"]
         config = preset(name) if args.epochs is None else preset(name, epochs=args.epochs)
-        result = run_in_window(window, config, drawing=True)
+        result = run_in_window(window, config, drawing=True, why=args.why)
         result["seconds_without_window"] = without_window
         result["slowdown"] = result["training_seconds"] / without_window
         report["presets"][name] = result
@@ -184,7 +238,7 @@ def main() -> int:
     if args.json:
         print(json.dumps(report))
         return 0
-    print(f"platform: {report['platform']}")
+    print(f"platform: {report['platform']}; the {report['tab']} tab shown")
     print(f"start-up to window shown: {report['startup_seconds']:.2f} s (median of 3)")
     lat = report["stroke_latency_ms_idle"]
     print(

@@ -147,6 +147,20 @@ def _parser() -> argparse.ArgumentParser:
         help="also train on real writing's styles: bent, stretched, slanted, bold, scanned",
     )
     run.add_argument(
+        "--train-size",
+        type=int,
+        metavar="N",
+        help="train on a random subset of N training images, 100 to 50,000, drawn by the seed"
+        " (default: all); dev and test stay whole",
+    )
+    run.add_argument(
+        "--label-noise",
+        type=float,
+        metavar="P",
+        help="give a share P (0 to 1) of the training labels another class, drawn by the seed"
+        " (default: 0)",
+    )
+    run.add_argument(
         "--data", type=Path, help="folder of MNIST-format IDX files (default: bundled)"
     )
     run.add_argument("--out", type=Path, help="write the trained weights to this .npz file")
@@ -202,6 +216,8 @@ def _train(args: argparse.Namespace) -> int:
             ("deskew", args.deskew),
             ("augment", args.augment),
             ("styles", args.styles),
+            ("train_size", args.train_size),
+            ("label_noise", args.label_noise),
         )
         if value is not None
     }

@@ -96,6 +96,15 @@ class LinearModel(Classifier):
         """(N, 784) -> (N, classes); a single image (784,) gives (classes,)."""
         return images @ self.W.T + self.b
 
+    def features(self, images: np.ndarray) -> np.ndarray:
+        """The layer before the output: here the input itself is, so its features are the ten
+        logits (what the Map tab places the images by)."""
+        return self.logits(images)
+
+    @staticmethod
+    def output(features: np.ndarray) -> np.ndarray:
+        return features
+
     @property
     def params(self) -> dict[str, np.ndarray]:
         return {"W": self.W, "b": self.b}

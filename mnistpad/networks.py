@@ -6,6 +6,8 @@ saving, the CLI and the window treat them alike:
     kind, shape              what it is: "linear" | "mlp" | "cnn", and its sizes as a JSON dict
     params                   name -> float32 array, the live parameters (optimisers update them)
     logits(images)           (N, 784) -> (N, classes); one image (784,) -> (classes,)
+    features(images)         (N, 784) -> (N, F): the layer before the output (the Map tab's);
+                             output(features) gives the logits from them
     train_gradients(x, y, z) the batch's mean-loss gradients by name; z receives the logits
     input_gradient(image, c) d logit_c / d pixels (784,): times the input, the evidence map
 Parameters are float32 (training runs in float32); the gradient checks run the same code in
@@ -58,14 +60,26 @@ class Network(Classifier):
         return type(self)({name: value.copy() for name, value in self.params.items()}, self.shape)
 
     def logits(self, images: np.ndarray) -> np.ndarray:
+        return self._in_chunks(images, lambda x: self._forward(x)[0])
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        """The last hidden layer's activations, (N, hidden): what the output layer reads."""
+        return self._in_chunks(images, lambda x: self._features(x)[0])
+
+    def output(self, features: np.ndarray) -> np.ndarray:
+        """The logits (N, classes) from `features` (N, hidden)."""
+        return dense_forward(features, self.params["dense2.W"], self.params["dense2.b"])[0]
+
+    def _in_chunks(self, images: np.ndarray, compute) -> np.ndarray:
+        """compute(x) over (N, 784) images a chunk at a time; one image (784,) gives one row."""
         images = np.asarray(images)
         if images.ndim == 1:
-            return self.logits(images[None])[0]
+            return self._in_chunks(images[None], compute)[0]
         chunk = max(1, min(EVAL_CHUNK, EVAL_FLOATS // self.activation_floats()))
         if len(images) <= chunk:
-            return self._forward(images.astype(self.dtype, copy=False))[0]
+            return compute(images.astype(self.dtype, copy=False))
         return np.concatenate(
-            [self.logits(images[i : i + chunk]) for i in range(0, len(images), chunk)]
+            [self._in_chunks(images[i : i + chunk], compute) for i in range(0, len(images), chunk)]
         )
 
     def activation_floats(self) -> int:
@@ -99,6 +113,13 @@ class Network(Classifier):
         raise NotImplementedError
 
     def _forward(self, x):
+        """(logits, caches): the features, then the output layer."""
+        h, caches = self._features(x)
+        logits, cache = dense_forward(h, self.params["dense2.W"], self.params["dense2.b"])
+        return logits, (*caches, cache)
+
+    def _features(self, x):
+        """(last hidden activations, the caches _backward needs for them)."""
         raise NotImplementedError
 
     def _backward(self, dlogits, caches, need_dx):
@@ -140,12 +161,10 @@ class MLP(Network):
     def activation_floats(self) -> int:
         return 2 * self.shape["hidden"] + N_PIXELS
 
-    def _forward(self, x):
-        p = self.params
-        a, c1 = dense_forward(x, p["dense1.W"], p["dense1.b"])  # (N, H)
+    def _features(self, x):
+        a, c1 = dense_forward(x, self.params["dense1.W"], self.params["dense1.b"])  # (N, H)
         h, c2 = relu_forward(a)
-        logits, c3 = dense_forward(h, p["dense2.W"], p["dense2.b"])  # (N, C)
-        return logits, (c1, c2, c3)
+        return h, (c1, c2)
 
     def _backward(self, dlogits, caches, need_dx):
         p, (c1, c2, c3) = self.params, caches
@@ -197,7 +216,7 @@ class CNN(Network):
         # patches and maps of each convolution (the pooled maps and dense layers are smaller)
         return conv1 * conv1 * (k * k + 2 * f1) + conv2 * conv2 * (k * k * f1 + 2 * f2)
 
-    def _forward(self, x):
+    def _features(self, x):
         p = self.params
         images = x.reshape(len(x), SIDE, SIDE, 1)
         a1, c1 = conv_forward(images, p["conv1.W"], p["conv1.b"])  # (N, 24, 24, F1)
@@ -209,12 +228,11 @@ class CNN(Network):
         flat = h2.reshape(len(x), -1)  # (N, 4*4*F2), in height, width, channel order
         a3, c7 = dense_forward(flat, p["dense1.W"], p["dense1.b"])  # (N, hidden)
         h3, c8 = relu_forward(a3)
-        logits, c9 = dense_forward(h3, p["dense2.W"], p["dense2.b"])  # (N, C)
-        return logits, (c1, c2, c3, c4, c5, c6, c7, c8, c9, h2.shape)
+        return h3, (c1, c2, c3, c4, c5, c6, c7, c8, h2.shape)
 
     def _backward(self, dlogits, caches, need_dx):
         p = self.params
-        c1, c2, c3, c4, c5, c6, c7, c8, c9, h2_shape = caches
+        c1, c2, c3, c4, c5, c6, c7, c8, h2_shape, c9 = caches
         dh3, dW4, db4 = dense_backward(dlogits, c9, p["dense2.W"])
         dflat, dW3, db3 = dense_backward(relu_backward(dh3, c8), c7, p["dense1.W"])
         dm2 = relu_backward(dflat.reshape(h2_shape), c6)

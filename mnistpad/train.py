@@ -17,6 +17,7 @@ one-example-at-a-time loop to rounding error, at a fraction of its interpreter o
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -37,6 +38,9 @@ PROGRESS_POINTS = 20  # Progress events per epoch
 MAX_EPOCHS = 1_000
 MAX_SEED = 2**31 - 1  # what a spin box can hold
 MAX_LR = 1000.0
+# A random subset of the training images (the playground's "training-set size"): small ones show
+# overfitting, the train/dev gap on the curves. 0 takes them all.
+MIN_TRAIN_SIZE, MAX_TRAIN_SIZE = 100, 50_000
 OPTIMIZERS = ("sgd", "momentum", "adam")
 # How the step size moves over a run, step by step (lr_factor): held, or one cycle (Smith and
 # Topin, 2019: up from lr/25 over the first 30% of the steps, then down to lr/250,000, both halves
@@ -70,17 +74,36 @@ class TrainConfig:
     halve_on_plateau: bool = (
         False  # halve the step after an epoch that does not improve dev accuracy
     )
-    seed: int = 0  # seeds the initial weights and the shuffling
+    seed: int = 0  # seeds the initial weights, the shuffling, the subset and the label noise
     deskew: bool = False  # stand digits upright and centre them exactly (preprocess.deskew)
     augment: bool = False  # train on randomly shifted, scaled, thickened images (augment.augment)
     # Also train on the ways real writing differs from MNIST's (augment.augment with styles):
     # elastic distortions, stretched, squashed and slanted digits, bold pens, binarised scans.
     styles: bool = False
+    # The playground's knobs, drawn from the seed apart from the initial weights and the order, so
+    # the same seed gives the same subset and labels, and runs without them are unchanged. The dev
+    # and test sets are never subsetted or noised.
+    train_size: int = 0  # train on this many training images, a random subset; 0: all of them
+    label_noise: float = 0.0  # share of the training labels replaced by a random other class
 
     def validate(self, n_train: int | None = None) -> TrainConfig:
         """Return self, or raise ConfigError naming the first bad setting."""
         _check_int("epochs", self.epochs, 1, MAX_EPOCHS)
+        if self.train_size != 0:
+            _check_int("training-set size", self.train_size, MIN_TRAIN_SIZE, MAX_TRAIN_SIZE)
+            if n_train is not None and self.train_size > n_train:
+                raise ConfigError(
+                    f"training-set size must be at most {n_train:,}, the data's training images,"
+                    f" not {self.train_size:,}"
+                )
+        # a batch larger than a training subset takes all of it in each step
         _check_int("batch size", self.batch_size, 1, n_train or 1_000_000)
+        if isinstance(self.label_noise, bool) or not isinstance(self.label_noise, int | float):
+            raise ConfigError(f"label noise must be a number, not {self.label_noise!r}")
+        if not 0 <= self.label_noise <= 1:  # also false for NaN
+            raise ConfigError(
+                f"label noise must be a share between 0 and 1, not {str(self.label_noise)[:24]}"
+            )
         _check_int("seed", self.seed, 0, MAX_SEED)
         for name in ("shuffle", "keep_best", "halve_on_plateau", "deskew", "augment", "styles"):
             if not isinstance(getattr(self, name), bool):
@@ -235,7 +258,15 @@ class Finished:
     seconds: float
 
 
-Event = Progress | EpochEnd | Scoring | Finished
+@dataclass(frozen=True)
+class Paused:
+    """The run waits between two steps, paused (`Pause`): sent each time it starts waiting, so
+    after a single step too. The Progress before it shows where it stands."""
+
+    seconds: float  # training time so far, the paused time left out
+
+
+Event = Progress | EpochEnd | Scoring | Finished | Paused
 
 
 class _Diverged(Exception):
@@ -272,11 +303,13 @@ def train(
     config: TrainConfig,
     should_stop: Callable[[], bool] | None = None,
     initial: Model | None = None,
+    pause: Pause | None = None,
 ) -> Iterator[Event]:
     """Train a model on dataset.train_* as `config` says, yielding events as it goes: a fresh one,
-    or a copy of `initial` trained further (fine-tuning)."""
+    or a copy of `initial` trained further (fine-tuning). `pause`, if given, pauses the run
+    between steps (a stop request must `end` it, or should_stop is not seen until a resume)."""
     config.validate(n_train=len(dataset.train_labels))
-    dataset = model_inputs(dataset, config.deskew)
+    dataset = training_selection(model_inputs(dataset, config.deskew), config)
     images, labels = dataset.train_images, dataset.train_labels
     rng = np.random.default_rng(config.seed)
     try:
@@ -296,7 +329,7 @@ def train(
             )
         model = initial.copy()
     optimizer = Optimizer(config.optimizer)
-    clock = _Clock()
+    clock = _Clock(pause)
     lr, history = config.lr, []  # lr: the schedule's scale, halved on a plateau
     steps = -(-len(labels) // _unit(model, config))  # steps an epoch
     total = config.epochs * steps
@@ -311,7 +344,7 @@ def train(
             return scale * lr_factor(config.schedule, first + step, total)
 
         outcome, train_loss, train_accuracy = yield from _epoch(
-            model, images, labels, order, epoch, lr_at, config, should_stop, clock, optimizer
+            model, images, labels, order, epoch, lr_at, config, should_stop, clock, optimizer, pause
         )
         if outcome == "stopped":
             stopped = True
@@ -385,14 +418,81 @@ def model_inputs(dataset: Dataset, deskewed: bool) -> Dataset:
     )
 
 
-class _Clock:
-    """Seconds since the run started."""
+def training_selection(dataset: Dataset, config: TrainConfig) -> Dataset:
+    """The training images and labels a run uses: a random subset of `config.train_size` images
+    (in file order), and `config.label_noise` of their labels, round(share x size) of them chosen
+    at random, replaced by another class drawn uniformly (never the true one). Both drawn from
+    the seed, each from its own stream: the same seed gives the same subset at any noise, and
+    the same noisy labels. The dev and test sets stay as they are."""
+    if not config.train_size and not config.label_noise:
+        return dataset
+    images, labels = dataset.train_images, dataset.train_labels
+    if config.train_size and config.train_size < len(labels):
+        rng = np.random.default_rng((config.seed, 1))
+        rows = np.sort(rng.choice(len(labels), size=config.train_size, replace=False))
+        images, labels = images[rows], labels[rows]
+    if config.label_noise:
+        rng = np.random.default_rng((config.seed, 2))
+        noisy = rng.choice(len(labels), size=round(config.label_noise * len(labels)), replace=False)
+        labels = labels.copy()
+        classes = len(dataset.classes)
+        # a shift of 1 to classes - 1 gives every other class with the same chance
+        labels[noisy] = (labels[noisy] + rng.integers(1, classes, size=len(noisy))) % classes
+    return replace(dataset, train_images=images, train_labels=labels)
+
+
+class Pause:
+    """Pause, resume and single steps of a run, asked from any thread. Between steps the trainer
+    waits on a condition while paused (using no processor time) until a resume, a step (one, and
+    paused again) or `end` (a stop request: it never waits again)."""
 
     def __init__(self) -> None:
-        self.start = time.perf_counter()
+        self._changed = threading.Condition()
+        self.paused = False
+        self._steps = 0  # single steps asked for and not yet taken
+        self._ended = False
+        self.waited = 0.0  # seconds spent paused: not training time
+
+    def pause(self) -> None:
+        with self._changed:
+            self.paused = not self._ended
+
+    def resume(self) -> None:
+        with self._changed:
+            self.paused, self._steps = False, 0
+            self._changed.notify_all()
+
+    def step(self) -> None:
+        with self._changed:
+            if self.paused:
+                self._steps += 1
+                self._changed.notify_all()
+
+    def end(self) -> None:
+        with self._changed:
+            self.paused, self._ended = False, True
+            self._changed.notify_all()
+
+    def wait(self) -> bool:
+        """Wait while paused with no step asked for; True when a single step ends the wait."""
+        start = time.perf_counter()
+        with self._changed:
+            self._changed.wait_for(lambda: not self.paused or self._steps > 0)
+            single = self.paused
+            if single:
+                self._steps -= 1
+        self.waited += time.perf_counter() - start
+        return single
+
+
+class _Clock:
+    """Seconds since the run started, the time spent paused left out."""
+
+    def __init__(self, pause: Pause | None = None) -> None:
+        self.start, self.pause = time.perf_counter(), pause
 
     def __call__(self) -> float:
-        return time.perf_counter() - self.start
+        return time.perf_counter() - self.start - (self.pause.waited if self.pause else 0.0)
 
 
 def _unit(model: Model, config: TrainConfig) -> int:
@@ -401,10 +501,13 @@ def _unit(model: Model, config: TrainConfig) -> int:
     return BLOCK if per_example else config.batch_size
 
 
-def _epoch(model, images, labels, order, epoch, lr_at, config, should_stop, clock, optimizer):
-    """One pass over images[order], yielding Progress; lr_at(k) is the step size of the epoch's
-    k-th step. Return (outcome, mean loss, accuracy) of the examples seen, where outcome is ""
-    when the pass completes, "stopped" on a stop request, or the reason training diverged."""
+def _epoch(
+    model, images, labels, order, epoch, lr_at, config, should_stop, clock, optimizer, pause=None
+):
+    """One pass over images[order], yielding Progress (and Paused while `pause` holds it); lr_at(k)
+    is the step size of the epoch's k-th step. Return (outcome, mean loss, accuracy) of the
+    examples seen, where outcome is "" when the pass completes, "stopped" on a stop request, or
+    the reason training diverged."""
     n = len(order)
     linear_sgd = model.kind == "linear" and config.optimizer == "sgd"  # its own exact steps
     unit = _unit(model, config)
@@ -412,43 +515,52 @@ def _epoch(model, images, labels, order, epoch, lr_at, config, should_stop, cloc
         step = _per_example_block
     else:
         step = _minibatch_step if linear_sgd else optimizer.train_step
+    single = 1 if step is _per_example_block else unit  # a single step: one example, or a batch
     segment = max(unit, -(-n // PROGRESS_POINTS // unit) * unit)  # a whole number of steps
     logits = np.empty((n, model.n_classes), dtype=np.float32)  # as each example saw them
     loss_sum = correct = seen = 0
-    for x, y in _gathered(images, labels, order, segment, _alteration(config, epoch)):
-        try:
-            done = _train_segment(
-                model,
-                x,
-                y,
-                lambda k, first=seen // unit: lr_at(first + k),
-                unit,
-                step,
-                logits[seen:],
-                should_stop,
-            )
-        except _Diverged as error:
-            return _diverged_in(epoch, str(error)), 0.0, 0.0
-        seen_logits = logits[seen : seen + done]
-        with np.errstate(over="ignore", invalid="ignore"):
-            loss_sum += float(cross_entropy(seen_logits, y[:done]).sum())
-        if not math.isfinite(loss_sum):  # found here, not a whole (CNN) epoch later
-            return _diverged_in(epoch, "the loss is not finite"), 0.0, 0.0
-        correct += int((seen_logits.argmax(axis=1) == y[:done]).sum())
-        seen += done
-        if seen:
-            yield Progress(
-                epoch=epoch,
-                seen=seen,
-                total=n,
-                loss=loss_sum / seen,
-                accuracy=correct / seen,
-                lr=lr_at(max(-(-seen // unit) - 1, 0)),
-                seconds=clock(),
-                model=model.copy(),
-            )
-        if done < len(y):
-            return "stopped", 0.0, 0.0
+    for chunk_x, chunk_y in _gathered(images, labels, order, segment, _alteration(config, epoch)):
+        start = 0  # rows of the chunk done: a pause ends a segment early, to show its steps
+        while start < len(chunk_y):
+            first = unit
+            if pause is not None and pause.paused:
+                yield Paused(clock())
+                first = single if pause.wait() else unit
+            x, y = chunk_x[start:], chunk_y[start:]
+            try:
+                done, stopped = _train_segment(
+                    model,
+                    x,
+                    y,
+                    lambda row, seen=seen: lr_at((seen + row) // unit),
+                    (first, unit),
+                    step,
+                    logits[seen : seen + len(y)],
+                    should_stop,
+                    pause,
+                )
+            except _Diverged as error:
+                return _diverged_in(epoch, str(error)), 0.0, 0.0
+            seen_logits = logits[seen : seen + done]
+            with np.errstate(over="ignore", invalid="ignore"):
+                loss_sum += float(cross_entropy(seen_logits, y[:done]).sum())
+            if not math.isfinite(loss_sum):  # found here, not a whole (CNN) epoch later
+                return _diverged_in(epoch, "the loss is not finite"), 0.0, 0.0
+            correct += int((seen_logits.argmax(axis=1) == y[:done]).sum())
+            seen, start = seen + done, start + done
+            if seen and (done or stopped):
+                yield Progress(
+                    epoch=epoch,
+                    seen=seen,
+                    total=n,
+                    loss=loss_sum / seen,
+                    accuracy=correct / seen,
+                    lr=lr_at(max(-(-seen // unit) - 1, 0)),
+                    seconds=clock(),
+                    model=model.copy(),
+                )
+            if stopped:
+                return "stopped", 0.0, 0.0
     return "", loss_sum / n, correct / n
 
 
@@ -504,18 +616,23 @@ def _evaluate(model: Model, images: np.ndarray, labels: np.ndarray) -> tuple[flo
         )
 
 
-def _train_segment(model, images, labels, lr_at, unit, step, logits, should_stop) -> int:
-    """Train on the rows of images in steps of `unit`, the k-th at step size lr_at(k); return how
-    many rows ran before a stop."""
+def _train_segment(model, images, labels, lr_at, units, step, logits, should_stop, pause) -> tuple:
+    """Train on the rows of images in steps of `units` (the first step's size, the others'),
+    each at step size lr_at(its first row); return how many rows ran and whether a stop ended
+    it. A pause ends it early too, once a step has run, so that the steps are shown."""
+    start = 0
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for k, start in enumerate(range(0, len(labels), unit)):
+        while start < len(labels):
             if should_stop is not None and should_stop():
-                return start
-            end = start + unit
+                return start, True
+            if start and pause is not None and pause.paused:
+                return start, False
+            end = start + units[bool(start)]
             # Weights that overflow show up as non-finite logits in the next step, or in the
             # epoch-end evaluation after the last one.
-            step(model, images[start:end], labels[start:end], lr_at(k), logits[start:end])
-    return len(labels)
+            step(model, images[start:end], labels[start:end], lr_at(start), logits[start:end])
+            start = end
+    return len(labels), False
 
 
 def _minibatch_step(

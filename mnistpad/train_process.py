@@ -15,8 +15,10 @@ The frame is checked before the pickle is read: bytes that are not a frame (a si
 .pth file that prints at start-up), a length no run sends, or a message that is not an event end
 the child at once with a message saying its output was unreadable, instead of a wait for bytes
 that never come or a huge allocation for a bogus length.
-Any byte on stdin afterwards is a stop request, and so is stdin closing: a child whose window has
-gone away stops at its next step. A child that does not answer a stop request within
+Afterwards stdin carries requests, one byte each: `PAUSE`, `RESUME`, `STEP` (one step while
+paused; train.Pause), and any other byte is a stop request, and so is stdin closing: a child whose
+window has gone away stops at its next step, paused or not (a paused child waits on a condition,
+using no processor time; a stop wakes it). A child that does not answer a stop request within
 `STOP_GRACE_S` (stopped with SIGSTOP, or hung) is terminated, then killed; its answer is the
 `Scoring` event, after which it only scores the kept weights (seconds for a CNN; 40 s on a busy
 2-core machine) and sends them. A scoring child is ended only when asked (`abandon`) or when it
@@ -45,7 +47,7 @@ from typing import NoReturn
 from .blas import one_blas_thread
 from .data import CachedData, DataError, Dataset, cached_data, reopen
 from .networks import Model
-from .train import ConfigError, Event, Finished, Scoring, TrainConfig, train
+from .train import ConfigError, Event, Finished, Pause, Scoring, TrainConfig, train
 from .weights import MAX_PARAMETERS
 
 # Scheduling priority below the window's: on 2 cores it took the longest event-loop stall while
@@ -60,6 +62,8 @@ FRAME = struct.Struct(">4sQ")
 # The largest message is an event carrying a model: a weight file's largest (float32), its history
 # of at most 1,000 epochs (80 KB) and its settings.
 MAX_MESSAGE_BYTES = 4 * MAX_PARAMETERS + (1 << 20)
+# The requests on stdin besides a stop (any other byte).
+PAUSE, RESUME, STEP, STOP = b"p", b"r", b"s", b"x"
 
 
 class TrainingProcessError(RuntimeError):
@@ -75,6 +79,8 @@ class TrainingProcess:
         self._child: subprocess.Popen | None = None
         self._handed_over = False  # the work is written: stdin is free for a stop request
         self._stop_wanted = False
+        self._requests = bytearray()  # pause, resume and step asked for before the hand-over
+        self._handing_over = threading.Lock()  # held while _handed_over changes
         self._timers: list[threading.Timer] = []  # each ends the child unless it has ended
         self._ended_because = ""  # why the child was ended by force: the run's error message
         self._cpu_seen: float | None = None  # the child's processor time when last looked at
@@ -106,7 +112,9 @@ class TrainingProcess:
                 self._child.stdin.flush()
             except OSError:
                 pass  # the child is already gone; reading its output says why
-            self._handed_over = True
+            with self._handing_over:
+                self._handed_over = True
+                self._write(bytes(self._requests))
             if self._stop_wanted:  # asked before the child existed, or during the hand-over
                 self._send_stop()
                 self._watch()
@@ -168,6 +176,24 @@ class TrainingProcess:
         if self._child is not None:  # else events() starts the watch once the child exists
             self._watch()
 
+    def pause(self) -> None:
+        """Ask the child to wait after its current step (until `resume`, `step` or a stop)."""
+        self._request(PAUSE)
+
+    def resume(self) -> None:
+        self._request(RESUME)
+
+    def step(self) -> None:
+        """Ask a paused child for one more step (one mini-batch, or one example)."""
+        self._request(STEP)
+
+    def _request(self, byte: bytes) -> None:
+        with self._handing_over:
+            if self._handed_over:
+                self._write(byte)
+            else:
+                self._requests += byte
+
     def abandon(self) -> None:
         """End the child STOP_GRACE_S from now, even while it scores the kept weights: the person
         asked to stop a run that no longer takes steps (a frozen child would score forever)."""
@@ -219,8 +245,11 @@ class TrainingProcess:
         return working
 
     def _send_stop(self) -> None:
+        self._write(STOP)
+
+    def _write(self, requests: bytes) -> None:
         try:
-            self._child.stdin.write(b"x")
+            self._child.stdin.write(requests)
             self._child.stdin.flush()
         except (OSError, ValueError):  # gone already, or its stdin is closed
             pass
@@ -274,11 +303,14 @@ def _child_main() -> None:
     output = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     sys.stdout = sys.stderr
-    stop = threading.Event()
+    stop, pause = threading.Event(), Pause()
+    requests = {PAUSE: pause.pause, RESUME: pause.resume, STEP: pause.step}
 
-    def watch_stdin() -> None:  # any byte, or the end of the stream, asks for a stop
-        sys.stdin.buffer.read(1)
+    def watch_stdin() -> None:  # any other byte, or the end of the stream, asks for a stop
+        while (byte := sys.stdin.buffer.read(1)) in requests:
+            requests[byte]()
         stop.set()
+        pause.end()  # a paused run wakes up to stop
 
     def send(message) -> None:
         payload = pickle.dumps(message, protocol=5)
@@ -291,7 +323,7 @@ def _child_main() -> None:
         threading.Thread(target=watch_stdin, daemon=True).start()
         if isinstance(dataset, CachedData):
             dataset = reopen(dataset)
-        for event in train(dataset, config, should_stop=stop.is_set, initial=initial):
+        for event in train(dataset, config, stop.is_set, initial, pause):
             send(event)
     except (BrokenPipeError, EOFError, pickle.UnpicklingError):
         return  # the window is gone (or went while handing over the work): nobody to tell

@@ -3,15 +3,20 @@
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot.py [FOLDER]   # default: docs
 
 Draws a slanted 3 and trains six deskew epochs (screenshot.png), opens the Inside tab on the
-evidence for 7 (inside.png) and the Errors tab on the 2s read as 8s (errors.png), trains the
+evidence for 7 (inside.png) and on the prediction step by step at 1024x768 (step-by-step.png),
+and the Errors tab on the 2s read as 8s (errors.png), trains the
 report's naive and optimized protocols for five epochs and lays them over each other
 (compare.png), labels 60 drawings of a made-up script and fine-tunes on them
 (handwriting.png), and, where Debian's dataset-fashion-mnist is installed, trains on
 Fashion-MNIST (fashion.png); then trains an MLP and a CNN on MNIST and lays a linear, the MLP and
 the CNN run over each other (models.png), and opens the bundled CNN on a drawn 6 with the
-comparison and the Inside tab on (networks.png). `--unsure` takes only unsure.png: a smiley
-drawn for the bundled linear model, read as a digit and said not to be one. Runs in a fresh
-home folder, so nothing of the
+comparison and the Inside tab on (networks.png), shows the Map tab of the bundled CNN and of the
+bundled linear model, misread images ringed (map-cnn.png, map-linear.png), trains the MLP on 500
+images, where it overfits (overfitting.png); last, presentation mode: the 3 again at 1024x768,
+zoomed to 175%, in the dark theme (presentation.png; `screenshot.py docs presentation` takes only
+this one, without training); then a smiley drawn for the bundled linear model, read as a digit
+and said not to be one (unsure.png; `screenshot.py docs unsure` takes only this one). Runs in a
+fresh home folder, so nothing of the
 person's own settings or drawings shows or changes. Works on any Qt platform: offscreen, a
 desktop, or Xvfb.
 """
@@ -118,9 +123,7 @@ def smiley() -> list[list[tuple[float, float]]]:
 
 
 def main() -> int:
-    only_unsure = "--unsure" in sys.argv
-    arguments = [argument for argument in sys.argv[1:] if argument != "--unsure"]
-    out = Path(arguments[0] if arguments else "docs")
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs")
     app = make_application()
     window = MainWindow()
     window.resize(1280, 800)
@@ -150,11 +153,29 @@ def main() -> int:
         grab("inside.png")
         window.inside.choose(None)
         window.draw.show_evidence.setChecked(False)
+        step_by_step()
         window.tabs.setCurrentWidget(window.errors_page)
         window.errors.show_cell(2, 8)
         grab("errors.png")
         window.tabs.setCurrentIndex(0)
         train(preset("naive", epochs=5))
+
+    def step_by_step() -> None:
+        """The three's prediction step by step, at a projector's 1024x768: the second likeliest
+        class chosen, on its last step (its probability)."""
+        window.resize(1024, 768)
+        app.processEvents()
+        steps = window.inside.steps
+        steps.opener.click()
+        second = int(np.argsort(steps.steps.probabilities)[-2])
+        steps.chosen.emit(second, 4)  # as a click on its cell in the "÷ sum" column does
+        app.processEvents()
+        window.inside_page.ensureWidgetVisible(steps.lines[-1])
+        grab("step-by-step.png")
+        window.inside.choose(None)
+        steps.choose_step(None)
+        steps.opener.click()
+        window.resize(1280, 800)
 
     def optimized() -> None:
         train(preset("optimized", epochs=5))
@@ -172,7 +193,7 @@ def main() -> int:
             for label in range(10):
                 send_stroke(window.canvas, script_glyph(label, rng))
                 window.label_drawing(label)
-        window.tabs.setCurrentIndex(4)
+        window.tabs.setCurrentWidget(window.handwriting_page)
         window.fine_tuning.start()
 
     def handwriting() -> None:
@@ -216,7 +237,10 @@ def main() -> int:
         window.tabs.setCurrentWidget(window.inside_page)
         grab("networks.png")
 
-    def unsure() -> None:
+    def unsure() -> None:  # after presentation mode: back to the window's first look
+        window.present.set_theme("system")
+        window.present.set_zoom(1.0)
+        window.resize(1280, 800)
         window.session.unsaved = False
         window.files.use_default_weights()
         window.tabs.setCurrentIndex(0)
@@ -232,11 +256,54 @@ def main() -> int:
             return
         grab("unsure.png")
 
+    def cnn_map() -> None:  # the drawn 6 is the star
+        window.draw.show_compare.setChecked(False)
+        window.map.rings.setChecked(True)
+        window.tabs.setCurrentWidget(window.map_page)
+
+    def linear_map() -> None:
+        grab("map-cnn.png")
+        window.files.open_bundled(
+            next(path for path in bundled_models() if path.name == "default.npz")
+        )
+
+    def overfit() -> None:  # the playground's knobs: 500 training images, a held step
+        window.canvas.clear()
+        window.session.unsaved = False
+        window.tabs.setCurrentIndex(0)
+        train(preset("mlp", epochs=30, schedule="constant", lr=0.001, train_size=500))
+
+    def overfitting() -> None:
+        grab("overfitting.png")
+
+    def presentation() -> None:
+        window.session.unsaved = False
+        window.files.use_default_weights()
+        window.draw.show_compare.setChecked(False)
+        window.draw.pen_width.setValue(22)
+        window.canvas.clear()
+        for stroke in three():
+            send_stroke(window.canvas, stroke)
+        window.tabs.setCurrentIndex(0)
+        window.resize(1024, 768)
+        window.present.set_theme("dark")
+        window.present.set_zoom(1.75)
+        app.processEvents()
+        scrolled = window.panes.verticalScrollBar()
+        scrolled.setValue(scrolled.maximum())  # the reading under the canvas, scrolled into view
+        grab("presentation.png")
+
     steps = [draw_three, inside, optimized, compare, handwriting, fashion, mlp, cnn, models]
-    steps = [unsure, unsure_shown] if only_unsure else [*steps, unsure, unsure_shown]
+    steps += [cnn_map, linear_map, lambda: grab("map-linear.png")]
+    steps += [overfit, overfitting, presentation]
+    steps += [unsure, unsure_shown]
+    if sys.argv[2:] == ["presentation"]:
+        steps = [presentation]
+    if sys.argv[2:] == ["unsure"]:
+        steps = [unsure, unsure_shown]
 
     def next_step() -> None:
-        if window.run.training:
+        if window.run.training or window.map.busy():
             return
         if not steps:
             window.session.unsaved = False

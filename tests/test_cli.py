@@ -236,7 +236,15 @@ def test_the_app_starts_with_the_default_weights_and_quits_on_ctrl_c(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    time.sleep(4)  # started, showing its window
+    from mnistpad.train_process import _cpu_seconds
+
+    used, deadline = -1.0, time.monotonic() + 60  # started: showing its window, then idle
+    while time.monotonic() < deadline and app.poll() is None:
+        time.sleep(0.5)
+        now = _cpu_seconds(app.pid) or 0.0
+        if now - used < 0.05:
+            break
+        used = now
     assert app.poll() is None, app.communicate()
     app.send_signal(signal.SIGINT)
     _, errors = app.communicate(timeout=30)

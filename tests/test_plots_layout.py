@@ -66,7 +66,7 @@ def test_compared_runs_are_named_in_a_key_under_the_curves(plots):
 def test_the_accuracy_axis_fits_the_compared_curves_not_the_running_one(plots):
     plots.clear(epochs=8)
     for step in range(100):  # the first epoch's running accuracy from chance, then about 0.9
-        plots.add_running(step / 50, 1.0, 0.1 + 0.8 * step / 50 if step < 50 else 0.9)
+        plots.add_running(step / 50, 1.0, 0.1 + 0.8 * step / 50 if step < 50 else 0.9, 0.01)
     plots.add_epoch(history(0.90, 0.92, 2)[0], best_epoch=1)
     plots.add_epoch(history(0.90, 0.92, 2)[1], best_epoch=2)
     plots.set_compared(
@@ -79,10 +79,35 @@ def test_the_accuracy_axis_fits_the_compared_curves_not_the_running_one(plots):
     assert 85 < low < 89 and 99 < high < 101  # 89% to 99%, with a margin; not 10% to 100%
     assert plots.loss_plot.getPlotItem().viewRange()[0][1] >= 8  # every epoch in view
     for step in range(100, 150):  # the third epoch's running loss, below every epoch's point
-        plots.add_running(step / 50, 0.02, 0.995)
+        plots.add_running(step / 50, 0.02, 0.995, 0.01)
     plots.redraw()
     low, _ = plots.loss_plot.getPlotItem().viewRange()[1]
     assert low <= 0.02  # the curve being drawn stays in view
+
+
+def test_the_step_size_is_plotted_within_the_epoch_when_it_moves(plots):
+    plots.clear(epochs=2)
+    for step in range(40):  # a held step size: nothing to see, no plot
+        plots.add_running(step / 20, 0.5, 0.9, 0.01)
+    plots.redraw()
+    assert plots.step_plot.isHidden()
+    plots.clear(epochs=2)
+    for step in range(40):  # one cycle: up, then down, within the run's two epochs
+        plots.add_running(step / 20, 0.5, 0.9, 0.006 * min(step, 40 - step) / 20)
+    plots.redraw()
+    assert not plots.step_plot.isHidden()
+    x, y = plots.curves["step"].getData()
+    finite = np.isfinite(y)
+    assert finite.sum() == 40 and x[finite][np.argmax(y[finite])] == 1.0  # the peak mid-run
+    left, right = plots.step_plot.getPlotItem().viewRange()[0]  # the epochs of the plots
+    assert left <= 0 and 2 <= right < 2.2
+    # A finished run from a file: the epochs' steps as a staircase (halved on a plateau)
+    plots.set_history(
+        [dict(row, lr=0.01 / 2**index) for index, row in enumerate(history(0.9, 0.92, 3))], 3
+    )
+    assert not plots.step_plot.isHidden()
+    _, y = plots.curves["step"].getData()
+    assert list(y[np.isfinite(y)]) == [0.01, 0.01, 0.005, 0.005, 0.0025, 0.0025]
 
 
 def test_twelve_runs_are_drawn_with_twelve_pens_readable_on_light_and_dark(plots):

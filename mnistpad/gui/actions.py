@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QStyle
 
 from .. import __version__
 from ..weights import bundled_models, real_handwriting_scores
 from .dialogs import message
+from .present import THEMES, system_look
 
 SHORTCUTS = (
     ("Ctrl+O", "open a weight file (or drop one on the window)"),
@@ -18,11 +19,15 @@ SHORTCUTS = (
     ("Ctrl+S", "save the weights in use"),
     ("Ctrl+D", "open a dataset folder"),
     ("Ctrl+T / Esc", "train / stop (asks first if more than 10 s of training would be lost)"),
+    ("Ctrl+P / Ctrl+Shift+P", "pause or resume training / one step while paused"),
     ("0-9", "label the drawing as that class (Handwriting)"),
     ("Ctrl+Z / Delete", "undo the last stroke or Clear / clear the canvas"),
     ("Ctrl+Z / Delete in the gallery", "the same for the Handwriting tab's selected drawings"),
     ("Ctrl+Tab / Ctrl+Shift+Tab", "next / previous tab"),
     ("Tab / Shift+Tab", "move between controls"),
+    ("Ctrl+= / Ctrl+- / Ctrl+0", "zoom in / out / back to 100% (fonts, canvas, charts)"),
+    ("F11 / Esc", "full screen / leave full screen"),
+    ("Ctrl+Shift+C", "copy a picture of the view (the drawing, or the tab last used)"),
     ("F1", "this list"),
     ("Ctrl+Q", "quit (offers to save trained weights)"),
 )
@@ -51,6 +56,8 @@ class Actions:
     save: QAction
     train: QAction
     stop: QAction
+    pause: QAction  # Pause or Resume
+    step: QAction
     files: tuple[QAction, ...]  # everything in the File menu that a run must not disturb
 
 
@@ -149,7 +156,22 @@ def build_actions(window: QMainWindow) -> Actions:
     stop = action(  # the panel's button asks first when a stop would lose much training
         "S&top", window.panel.stop_button.click, "Esc", "Stop training", P.SP_MediaStop
     )
-    stop.setEnabled(False)
+    pause = action(
+        "&Pause",
+        window.panel.pause_button.click,
+        "Ctrl+P",
+        "Pause training after the current step, or resume it",
+        P.SP_MediaPause,
+    )
+    step = action(
+        "&Step",
+        window.panel.step_button.click,
+        "Ctrl+Shift+P",
+        "While paused: one more step (a mini-batch, or one example at batch size 1)",
+        P.SP_MediaSeekForward,
+    )
+    for act in (stop, pause, step):
+        act.setEnabled(False)
     undo = action(
         "&Undo drawing",
         canvas.undo,
@@ -169,6 +191,37 @@ def build_actions(window: QMainWindow) -> Actions:
     previous_tab = action("&Previous tab", lambda: step_tab(-1))
     for act, standard in ((next_tab, keys.NextChild), (previous_tab, keys.PreviousChild)):
         act.setShortcuts(readable_first(QKeySequence.keyBindings(standard)))
+    present = window.present
+    zoom_in = action("Zoom &in", present.zoom_in, keys.ZoomIn, "Larger text, canvas and charts")
+    zoom_in.setShortcuts(
+        unique([QKeySequence("Ctrl+="), QKeySequence("Ctrl++"), zoom_in.shortcut()])
+    )
+    zoom_out = action("Zoom &out", present.zoom_out, "Ctrl+-", "Smaller text, canvas and charts")
+    zoom_reset = action("&Actual size", present.reset_zoom, "Ctrl+0", "Zoom back to 100%")
+    full_screen = action(
+        "&Full screen", present.toggle_full_screen, "F11", "Full screen (Esc leaves it)"
+    )
+    theme = QMenu("T&heme", window)
+    themes = QActionGroup(theme)
+    for name, text in THEMES.items():
+        act = theme.addAction(text)
+        act.setCheckable(True)
+        act.setChecked(name == present.theme)
+        act.setStatusTip(f"{text.replace('&', '')} colours for the window and its charts")
+        themes.addAction(act)
+        act.triggered.connect(lambda _=False, name=name: present.set_theme(name))
+    copy_view = action(
+        "&Copy view",
+        present.copy_view,
+        "Ctrl+Shift+C",
+        "Copy a picture of the drawing with its reading, or of the tab shown (the one last used)",
+    )
+    save_view = action(
+        "Sa&ve view as PNG...",
+        present.save_view_dialog,
+        tip="Save a picture of the drawing with its reading, or of the tab shown (the one last"
+        " used)",
+    )
     shortcuts = action("&Keyboard shortcuts", lambda: show_shortcuts(window), keys.HelpContents)
     about = action(
         "&About mnistpad", lambda: message(window, "information", "About mnistpad", ABOUT)
@@ -178,8 +231,23 @@ def build_actions(window: QMainWindow) -> Actions:
     for title, items in (
         ("&File", (open_, bundled, save, default, picture, None, dataset, mnist, None, quit_)),
         ("&Edit", (undo, clear)),
-        ("T&raining", (train, stop)),
-        ("&View", (next_tab, previous_tab)),
+        ("T&raining", (train, stop, pause, step)),
+        (
+            "&View",
+            (
+                next_tab,
+                previous_tab,
+                None,
+                zoom_in,
+                zoom_out,
+                zoom_reset,
+                full_screen,
+                theme,
+                None,
+                copy_view,
+                save_view,
+            ),
+        ),
         ("&Help", (shortcuts, about)),
     ):
         menu = menus.addMenu(title)
@@ -196,7 +264,16 @@ def build_actions(window: QMainWindow) -> Actions:
     for item in (open_, save, None, train, stop, None, undo, clear):
         toolbar.addSeparator() if item is None else toolbar.addAction(item)
     files_ = (open_, bundled.menuAction(), save, default, dataset, mnist)
-    return Actions(open_, bundled, save, train, stop, files_)
+    return Actions(open_, bundled, save, train, stop, pause, step, files_)
+
+
+def unique(keys: list[QKeySequence]) -> list[QKeySequence]:
+    """`keys` without repeats or empty ones, in order."""
+    seen = []
+    for key in keys:
+        if not key.isEmpty() and key not in seen:
+            seen.append(key)
+    return seen
 
 
 def readable_first(keys: list[QKeySequence]) -> list[QKeySequence]:
@@ -208,5 +285,7 @@ def readable_first(keys: list[QKeySequence]) -> list[QKeySequence]:
 
 def show_shortcuts(parent) -> None:
     rows = "".join(f"<tr><td><b>{keys}</b></td><td>{what}</td></tr>" for keys, what in SHORTCUTS)
-    text = f"<table cellspacing='4'>{rows}</table>"  # mnistpad's own text: no outside names
+    # mnistpad's own text (no outside names), unzoomed: the list fits a 768-pixel-high screen
+    points = system_look().font.pointSizeF()
+    text = f"<table cellspacing='4' style='font-size: {points:g}pt'>{rows}</table>"
     message(parent, "information", "Keyboard shortcuts", text, html=True)

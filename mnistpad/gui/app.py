@@ -30,11 +30,17 @@ def make_application(argv: list[str] | None = None) -> QApplication:
 
 def run_app(weights: Path | None = None, dataset: Dataset | None = None) -> int:
     app = make_application()
+    # Ctrl+C in the terminal closes the window as its close button would (saving is offered);
+    # one pressed while the window is being built (seconds on a busy machine) closes it once
+    # shown: raised inside a paint or layout call, it would be printed and lost.
+    asked: list[int] = []
+    signal.signal(signal.SIGINT, lambda *_: asked.append(1))
     window = MainWindow(weights, dataset.folder if dataset else None)
     window.session.dataset = dataset
     window.show()
-    # Ctrl+C in the terminal closes the window as its close button would (saving is offered).
     signal.signal(signal.SIGINT, lambda *_: window.close())
+    if asked:
+        QTimer.singleShot(0, window.close)
     heartbeat = QTimer()  # lets Python run its signal handlers while Qt waits for events
     heartbeat.start(250)
     heartbeat.timeout.connect(lambda: None)

@@ -99,7 +99,10 @@ class DrawPane(QWidget):
         self.prediction.setToolTip("The model's prediction for your drawing and how sure it is.")
         self.confidence = FittedLabel("draw a digit", lines=2)
         self.confidence.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.unsure_note = FittedLabel(" ", lines=2, wrap=True)  # "Not sure this is a digit"
+        # "Not sure this is a digit": shown only then, on one line (smaller, or cut short with
+        # the whole text in its tooltip, rather than push the preview up at a large zoom)
+        self.unsure_note = FittedLabel("", smallest=self.font().pointSizeF() * 0.8)
+        self.unsure_note.hide()
         self.unsure_note.setAlignment(Qt.AlignmentFlag.AlignCenter)
         bold = QFont(self.font())
         bold.setBold(True)
@@ -252,7 +255,8 @@ class DrawPane(QWidget):
         unsure = verdict is not None and verdict.unsure
         digits = self.classes == [str(digit) for digit in range(10)]
         words = "Not sure this is a digit" if digits else "Not sure this is one of the classes"
-        self.unsure_note.setText(words if unsure else " ")
+        self.unsure_note.setText(words if unsure else "")
+        self.unsure_note.setVisible(unsure)
         self.unsure_note.setToolTip(
             f"The model reads something, but {verdict.why()}." if unsure else ""
         )

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSettings
 
-from ..train import TrainConfig
+from ..train import MAX_TRAIN_SIZE, TrainConfig
 
 # Seconds an epoch of the bundled MNIST takes on two cores, until a run here measures it: the
 # linear presets 0.1-0.7 s, the MLP about 1.3 s (12 epochs in a quarter minute), the CNN 11 s;
 # real-writing styles add about 6 s (mlp-robust's first epoch took 8 s in the window).
 FIRST_GUESS_S = {"linear": 0.5, "mlp": 1.5, "cnn": 11.0}
 STYLES_GUESS_S = 6.0
+# An epoch on a subset of the training images takes at least this share of a whole one: scoring
+# the 10,000 held-out images does not shrink with it.
+SUBSET_SHARE = 0.05
 
 
 def rough_duration(seconds: float) -> str:
@@ -35,7 +38,8 @@ class EpochTimes:
     def key(config: TrainConfig) -> str:
         shape = "-".join(str(value) for value in config.shape.values())
         varied = "varied" if config.augment or config.styles else "plain"
-        return f"epoch_seconds/{config.model}{shape}-b{config.batch_size}-{varied}"
+        subset = f"-n{config.train_size}" if config.train_size else ""  # a run on fewer images
+        return f"epoch_seconds/{config.model}{shape}-b{config.batch_size}-{varied}{subset}"
 
     def epoch_seconds(self, config: TrainConfig) -> float:
         key = self.key(config)
@@ -46,7 +50,9 @@ class EpochTimes:
             except (TypeError, ValueError):  # a hand-edited or damaged settings file
                 value = None
         if value is None or not 0 < value < 1e6:
-            return FIRST_GUESS_S[config.model] + STYLES_GUESS_S * config.styles
+            guess = FIRST_GUESS_S[config.model] + STYLES_GUESS_S * config.styles
+            share = config.train_size / MAX_TRAIN_SIZE if config.train_size else 1.0
+            return guess * max(share, SUBSET_SHARE)
         return value
 
     def run_started(self, config: TrainConfig) -> None:

@@ -11,7 +11,8 @@ COLUMNS = (
     ("epoch", "The epoch's number, from 1"),
     ("train\nloss", "Mean cross-entropy of the epoch's training examples, each taken just\n"
      "before its own update"),
-    ("train\nacc.", "Share of the epoch's training examples classified right"),
+    ("train\nacc.", "Share of the epoch's training examples classified right, by the labels\n"
+     "trained on (with label noise, the noisy ones)"),
     ("held-out\nloss", "Mean cross-entropy on the 10,000 held-out training images (the dev\n"
      "set) at the epoch's end"),
     ("held-out\nacc.", "Share of the held-out images (the dev set) classified right at the\n"

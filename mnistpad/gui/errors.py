@@ -9,10 +9,12 @@ it is classified in a thread of its own while the tab says so.
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -24,14 +26,17 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from ..data import DataError
+from ..data import DataError, Dataset
 from ..model import OutputOverflow, confusion_matrix, softmax
 from ..networks import Model, describe
+from ..train_process import NICENESS
 from .dialogs import plain, tip
+from .errors_classes import PER_CLASS_TIP, TrainingBrowser, show_per_class
 from .session import Session
 
 MAX_SHOWN = 300  # images listed for one cell; the count says how many there are
@@ -58,6 +63,83 @@ def digit_icon(image: np.ndarray, size: int = 56) -> QIcon:
     return QIcon(QPixmap.fromImage(picture.scaled(size, size)))
 
 
+def read_test_set(session: Session, deskewed: bool) -> tuple[Dataset, np.ndarray] | str:
+    """The data in use and its test images as a model with (or without) deskewed inputs sees
+    them, or why not, in words."""
+    QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+    try:
+        return session.loaded_dataset(), session.test_inputs(deskewed)
+    except DataError as error:
+        return f"Cannot read the test set: {error}"
+    finally:
+        QApplication.restoreOverrideCursor()
+
+
+def other_classes(dataset: Dataset, classes: list[str]) -> str:
+    """Why weights of these classes are not scored on `dataset`, or "" if they can be."""
+    if list(dataset.classes) == list(classes):
+        return ""
+    return (
+        f"The weights in use are for other classes than {dataset.name}'s: train on this data or"
+        " open weights made for it."
+    )
+
+
+def in_thread(name: str, work: Callable[[], object], deliver: Callable[[object], None]) -> None:
+    """Run work() in a thread of its own, then deliver(its result), or the exception it raised
+    (overflow, no memory, or a bug: a panel must not say "Classifying..." forever); deliver is a
+    signal's emit, which fails once the panel is closed."""
+
+    def run() -> None:
+        try:  # background work, as the training child is: the window comes first (Linux)
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
+        except (AttributeError, OSError):
+            pass
+        try:
+            result = work()
+        except Exception as error:
+            result = error
+        try:
+            deliver(result)
+        except RuntimeError:  # the panel was closed meanwhile
+            pass
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+
+
+class FollowsWhenShown:
+    """A tab (a QWidget, after this in the bases) that follows the weights in use only while it
+    is shown: other weights or data mark it stale, and it refreshes when shown again."""
+
+    stale = True  # what is shown is not about the weights and data in use
+    paint_first = False  # shown, refresh once the tab is painted (reading the data can take
+    # seconds the first time; the Errors tab's tests expect its matrix at once)
+
+    def refresh(self) -> None:
+        raise NotImplementedError
+
+    def refresh_when_shown(self) -> None:
+        self.stale = True
+        if self.isVisible():
+            self.refresh()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.stale and self.paint_first:
+            QTimer.singleShot(0, self._refresh_if_stale)
+        elif self.stale:
+            self.refresh()
+
+    def _refresh_if_stale(self) -> None:
+        if self.stale and self.isVisible():
+            self.refresh()
+
+
+def inspect_caption(index: int, true_class: str, read_as: str, sure: float) -> str:
+    """What the preview says of a test image sent to it (from the Errors or the Map tab)."""
+    return f"test image #{index}: true class {true_class}, read as {read_as} ({sure:.1%})"
+
+
 class CountsTable(QTableWidget):
     """The confusion matrix: its columns share the pane's width, and its text gets smaller (down to
     6.5 points) rather than cut short in narrow cells (1135 in a 1024-pixel-wide window)."""
@@ -77,7 +159,7 @@ class CountsTable(QTableWidget):
         self.setFont(font)
 
 
-class ErrorsPanel(QWidget):
+class ErrorsPanel(FollowsWhenShown, QWidget):
     """Confusion matrix of a model on a test set, and a gallery of one cell's images."""
 
     inspect_requested = Signal(object, str)  # (784,) image as in the dataset, a caption
@@ -86,7 +168,6 @@ class ErrorsPanel(QWidget):
     def __init__(self, session: Session | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self.stale = True  # what is shown is not about the weights and data in use
         if session is not None:  # follow the weights and the data in use, while shown
             session.weights_changed.connect(self.refresh_when_shown)
             session.dataset_changed.connect(self.refresh_when_shown)
@@ -108,6 +189,15 @@ class ErrorsPanel(QWidget):
             "Click a cell to see its images."
         )
         self.matrix.cellClicked.connect(self.show_cell)
+        self.per_class = CountsTable()  # under the matrix, a column per class as in it
+        self.per_class.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.per_class.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.per_class.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.per_class.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.per_class.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.per_class.setTextElideMode(Qt.TextElideMode.ElideNone)  # "1135" fits, not "11..."
+        self.per_class.setToolTip(PER_CLASS_TIP)
+        self.per_class.cellClicked.connect(lambda _, column: self.browse(column))
         self.caption = plain(QLabel(" "))
         self.caption.setWordWrap(True)  # on one line, it made the tab wider than a small screen
         self.gallery = icon_gallery(
@@ -116,49 +206,52 @@ class ErrorsPanel(QWidget):
             "Double-click one (or press Enter) to inspect it in the preview.",
         )
         self.gallery.itemActivated.connect(self._inspect)
+        self.browser = TrainingBrowser(
+            icon_gallery(
+                40,
+                "Training images of the chosen class: what the model learned it from.\n"
+                "Double-click one (or press Enter) to inspect it in the preview.",
+            ),
+            digit_icon,
+        )
+        self.browser.inspect_requested.connect(self.inspect_requested)
         lower = QWidget()
         lower_layout = QVBoxLayout(lower)
         lower_layout.setContentsMargins(0, 0, 0, 0)
         lower_layout.addWidget(self.caption)
         lower_layout.addWidget(self.gallery)
+        self.lower = QTabWidget()
+        self.lower.addTab(lower, "Test images of the cell")
+        self.lower.addTab(self.browser, "Training images by class")
+        self.matrix.cellClicked.connect(lambda *_: self.lower.setCurrentIndex(0))
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(self.matrix, 1)
+        top_layout.addWidget(self.per_class)
         split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.matrix)
-        split.addWidget(lower)
+        split.addWidget(top)
+        split.addWidget(self.lower)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addWidget(split, 1)
 
-    def refresh_when_shown(self) -> None:
-        self.stale = True
-        if self.isVisible():
-            self.refresh()
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if self.stale:
-            self.refresh()
-
     def refresh(self) -> None:
         """Classify the test set with the weights in use (reading the data if need be)."""
         session = self.session
         if session is None or session.model is None:
             return
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            dataset = session.loaded_dataset()
-            inputs = session.test_inputs(session.deskews)
-        except DataError as error:
-            self.show_problem(f"Cannot read the test set: {error}")
+        test = read_test_set(session, session.deskews)
+        if isinstance(test, str):
+            self.show_problem(test)
             return
-        finally:
-            QApplication.restoreOverrideCursor()
-        if list(dataset.classes) != session.classes:
-            self.show_problem(
-                f"The weights in use are for other classes than {dataset.name}'s: train on this"
-                " data or open weights made for it."
-            )
+        dataset, inputs = test
+        # the data's own training images, whatever the weights in use were made for
+        self.browser.set_data(dataset.train_images, dataset.train_labels, list(dataset.classes))
+        if problem := other_classes(dataset, session.classes):
+            self.show_problem(problem)
             return
         self.set_results(
             session.model, inputs, dataset.test_images, dataset.test_labels, session.classes
@@ -172,6 +265,9 @@ class ErrorsPanel(QWidget):
         self.matrix.clear()
         self.matrix.setRowCount(0)
         self.matrix.setColumnCount(0)
+        self.per_class.clear()
+        self.per_class.setRowCount(0)
+        self.per_class.setColumnCount(0)
         self.caption.setText(" ")
         self.gallery.clear()
 
@@ -199,17 +295,11 @@ class ErrorsPanel(QWidget):
         self.show_problem(f"Classifying the {len(inputs):,} test images with {describe(model)}...")
         number = self.classifications
 
-        def classify() -> None:
-            try:
-                result = (softmax(model.checked_logits(inputs)), *data)
-            except Exception as error:  # overflow, no memory, or a bug: not "Classifying" forever
-                result = error
-            try:
-                self.classified.emit(number, result)
-            except RuntimeError:  # the panel was closed meanwhile
-                pass
-
-        threading.Thread(target=classify, name="mnistpad-errors", daemon=True).start()
+        in_thread(
+            "mnistpad-errors",
+            lambda: (softmax(model.checked_logits(inputs)), *data),
+            lambda result: self.classified.emit(number, result),
+        )
 
     def _on_classified(self, number: int, result: tuple | Exception) -> None:
         if number != self.classifications:
@@ -252,6 +342,11 @@ class ErrorsPanel(QWidget):
                 )
                 self.matrix.setItem(row, column, item)
         self.matrix.fit_text()
+        show_per_class(self.per_class, counts, self.classes)
+        self.per_class.updateGeometries()  # its row titles' width, before its text is fitted
+        self.per_class.fit_text()
+        rows = self.per_class.verticalHeader().length() + self.per_class.horizontalHeader().height()
+        self.per_class.setFixedHeight(rows + 2 * self.per_class.frameWidth())
         wrong = int(len(labels) - np.trace(counts))
         self.summary.setText(
             f"Test accuracy {1 - wrong / len(labels):.2%}: {wrong:,} of {len(labels):,} test"
@@ -260,6 +355,11 @@ class ErrorsPanel(QWidget):
         )
         pair = np.unravel_index(np.argmax(counts - np.diag(np.diag(counts))), counts.shape)
         self.show_cell(int(pair[0]), int(pair[1]))  # start with the commonest confusion
+
+    def browse(self, index: int) -> None:
+        """The training images of class `index`."""
+        self.browser.show_class(index)
+        self.lower.setCurrentWidget(self.browser)
 
     def show_cell(self, true_class: int, predicted_class: int) -> None:
         if self.probabilities is None:
@@ -296,8 +396,8 @@ class ErrorsPanel(QWidget):
         index = item.data(Qt.ItemDataRole.UserRole)
         probabilities = self.probabilities[index]
         read_as = int(probabilities.argmax())
+        true_class = self.classes[int(self.labels[index])]
         self.inspect_requested.emit(
             self.images[index],
-            f"test image #{index}: true class {self.classes[int(self.labels[index])]},"
-            f" read as {self.classes[read_as]} ({probabilities[read_as]:.1%})",
+            inspect_caption(index, true_class, self.classes[read_as], probabilities[read_as]),
         )

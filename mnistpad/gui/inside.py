@@ -21,10 +21,12 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QVB
 
 from ..model import N_PIXELS
 from ..networks import Model
+from ..steps import prediction_steps
 from .dialogs import plain, tip
 from .inside_pictures import ColourBar, Heatmap, diverging
 from .inside_pictures import evidence_overlay as evidence_overlay  # for the preview (views.py)
 from .inside_pictures import rgb_image as rgb_image
+from .inside_steps import StepsView
 from .inside_units import ClassButtons, UnitGrid, kept_in_place
 
 SIDE = 28
@@ -115,6 +117,9 @@ class InsidePanel(QWidget):
         self.explanation = QLabel()
         self.explanation.setWordWrap(True)
         self.explanation.setTextFormat(Qt.TextFormat.RichText)
+        self.steps = StepsView()
+        self.steps.chosen.connect(self._step_chosen)
+        self.steps.opener.toggled.connect(lambda _: self._show_evidence())  # worked out if open
         self.pair = QWidget()
         pair = QHBoxLayout(self.pair)
         pair.setContentsMargins(0, 0, 0, 0)
@@ -138,6 +143,7 @@ class InsidePanel(QWidget):
         layout.addWidget(self.class_buttons)
         layout.addWidget(self.pair, 3)
         layout.addWidget(self.explanation)
+        layout.addWidget(self.steps)
         self._lay_out_for("linear", None)
 
     def set_classes(self, classes: list[str]) -> None:
@@ -183,6 +189,11 @@ class InsidePanel(QWidget):
         self.chosen = index
         self._show_evidence()
         self.class_chosen.emit(-1 if index is None else index)
+
+    def _step_chosen(self, index: int, column: int) -> None:
+        """A cell of the steps clicked: its class shown, its step highlighted."""
+        self.steps.choose_step(column)
+        self.choose(index)
 
     def _class_clicked(self, index: int) -> None:
         """Choose the class, or go back to following the prediction if it was chosen already."""
@@ -308,6 +319,17 @@ class InsidePanel(QWidget):
         if shown is not None and self.input is not None:
             logits = self.model.logits(self.input)
         self.class_buttons.show_logits(shown, logits)
+        model, image = self.model, self.input
+        work = None if logits is None else lambda: prediction_steps(model, image)
+        self.steps.show_steps(work, self.classes, self.kind, shown)
+        # Step 1 on the pictures: a linear model's template (weights) times the ink is the
+        # evidence; an MLP's hidden units' parts (the numbers under them) sum to it.
+        weighing = 0 in self.steps.highlighted_steps()
+        for picture in (self.gradient, self.evidence):
+            picture.selected = weighing and self.kind == "linear"
+        for picture in self.units.tiles:
+            picture.selected = weighing and self.kind == "mlp"
+            picture.update()
         if shown is None:
             self._show_map(self.gradient, self.gradient_bar, None)
             self._show_map(self.evidence, self.evidence_bar, None)

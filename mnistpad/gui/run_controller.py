@@ -36,6 +36,8 @@ class RunController(QObject):
     failed = Signal(str)  # the run could not start or broke off: a message for the person
     stopping = Signal()  # a stop was asked for
     scoring = Signal()  # no step is left: the kept weights are being scored
+    paused_changed = Signal(bool)  # Pause or Resume pressed (the run waits once `paused` comes)
+    paused = Signal()  # the run waits between two steps, after a pause or a single step
 
     def __init__(self, session: Session) -> None:
         super().__init__()
@@ -46,6 +48,8 @@ class RunController(QObject):
         self.last_progress: Progress | None = None
         self.ending = ""  # what a run that takes no more steps does: stopping, scoring
         self.started_at = 0.0  # time.monotonic() when Train was pressed
+        self.paused_since = 0.0  # time.monotonic() when Pause was pressed; 0: not paused
+        self.paused_for = 0.0  # seconds the run was paused before, not counted as its time
         # Keeps a finished run's weights: (model, meta, result) -> (its name, kept on disk).
         self.keep: Callable[[Model, dict, Finished], tuple[str, bool]] | None = None
 
@@ -72,6 +76,37 @@ class RunController(QObject):
             return self.live_model, self.worker.config.deskew
         return self.session.model, self.session.deskews
 
+    @property
+    def is_paused(self) -> bool:
+        return self.training and self.paused_since > 0
+
+    def can_pause(self) -> bool:
+        """Whether Pause (or Resume) means something: a run that still takes steps."""
+        return self.training and not self.ending
+
+    def elapsed(self) -> float:
+        """Seconds since Train was pressed, the time paused left out."""
+        now = time.monotonic()
+        return now - self.started_at - self.paused_for - (now - self.paused_since) * self.is_paused
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause the run after its current step, or resume it."""
+        if not self.can_pause() or paused == self.is_paused:
+            return
+        if paused:
+            self.paused_since = time.monotonic()
+        else:
+            self.paused_for += time.monotonic() - self.paused_since
+            self.paused_since = 0.0
+        self.worker.pause(paused)
+        self.paused_changed.emit(paused)
+
+    @Slot()
+    def step(self) -> None:
+        """One more step (a mini-batch, or one example) of a paused run."""
+        if self.is_paused and self.can_pause():
+            self.worker.step()
+
     def fraction_done(self) -> float:
         event = self.last_progress
         if not self.training or event is None:
@@ -92,6 +127,7 @@ class RunController(QObject):
             self.worker.join()
         self.training = True
         self.started_at = time.monotonic()
+        self.paused_since, self.paused_for = 0.0, 0.0
         self.last_progress, self.live_model, self.ending = None, None, ""
         own_data = dataset is None
         if own_data and config.deskew:
@@ -105,6 +141,7 @@ class RunController(QObject):
         worker.progress.connect(self._on_progress)
         worker.epoch_end.connect(self._on_epoch_end)
         worker.scoring.connect(self._on_scoring)
+        worker.paused.connect(self._on_paused)
         worker.finished.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
         self.worker = worker
@@ -163,6 +200,11 @@ class RunController(QObject):
             self.progress.emit(event)
 
     @Slot()
+    def _on_paused(self) -> None:
+        if self._current() and self.is_paused:
+            self.paused.emit()
+
+    @Slot()
     def _on_scoring(self) -> None:
         if self._current():
             self.ending = SCORING_ASKED if self.ending else SCORING
@@ -186,7 +228,9 @@ class RunController(QObject):
             self.failed.emit(text)
 
     def _end(self) -> None:
-        self.training, self.live_model = False, None
+        if self.is_paused:  # the time since is not the run's either
+            self.paused_for += time.monotonic() - self.paused_since
+        self.training, self.live_model, self.paused_since = False, None, 0.0
 
     def _finish(self, result: Finished) -> None:
         self._end()

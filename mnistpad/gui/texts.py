@@ -139,4 +139,16 @@ def training_words(training: dict) -> str:
         + (", deskewed inputs" if get("deskew") else "")
         + (", augmented" if get("augment") else "")
         + (", real-writing styles" if get("styles") else "")
+        + _knobs(get("train_size"), get("label_noise"))
     )
+
+
+def _knobs(train_size, label_noise) -> str:
+    """ ", 500 training images, 20% label noise" for a file's playground settings, if any."""
+    text = f", {train_size:,} training images" if positive_number(train_size) else ""
+    return text + (f", {label_noise:.0%} label noise" if positive_number(label_noise) else "")
+
+
+def positive_number(value) -> bool:
+    """Whether a value from a file is a number above 0 (not NaN, not a truth value)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -28,6 +29,8 @@ from ..train import (
     MAX_EPOCHS,
     MAX_LR,
     MAX_SEED,
+    MAX_TRAIN_SIZE,
+    MIN_TRAIN_SIZE,
     OPTIMIZERS,
     PRESETS,
     ConfigError,
@@ -90,6 +93,8 @@ class TrainPanel(QGroupBox):
 
     train_requested = Signal(object)  # a validated TrainConfig
     stop_requested = Signal()
+    pause_requested = Signal(bool)  # Pause (True) or Resume (False) pressed
+    step_requested = Signal()
 
     def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
         super().__init__("Train", parent)
@@ -136,7 +141,7 @@ class TrainPanel(QGroupBox):
         for name, text in SCHEDULE_NAMES.items():
             self.schedule.addItem(text, name)
         self.schedule.setToolTip(
-            "How the step size moves during the run (the curves plot it):\n"
+            "How the step size moves during the run (plotted under the curves):\n"
             "held: the same all along (halved on a plateau if the policy says so);\n"
             "one cycle: up from 1/25 of it over the first 30% of the steps, then down to\n"
             "almost 0 (Smith's one-cycle policy, as PyTorch's OneCycleLR);\n"
@@ -152,8 +157,29 @@ class TrainPanel(QGroupBox):
         self.seed = QSpinBox()
         self.seed.setRange(0, MAX_SEED)
         self.seed.setToolTip(
-            "Seeds the initial weights and the shuffling: the same seed gives\nthe same result."
+            "Seeds the initial weights, the shuffling, the training images chosen and the\n"
+            "labels made wrong: the same seed gives the same result."
         )
+        self.train_size = QSpinBox()
+        self.train_size.setRange(MIN_TRAIN_SIZE, MAX_TRAIN_SIZE)
+        self.train_size.setStepType(QSpinBox.StepType.AdaptiveDecimalStepType)  # 100s to 10,000s
+        self.train_size.setGroupSeparatorShown(True)
+        self.train_size.setToolTip(
+            "Train on this many training images, a random subset drawn by the seed\n"
+            f"({MAX_TRAIN_SIZE:,}: all of them). With a few hundred the model learns them by\n"
+            "heart: the training accuracy climbs while the held-out accuracy stays behind\n"
+            "(overfitting). The held-out and test images are never reduced."
+        )
+        self.train_size.setAccessibleName("Training images")
+        self.label_noise = QSpinBox()
+        self.label_noise.setRange(0, 100)
+        self.label_noise.setSuffix("%")
+        self.label_noise.setToolTip(
+            "Label noise: this share of the training images get a wrong label, another class\n"
+            "drawn at random (by the seed). The training accuracy on the curves is measured on\n"
+            "these labels, as the model trains on them; held-out and test labels stay right."
+        )
+        self.label_noise.setAccessibleName("Label noise")
         self.shuffle = QCheckBox("shuffle every epoch")
         self.shuffle.setToolTip(
             "Visit the training images in a new random order every epoch\n"
@@ -202,6 +228,18 @@ class TrainPanel(QGroupBox):
             "be lost."
         )
         self.stop_button.setEnabled(False)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setToolTip(
+            "Pause training after the current step, or resume it (Ctrl+P). The time paused\n"
+            "does not count in the run's time or in the time left."
+        )
+        self.step_button = QPushButton("Step")
+        self.step_button.setToolTip(
+            "While paused: one more step, one mini-batch (one example when the batch size\n"
+            "is 1), and watch the curves and your drawing's probabilities move (Ctrl+Shift+P)."
+        )
+        for button in (self.pause_button, self.step_button):
+            button.setEnabled(False)
         self.estimate = QLabel()
         self.estimate.setToolTip(
             "How long the run should take: from the last run of this model with this batch\n"
@@ -235,6 +273,8 @@ class TrainPanel(QGroupBox):
         form.addRow("Schedule", self.schedule)
         form.addRow("Batch size", self.batch_size)
         form.addRow("Seed", self.seed)
+        form.addRow("Images", self.train_size)
+        form.addRow("Label noise", self.label_noise)
         checks = QVBoxLayout()
         for box in (self.shuffle, self.keep_best, self.halve):
             checks.addWidget(box)
@@ -244,10 +284,13 @@ class TrainPanel(QGroupBox):
         inputs.addWidget(self.augment)
         inputs.addWidget(self.styles)
         form.addRow("Inputs", inputs)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.train_button)
-        buttons.addWidget(self.stop_button)
-        buttons.addWidget(self.estimate, 1)
+        buttons = QGridLayout()  # two rows of two: the panel stays as narrow as before
+        buttons.addWidget(self.train_button, 0, 0)
+        buttons.addWidget(self.stop_button, 0, 1)
+        buttons.addWidget(self.estimate, 0, 2)
+        buttons.addWidget(self.pause_button, 1, 0)
+        buttons.addWidget(self.step_button, 1, 1)
+        buttons.setColumnStretch(2, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
@@ -261,6 +304,8 @@ class TrainPanel(QGroupBox):
         self._on_model_chosen()
         for box in (self.model, self.optimizer, self.schedule):
             box.currentIndexChanged.connect(self._on_field_changed)
+        for spin in (self.train_size, self.label_noise):
+            spin.valueChanged.connect(self._on_field_changed)
         for spin in (self.hidden, self.epochs, self.lr, self.batch_size, self.seed):
             spin.valueChanged.connect(self._on_field_changed)
         for check in (self.shuffle, self.keep_best, self.halve, self.deskew):
@@ -269,6 +314,10 @@ class TrainPanel(QGroupBox):
             check.toggled.connect(self._on_field_changed)
         self.train_button.clicked.connect(self._on_train)
         self.stop_button.clicked.connect(self._on_stop)
+        self.pause_button.clicked.connect(
+            lambda: self.pause_requested.emit(self.pause_button.text() == "Pause")
+        )
+        self.step_button.clicked.connect(self.step_requested)
         self.set_config(PRESETS[DEFAULT_PRESET])
 
     def preset_name(self) -> str:
@@ -293,6 +342,8 @@ class TrainPanel(QGroupBox):
             deskew=self.deskew.isChecked(),
             augment=self.augment.isChecked(),
             styles=self.styles.isChecked(),
+            train_size=0 if self.train_size.value() == MAX_TRAIN_SIZE else self.train_size.value(),
+            label_noise=self.label_noise.value() / 100,
         ).validate()
 
     def set_config(self, config: TrainConfig) -> None:
@@ -318,6 +369,8 @@ class TrainPanel(QGroupBox):
         self.deskew.setChecked(config.deskew)
         self.augment.setChecked(config.augment)
         self.styles.setChecked(config.styles)
+        self.train_size.setValue(config.train_size or MAX_TRAIN_SIZE)
+        self.label_noise.setValue(round(100 * config.label_noise))
         self._on_field_changed()
 
     def modified(self) -> bool:
@@ -346,10 +399,13 @@ class TrainPanel(QGroupBox):
             self.deskew,
             self.augment,
             self.styles,
+            self.train_size,
+            self.label_noise,
             self.train_button,
         ):
             widget.setEnabled(not running)
         self.stop_button.setEnabled(running)
+        self.show_paused(False, running)
         self.started_at, self.stop_confirmed = time.monotonic(), False
         if running:
             self.show_progress(0, "starting...")
@@ -357,6 +413,12 @@ class TrainPanel(QGroupBox):
         else:
             self.timing.run_ended()
             self._show_estimate()  # from this run's own time now
+
+    def show_paused(self, paused: bool, can_pause: bool) -> None:
+        """Pause or Resume, enabled while the run takes steps; Step only while paused."""
+        self.pause_button.setText("Resume" if paused else "Pause")
+        self.pause_button.setEnabled(can_pause)
+        self.step_button.setEnabled(can_pause and paused)
 
     def kind(self) -> str:
         """The model chosen: "linear", "mlp" or "cnn"."""

@@ -23,7 +23,7 @@ from ..networks import Model, describe, in_words, parameter_count
 from .canvas import SquareWidget
 from .dialogs import tip
 from .inside import evidence_overlay, rgb_image
-from .texts import numbered, training_words
+from .texts import numbered, positive_number, training_words
 
 # Colours that read well on light and dark backgrounds alike (Tableau 10).
 BLUE, ORANGE, GREEN, RED, PURPLE, GREY = (
@@ -270,8 +270,22 @@ class TrainingPlots(QWidget):
         accuracy.setLabel("left", "accuracy (%)")
         accuracy.setLabel("bottom", "epoch")
         accuracy.setXLink(loss)
+        # The step size, under them, shown when it moves (a schedule, or halving on a plateau)
+        self.step_plot = pg.PlotWidget()
+        step = self.step_plot.getPlotItem()
+        step.setLabel("left", "step size")
+        step.setLabel("bottom", "epoch")
+        step.setXLink(loss)
+        self.step_plot.setFixedHeight(120)  # a glance at its shape: the curves keep the room
+        self.step_plot.hide()
+        self.step_plot.setToolTip(
+            "The step size (learning rate) through the run: a one-cycle or cosine schedule moves\n"
+            "it within each epoch; the plateau rule halves it between epochs.\n"
+            "Wheel: zoom; drag: move; double-click: reset the view."
+        )
         loss.addLegend(offset=(-10, 10), labelTextSize="9pt")  # top right: where loss rarely is
-        for widget in (self.loss_plot, self.accuracy_plot):
+        self.widgets = (self.loss_plot, self.accuracy_plot, self.step_plot)
+        for widget in self.widgets:
             widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # mouse only: no focus without a ring
             widget.setMenuEnabled(False)  # pyqtgraph's menu speaks its own jargon: ours instead
             widget.hideButtons()  # its "A" would fit the running curve too
@@ -288,6 +302,7 @@ class TrainingPlots(QWidget):
                 plot.getAxis(name).setStyle(maxTickLevel=0)
         # The key of the best epoch's line and of the runs laid over these curves: under the
         # accuracy plot, where it covers no curve however many runs it names.
+        self.key_points = 9.0  # the size of the key's text (presentation mode zooms it)
         self.key = Key(labelTextSize="9pt")
         accuracy.layout.addItem(self.key, 4, 1)
         self.curves = {
@@ -297,6 +312,7 @@ class TrainingPlots(QWidget):
             "running_accuracy": _curve(accuracy, GREY, RUNNING),
             "train_accuracy": _curve(accuracy, BLUE, "training", symbol="o"),
             "dev_accuracy": _curve(accuracy, ORANGE, "held-out", symbol="s"),
+            "step": step.plot(pen=pg.mkPen(GREEN, width=2), connect="finite"),
         }
         best_pen = pg.mkPen(GREEN, width=1, style=Qt.PenStyle.DashLine)
         self.best_line = pg.InfiniteLine(angle=90, movable=False, pen=best_pen)
@@ -326,6 +342,7 @@ class TrainingPlots(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.loss_plot)
         layout.addWidget(self.accuracy_plot)
+        layout.addWidget(self.step_plot)
         self.compared: list[tuple] = []  # (plot, curve) of other runs, laid over these
         self.compared_names: list[tuple] = []  # (its dev accuracy curve, name) of each run
         self.compared_epochs = 0  # the most epochs of those runs
@@ -337,17 +354,18 @@ class TrainingPlots(QWidget):
         """Forget all points; with `epochs`, fix the epoch axis for a run of that length, so the
         curves grow into a still frame (and the axes need not be redrawn at every point)."""
         self.planned_epochs = epochs or 0
-        self.running: list[tuple[float, float, float]] = []  # (epoch position, loss, accuracy)
+        # (epoch position, loss, accuracy, step size)
+        self.running: list[tuple[float, float, float, float]] = []
         self.epochs: list[dict] = []
         self.best_epoch = 0
         self.reset_view()
 
-    def add_running(self, position: float, loss: float, accuracy: float) -> None:
+    def add_running(self, position: float, loss: float, accuracy: float, lr: float) -> None:
         if not np.isfinite(loss):
             return
         if self.running and int(np.ceil(position)) != int(np.ceil(self.running[-1][0])):
-            self.running.append((np.nan, np.nan, np.nan))  # a new epoch: break the line
-        self.running.append((position, loss, accuracy))
+            self.running.append((np.nan, np.nan, np.nan, np.nan))  # a new epoch: break the line
+        self.running.append((position, loss, accuracy, lr))
 
     def add_epoch(self, stats: dict, best_epoch: int) -> None:
         """One epoch's points; a row without finite losses (diverged, or a file's row that
@@ -391,6 +409,19 @@ class TrainingPlots(QWidget):
         self.keyed = None  # the key changes
         self.redraw()
 
+    def _draw_steps(self, running: np.ndarray) -> None:
+        """The step size as the run reported it within each epoch, or for a finished run, as a
+        staircase of its epochs' steps; the plot shows only when the step size moves."""
+        if len(running):
+            x, y = running[:, 0], running[:, 3]
+        else:
+            rows = [(row["epoch"], row.get("lr", np.nan)) for row in self.epochs]
+            x = np.array([[e - 1, e, np.nan] for e, _ in rows], dtype=float).ravel()
+            y = np.array([[lr, lr, np.nan] for _, lr in rows], dtype=float).ravel()
+        self.curves["step"].setData(x, y)
+        finite = y[np.isfinite(y)]
+        self.step_plot.setVisible(bool(finite.size and finite.max() > finite.min() * (1 + 1e-9)))
+
     def _update_key(self) -> None:
         """Name the best epoch's line and the runs laid over the curves, under the accuracy
         plot, in as many columns as fit, or as keep it within an eighth of the plots' height
@@ -402,7 +433,9 @@ class TrainingPlots(QWidget):
             dashed = pg.PlotDataItem(pen=pg.mkPen(GREY, width=1.5, style=Qt.PenStyle.DashLine))
             curves.append((dashed, "dashed: training"))
         font = QFont(self.font())
-        font.setPointSizeF(9)  # a whole number of pixels: an SVG export's text matches the PNG's
+        # 9 points, a whole number of pixels: an SVG export's text matches the PNG's (zoomed in
+        # presentation mode)
+        font.setPointSizeF(self.key_points)
         metrics = QFontMetrics(font)
         widest = max((metrics.horizontalAdvance(name) for _, name in curves), default=0)
         room = self.accuracy_plot.width() - 70  # the left axis takes about 60 pixels
@@ -423,7 +456,7 @@ class TrainingPlots(QWidget):
         layout = self.accuracy_plot.getPlotItem().layout
         layout.removeItem(self.key)  # a new key: pyqtgraph's miscounts its cells once changed
         self.key.scene().removeItem(self.key)
-        self.key = Key(labelTextSize="9pt", colCount=columns)
+        self.key = Key(labelTextSize=f"{self.key_points:.3g}pt", colCount=columns)
         for (curve, name), text in zip(curves, shown, strict=True):
             self.key.addItem(KeySample(curve), escape(text))
             self.key.items[-1][1].setToolTip(tip(name))
@@ -447,7 +480,7 @@ class TrainingPlots(QWidget):
         """Epochs from 0 to the longest run's end (the planned one's too); values to the
         per-epoch points and the running ones (after the first epoch, once it has ended), so the
         curve being drawn stays in view."""
-        running = np.array(self.running, dtype=float).reshape(-1, 3)
+        running = np.array(self.running, dtype=float).reshape(-1, 4)
         epochs = [row["epoch"] for row in self.epochs] + [0]
         last = max(self.planned_epochs, self.compared_epochs, *epochs, *running[:, 0][-1:])
         loss, accuracy = self.loss_plot.getPlotItem(), self.accuracy_plot.getPlotItem()
@@ -467,6 +500,9 @@ class TrainingPlots(QWidget):
             span = fitted_range([v for v in values if v is not None])
             if span is not None:
                 plot.setYRange(*span, padding=0)
+        steps = self.curves["step"].getData()[1]
+        if steps is not None and np.isfinite(steps).any():
+            self.step_plot.getPlotItem().setYRange(0, np.nanmax(steps), padding=0.08)
 
     def _menu(self, position) -> None:
         menu = QMenu(self)
@@ -493,14 +529,14 @@ class TrainingPlots(QWidget):
         epoch, or anything after a zoom) are left out. The Reset view button is too."""
         items = [
             item
-            for widget in (self.loss_plot, self.accuracy_plot)
+            for widget in self.widgets
             for item in widget.scene().items()
             if hasattr(item, "setExportMode")
         ]
         for item in items:
             item.setExportMode(True, {"antialias": True})
         hidden = []  # (curve, x, y) of the curves with points out of view
-        for widget in (self.loss_plot, self.accuracy_plot):
+        for widget in self.widgets:
             (left, right), (bottom, top) = widget.getPlotItem().viewRange()
             for curve in widget.getPlotItem().listDataItems():
                 x, y = curve.getData()
@@ -522,7 +558,7 @@ class TrainingPlots(QWidget):
             self.reset_button.setVisible(self.zoomed)
 
     def redraw(self) -> None:
-        running = np.array(self.running, dtype=float).reshape(-1, 3)
+        running = np.array(self.running, dtype=float).reshape(-1, 4)
         if self.running_named != bool(len(running)):  # no legend entry for an empty curve
             self.running_named = bool(len(running))
             legend = self.loss_plot.getPlotItem().legend
@@ -540,6 +576,7 @@ class TrainingPlots(QWidget):
         self.curves["dev_loss"].setData(epoch, table[:, 2])
         self.curves["train_accuracy"].setData(epoch, 100 * table[:, 3])
         self.curves["dev_accuracy"].setData(epoch, 100 * table[:, 4])
+        self._draw_steps(running)
         self.best_line.setVisible(self.best_epoch > 0)
         self.best_line.setValue(self.best_epoch)
         self._update_key()
@@ -552,6 +589,12 @@ WEIGHTS_TIP = (
     " file. Held-out images: the 10,000 training images kept aside to choose the best epoch"
     " (the report's dev set)."
 )
+
+
+def _training_images(training: dict) -> str:
+    """What the training accuracy was measured on: the labels trained on, noisy ones if so."""
+    noisy = positive_number(training.get("label_noise"))
+    return "training images (by their noisy labels)" if noisy else "training images"
 
 
 class WeightsInfo(QGroupBox):
@@ -596,7 +639,7 @@ class WeightsInfo(QGroupBox):
         accuracy = [
             f"{name} {metrics[key]:.2%}"
             for name, key in (
-                ("training images", "train_accuracy"),
+                (_training_images(training), "train_accuracy"),
                 ("held-out", "dev_accuracy"),
                 ("test", "test_accuracy"),
             )

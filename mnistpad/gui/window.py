@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QStandardPaths, Qt, QTimer, Slot
+from PySide6.QtCore import QByteArray, QSize, QStandardPaths, Qt, QTimer, Slot
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QApplication,
@@ -37,6 +37,8 @@ from .file_actions import FileActions
 from .fine_tune import FineTuning
 from .handwriting_panel import HandwritingPanel
 from .inside import InsidePanel
+from .map_view import MapPanel
+from .present import Presentation, ScrolledPanes
 from .run_controller import RunController
 from .runs import RunsPanel, run_name
 from .session import DEFAULT_WEIGHTS, Session
@@ -72,8 +74,9 @@ class MainWindow(QMainWindow):
 
     def __init__(self, weights: Path | None = None, data_folder: Path | None = None) -> None:
         super().__init__()
-        configure_pyqtgraph(QApplication.palette())
         self.settings, settings_problem = open_settings()
+        self.present = Presentation(self, self.settings)  # the theme, before any plot is made
+        configure_pyqtgraph(QApplication.palette())
         self.session = Session(data_folder)
         self.run = RunController(self.session)
         self.folders = Folders(self.settings)
@@ -97,6 +100,7 @@ class MainWindow(QMainWindow):
         opened = opened or (weights is None and self._restore_runs())
         if not opened and not self.files.open_weights(DEFAULT_WEIGHTS, listed=False):
             self._show_weights()
+        self.present.restore()  # the zoom, once every widget exists
         self._restore_layout()  # last, once the Label buttons exist and count in the minimum
         problems = [settings_problem] if settings_problem else []
         if skipped:
@@ -122,10 +126,8 @@ class MainWindow(QMainWindow):
         middle_layout.addWidget(self.info)
         middle_layout.addStretch(1)
         # Scrolled rather than squeezed on a short screen, never sideways.
-        middle_pane = _scrolling(middle)
-        middle_pane.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scrollbar = middle_pane.verticalScrollBar().sizeHint().width()
-        middle_pane.setMinimumWidth(middle.minimumSizeHint().width() + scrollbar)
+        middle_pane = _Column()
+        middle_pane.setWidget(middle)
 
         self.plots = TrainingPlots()
         self.table = EpochsTable()
@@ -141,6 +143,7 @@ class MainWindow(QMainWindow):
         curves_page.setChildrenCollapsible(False)
         self.errors = ErrorsPanel(self.session)
         self.unsure = UnsureRules(self.session)
+        self.map = MapPanel(self.session, self.run.model_in_view)
         self.handwriting = HandwritingPanel(PersonalSet(personal_folder()), self.folders)
         self.fine_tuning = FineTuning(self, self.session, self.run, self.handwriting)
         self.tabs = QTabWidget()
@@ -149,12 +152,14 @@ class MainWindow(QMainWindow):
         self.reader_note = _note()
         self.inside_page = _scrolling(self.inside)
         self.errors_page = _scrolling(self.errors)  # a narrow window scrolls, never widens
+        self.map_page = _scrolling(self.map)
         self.handwriting_page = _scrolling(self.handwriting)
         for page, name, tip in (
             (curves_page, "Curves", "Loss and accuracy per epoch"),
             (self.table, "Epochs", "The same numbers as a table"),
             (self.inside_page, "Inside", "The model's templates; the evidence in your drawing"),
             (self.errors_page, "Errors", "Where the weights in use go wrong on the test set"),
+            (self.map_page, "Map", "The test images placed by what the model makes of them"),
             (self.handwriting_page, "Handwriting", "Your labelled drawings; fine-tuning"),
         ):
             self.tabs.setTabToolTip(self.tabs.addTab(page, name), tip)
@@ -165,7 +170,8 @@ class MainWindow(QMainWindow):
             self.splitter.addWidget(pane)
             self.splitter.setStretchFactor(self.splitter.count() - 1, stretch)
         self.splitter.setChildrenCollapsible(False)
-        self.setCentralWidget(self.splitter)
+        self.panes = ScrolledPanes(self.splitter)  # scrolled when zoomed past the screen
+        self.setCentralWidget(self.panes)
         self.weights_label = plain(QLabel())
         self.statusBar().addPermanentWidget(self.weights_label)  # messages show left of it
 
@@ -180,8 +186,14 @@ class MainWindow(QMainWindow):
         self.inside.class_chosen.connect(self.show_prediction)
         self.tabs.currentChanged.connect(self.show_prediction)  # Inside is kept only while shown
         self.errors.inspect_requested.connect(draw.inspect)
+        self.map.inspect_requested.connect(draw.inspect)
+        run.epoch_end.connect(self.map.refresh_when_shown)  # the live model, placed again
         self.panel.train_requested.connect(run.start)
         self.panel.stop_requested.connect(run.stop)
+        self.panel.pause_requested.connect(run.set_paused)
+        self.panel.step_requested.connect(run.step)
+        run.paused_changed.connect(self._show_pausing)
+        run.paused.connect(self._show_pausing)
         run.started.connect(self._on_run_started)
         run.progress.connect(self._on_progress)
         run.epoch_end.connect(self._on_epoch_end)
@@ -299,6 +311,8 @@ class MainWindow(QMainWindow):
             )
         elif page is self.inside_page:
             text = f"Inside: {live or in_use}"
+        elif page is self.map_page:
+            text = f"Map of: {live + ', placed at each epoch end' if live else in_use}"
         else:
             text = f"Curves of: {'the run in progress, ' + live if live else in_use}"
         self.tab_note.setText(text)
@@ -315,6 +329,8 @@ class MainWindow(QMainWindow):
         overlay = self.draw.show_evidence.isChecked()
         if overlay or self.tabs.currentWidget() is self.inside_page:  # else nobody looks
             self.inside.show(model, current)
+        if self.tabs.currentWidget() is self.map_page:
+            self.map.show_drawing(current)
         rule = self.unsure.rule_for(model) if self.draw.field is not None else None
         self.draw.show_reading(model, self.inside.evidence_map() if overlay else None, rule)
         if self.draw.show_compare.isChecked():
@@ -352,6 +368,8 @@ class MainWindow(QMainWindow):
         text = event.text()  # 0-9 only: isdigit() takes "²" (a key in France) and "٣" too
         if len(text) == 1 and text in "0123456789" and int(text) < len(self.draw.classes):
             self.label_drawing(int(text))
+        elif event.key() == Qt.Key.Key_Escape and self.present.handle_escape():
+            pass  # Esc leaves full screen (while a run trains, it stops the run)
         else:
             super().keyPressEvent(event)
 
@@ -370,11 +388,24 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_ending(self) -> None:  # a stop asked for, or the kept weights being scored
         self.panel.show_progress(self.run.fraction_done(), self.run.ending)
+        self._show_pausing()
+
+    @Slot()
+    def _show_pausing(self) -> None:
+        """Pause or Resume, and Step, in the panel and the Training menu, as the run allows."""
+        paused, can_pause = self.run.is_paused, self.run.can_pause()
+        self.panel.show_paused(paused, can_pause)
+        self.actions.pause.setText("&Resume" if paused else "&Pause")
+        self.actions.pause.setEnabled(can_pause)
+        self.actions.step.setEnabled(can_pause and paused)
+        if can_pause and self.run.last_progress is None:  # else the progress text says it
+            self.panel.show_progress(0, "paused before the first step" if paused else "starting...")
+        self.dirty = True
 
     @Slot(object)
     def _on_progress(self, event) -> None:
         self.plots.add_running(
-            event.epoch - 1 + event.seen / event.total, event.loss, event.accuracy
+            event.epoch - 1 + event.seen / event.total, event.loss, event.accuracy, event.lr
         )
         self.dirty = True
 
@@ -393,7 +424,7 @@ class MainWindow(QMainWindow):
         self._back_to_idle()
         ending = "Stopped" if result.stopped else "Diverged" if result.diverged else "Done"
         kept = f"epoch {result.kept_epoch}" if result.kept_epoch else "the latest weights"
-        waited = time.monotonic() - self.run.started_at
+        waited = self.run.elapsed()
         epochs = len(result.history)
         done = 1.0 if not result.stopped else epochs / result.config.epochs
         self.panel.show_progress(
@@ -431,6 +462,7 @@ class MainWindow(QMainWindow):
     def _enable_for_training(self, running: bool) -> None:
         self.actions.train.setEnabled(not running)
         self.actions.stop.setEnabled(running)
+        self._show_pausing()
         for act in self.actions.files:
             act.setEnabled(not running)
         self.runs.set_locked(running)
@@ -447,12 +479,14 @@ class MainWindow(QMainWindow):
             self.plots_drawn = now
         if self.run.training and self.run.last_progress is not None:
             done = self.run.fraction_done()
-            elapsed = now - self.run.started_at
+            elapsed = self.run.elapsed()
             left = elapsed * (1 - done) / done if done > 0 else 0
             event, config = self.run.last_progress, self.run.config
             text = f"epoch {event.epoch}/{config.epochs} - {_duration(left)} left"
             if config.schedule != "constant":  # the step size moves within the epoch
                 text += f" - step {event.lr:.2g}"
+            if self.run.is_paused:
+                text = f"paused in epoch {event.epoch}/{config.epochs} at image {event.seen:,}"
             text = self.run.ending or text
             self.panel.show_progress(done, text)
             self._name_models()  # "live CNN, epoch 1/2" from the first progress on
@@ -635,6 +669,22 @@ def _scrolling(page: QWidget) -> QScrollArea:
     area.setWidgetResizable(True)
     area.setFrameShape(QScrollArea.Shape.NoFrame)
     return area
+
+
+class _Column(QScrollArea):
+    """A pane scrolled up and down, never sideways: as wide as its widgets need, whatever their
+    font's size (presentation mode zooms it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWidgetResizable(True)
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+    def minimumSizeHint(self) -> QSize:
+        scrollbar = self.verticalScrollBar().sizeHint().width()
+        width = self.widget().minimumSizeHint().width() + scrollbar
+        return QSize(width, super().minimumSizeHint().height())
 
 
 def _duration(seconds: float) -> str:

@@ -5,7 +5,7 @@ needs one (both from the data cache after the first time, see data.py), then run
 itself in a child process (`mnistpad.train_process`) so the window never shares Python's
 interpreter lock with the trainer, and forwards the child's events as signals. The events are
 frozen dataclasses holding copies of the parameters. Stopping sets a flag that the trainer polls
-between steps.
+between steps; pausing, resuming and single steps are asked for the same way.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from ..data import DataError, Dataset, deskewed, load_dataset
 from ..networks import Model
-from ..train import ConfigError, EpochEnd, Finished, Progress, Scoring, TrainConfig
+from ..train import ConfigError, EpochEnd, Finished, Paused, Progress, Scoring, TrainConfig
 from ..train_process import STOP_GRACE_S, TrainingProcess, TrainingProcessError
 
 # A CNN scores 70,000 images in 10-40 s on 2 busy cores (and in seconds on more); a scoring
@@ -31,6 +31,7 @@ class TrainingWorker(QObject):
     data_prepared = Signal(object)  # the Dataset deskewed, when the worker had to deskew it
     progress = Signal(object)  # train.Progress
     epoch_end = Signal(object)  # train.EpochEnd
+    paused = Signal()  # the run waits between two steps (after a pause, or a single step)
     scoring = Signal()  # no step is left: the kept weights are being scored
     finished = Signal(object)  # train.Finished: the run is over and these are its kept weights
     failed = Signal(str)  # the run could not start or broke: a message for the person
@@ -51,6 +52,8 @@ class TrainingWorker(QObject):
         self.error = ""  # why the run failed, once it has
         self.process: TrainingProcess | None = None
         self._stop_requested = False
+        self._pause_requested = False
+        self._steps_requested = 0  # single steps asked for before the process existed
         self._thread = QThread()
         self._thread.setObjectName("mnistpad-training")
         self.moveToThread(self._thread)
@@ -64,6 +67,21 @@ class TrainingWorker(QObject):
         self._stop_requested = True
         if self.process is not None:
             self.process.request_stop()
+
+    def pause(self, paused: bool) -> None:
+        """Pause the run after its current step, or resume it; safe to call from any thread."""
+        self._pause_requested = paused
+        if self.process is not None and paused:
+            self.process.pause()
+        elif self.process is not None:
+            self.process.resume()
+
+    def step(self) -> None:
+        """One more step of a paused run."""
+        if self.process is not None:
+            self.process.step()
+        else:
+            self._steps_requested += 1
 
     def abandon(self) -> None:
         """End the run STOP_GRACE_S from now, even while its process scores the kept weights
@@ -113,11 +131,17 @@ class TrainingWorker(QObject):
             self.process = TrainingProcess(self.dataset, self.config, self.initial)
             if self._stop_requested:  # asked before the process existed
                 self.process.request_stop()
+            if self._pause_requested:
+                self.process.pause()
+                for _ in range(self._steps_requested):
+                    self.process.step()
             for event in self.process.events():
                 if isinstance(event, Progress):
                     self.progress.emit(event)
                 elif isinstance(event, EpochEnd):
                     self.epoch_end.emit(event)
+                elif isinstance(event, Paused):
+                    self.paused.emit()
                 elif isinstance(event, Scoring):
                     self.scoring.emit()
                 elif isinstance(event, Finished):
