@@ -151,6 +151,24 @@ def test_full_screen_with_f11_and_esc_leaves_it(window, qtbot):
     assert not window.isFullScreen()
 
 
+def test_f9_hides_the_training_settings_and_gives_their_width_to_the_drawing_and_tabs(
+    window, qtbot
+):
+    window.resize(1024, 768)
+    window.show()
+    QApplication.processEvents()
+    drawing, tabs = window.splitter.widget(0).width(), window.splitter.widget(2).width()
+    window._save_settings()
+    qtbot.keyClick(window, Qt.Key.Key_F9)
+    QApplication.processEvents()
+    assert window.middle_pane.isHidden()
+    assert window.splitter.widget(0).width() + window.splitter.widget(2).width() > drawing + tabs
+    window._save_settings()  # the widths kept are the three panes', not a hidden one's 0
+    assert all(width > 0 for width in window.settings.value("splitter"))
+    qtbot.keyClick(window, Qt.Key.Key_F9)
+    assert not window.middle_pane.isHidden()
+
+
 def test_copy_view_puts_the_drawing_or_the_tab_used_last_on_the_clipboard(window, qtbot):
     send_stroke(window.canvas, circle())
     qtbot.keyClick(window, Qt.Key.Key_C, CTRL | Qt.KeyboardModifier.ShiftModifier)

@@ -27,6 +27,7 @@ SHORTCUTS = (
     ("Tab / Shift+Tab", "move between controls"),
     ("Ctrl+= / Ctrl+- / Ctrl+0", "zoom in / out / back to 100% (fonts, canvas, charts)"),
     ("F11 / Esc", "full screen / leave full screen"),
+    ("F9", "hide or show the training settings (more room on a projector)"),
     ("Ctrl+Shift+C", "copy a picture of the view (the drawing, or the tab last used)"),
     ("F1", "this list"),
     ("Ctrl+Q", "quit (offers to save trained weights)"),
@@ -201,6 +202,14 @@ def build_actions(window: QMainWindow) -> Actions:
     full_screen = action(
         "&Full screen", present.toggle_full_screen, "F11", "Full screen (Esc leaves it)"
     )
+    settings_pane = action(
+        "Training &settings",
+        window.show_settings,
+        "F9",
+        "Show or hide the Train panel and the Weights box (more room for the drawing and tabs)",
+    )
+    settings_pane.setCheckable(True)
+    settings_pane.setChecked(True)
     theme = QMenu("T&heme", window)
     themes = QActionGroup(theme)
     for name, text in THEMES.items():
@@ -242,6 +251,7 @@ def build_actions(window: QMainWindow) -> Actions:
                 zoom_out,
                 zoom_reset,
                 full_screen,
+                settings_pane,
                 theme,
                 None,
                 copy_view,

@@ -126,8 +126,8 @@ class MainWindow(QMainWindow):
         middle_layout.addWidget(self.info)
         middle_layout.addStretch(1)
         # Scrolled rather than squeezed on a short screen, never sideways.
-        middle_pane = _Column()
-        middle_pane.setWidget(middle)
+        self.middle_pane = _Column()
+        self.middle_pane.setWidget(middle)
 
         self.plots = TrainingPlots()
         self.table = EpochsTable()
@@ -166,7 +166,7 @@ class MainWindow(QMainWindow):
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         left, right = _with_note(self.reader_note, self.draw), _with_note(self.tab_note, self.tabs)
-        for pane, stretch in ((left, 3), (middle_pane, 0), (right, 4)):
+        for pane, stretch in ((left, 3), (self.middle_pane, 0), (right, 4)):
             self.splitter.addWidget(pane)
             self.splitter.setStretchFactor(self.splitter.count() - 1, stretch)
         self.splitter.setChildrenCollapsible(False)
@@ -564,6 +564,13 @@ class MainWindow(QMainWindow):
             widths = [round(width * 0.34), round(width * 0.21), round(width * 0.45)]
         self.splitter.setSizes(widths)  # each pane gets at least its minimum
 
+    @Slot(bool)
+    def show_settings(self, shown: bool) -> None:
+        """Show or hide the middle pane (the Train panel and the Weights box): hidden, the
+        drawing and the tabs share its width, as a projector's few pixels want."""
+        self.middle_pane.setVisible(shown)
+        self.say("Training settings shown." if shown else "Training settings hidden (F9).")
+
     def _fits_screen(self) -> bool:
         screen = self.screen().availableGeometry().size()
         minimum = self.minimumSizeHint()
@@ -576,7 +583,8 @@ class MainWindow(QMainWindow):
     def _save_settings(self) -> None:
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
-        self.settings.setValue("splitter", self.splitter.sizes())
+        if not self.middle_pane.isHidden():  # hidden, its width would read 0
+            self.settings.setValue("splitter", self.splitter.sizes())
         self.settings.setValue("pen_width", self.draw.pen_width.value())
         in_use = self.runs.in_use_run()
         self.settings.setValue("runs/in_use", in_use.number if in_use else 0)
