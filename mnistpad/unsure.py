@@ -44,7 +44,7 @@ import numpy as np
 from .cache import open_entry, subfolder, write_entry
 from .data import DIGITS, Dataset, assets_dir, cached_data, deskewed
 from .model import N_PIXELS
-from .networks import CNN, MLP, Model
+from .networks import Model
 from .preprocess import deskew
 from .weights import WeightFileError, load_weights
 
@@ -119,23 +119,12 @@ def _projected(images: np.ndarray, mean: np.ndarray, basis: np.ndarray) -> np.nd
     return ((images - mean.astype(np.float32)) @ basis.astype(np.float32)).astype(np.float64)
 
 
-def features(model: Model, images: np.ndarray) -> np.ndarray:
-    """(N, 784) -> (N, D): the layer before the output, after its ReLU (the logits of the
-    linear model, which has no other)."""
-    images = np.asarray(images, dtype=np.float32).reshape(-1, N_PIXELS)
-    if not isinstance(model, MLP | CNN):
-        return model.logits(images)
-    out = []  # the forward pass's caches hold each layer's output; a chunk at a time
-    for start in range(0, len(images), 500):
-        _, caches = model._forward(images[start : start + 500].astype(model.dtype, copy=False))
-        out.append(caches[1] if isinstance(model, MLP) else caches[7])  # the last ReLU's output
-    return np.concatenate(out)
-
-
 def unit_features(model: Model, images: np.ndarray) -> np.ndarray:
-    """features() scaled to length 1, float64 (NaN where the model overflows)."""
+    """The model's features (the layer before its output, `model.features`) of images (N, 784),
+    scaled to length 1, float64 (NaN where the model overflows)."""
+    images = np.asarray(images, dtype=np.float32).reshape(-1, N_PIXELS)
     with np.errstate(over="ignore", invalid="ignore"):
-        rows = features(model, images).astype(np.float64)
+        rows = model.features(images).astype(np.float64)
         return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
 
 

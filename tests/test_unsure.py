@@ -16,14 +16,11 @@ from mnistpad.cache import CACHE_ENV
 from mnistpad.cli import main
 from mnistpad.data import DIGITS, Dataset
 from mnistpad.gui.canvas import send_stroke
-from mnistpad.layers import relu_forward
 from mnistpad.model import LinearModel
-from mnistpad.networks import new_model
 from mnistpad.unsure import (
     DEV_QUANTILE,
     ClassClouds,
     digit_test,
-    features,
     fit,
     nearest_distances,
     share_as_far,
@@ -46,26 +43,6 @@ def test_shares_count_the_dev_set_at_least_as_far_and_nan_as_furthest():
     dev = np.sort(np.arange(1.0, 100.0))  # 99 distances: 1, 2, ..., 99
     shares = share_as_far(dev, np.array([0.5, 99.0, 1000.0, np.nan]))
     assert shares.tolist() == pytest.approx([100 / 100, 2 / 100, 1 / 100, 1 / 100])
-
-
-def test_features_are_the_layer_before_the_output():
-    rng = np.random.default_rng(1)
-    images = rng.uniform(0, 1, size=(5, 784)).astype(np.float32)
-    mlp = new_model("mlp", rng, 10, {"hidden": 16})
-    p = mlp.params
-    hidden, _ = relu_forward(images @ p["dense1.W"].T + p["dense1.b"])
-    assert np.allclose(features(mlp, images), hidden, atol=1e-5)
-    for model in (mlp, new_model("cnn", rng, 10, {"filters": [4, 8], "kernel": 5, "hidden": 12})):
-        # the output layer applied to the features gives the model's logits
-        h = features(model, images)
-        assert np.allclose(h @ p_out(model)[0].T + p_out(model)[1], model.logits(images), atol=1e-4)
-        assert (h >= 0).all()  # after the ReLU
-    linear = LinearModel.glorot(rng)
-    assert np.array_equal(features(linear, images), linear.logits(images))
-
-
-def p_out(model):
-    return model.params["dense2.W"], model.params["dense2.b"]
 
 
 def blobs(n: int, seed: int, centres: np.ndarray, spread: np.ndarray) -> tuple:
