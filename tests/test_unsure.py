@@ -133,6 +133,8 @@ def test_the_window_says_a_dot_and_a_dash_are_not_sure_digits_and_an_mnist_digit
     wait_for_rule(window, qtbot)
     assert note.text() == "Not sure this is a digit"
     assert "unlike the training digits" in note.about and window.draw.prediction.text() != "-"
+    confidence = window.draw.confidence.text()  # not "sure" of a dot: the model's number
+    assert confidence.startswith("the model: ") and "sure" not in confidence
     window.canvas.clear()
     send_stroke(window.canvas, line((0.3, 0.3), (0.55, 0.35)))  # a dash
     assert note.text() == "Not sure this is a digit"
@@ -141,6 +143,7 @@ def test_the_window_says_a_dot_and_a_dash_are_not_sure_digits_and_an_mnist_digit
     window.canvas.clear()
     send_stroke(window.canvas, line((0.45, 0.2), (0.4, 0.8)))  # a 1
     assert window.draw.prediction.text() == "1" and note.text() == "" and note.isHidden()
+    assert window.draw.confidence.text().endswith("% sure")
 
 
 def test_with_the_bundled_cnn_in_use_a_line_across_is_not_sure(window, qtbot):

@@ -249,8 +249,8 @@ class DrawPane(QWidget):
         path = folders.open_file(self, "Open a picture of a digit", f"{PICTURE_FILTER};;All (*)")
         return bool(path) and self.open_picture(path)
 
-    def show_trust(self, rule: UnsureRule | None) -> None:
-        """Say beside the prediction when the input is unlike the training images."""
+    def show_trust(self, rule: UnsureRule | None) -> bool:
+        """Say beside the prediction when the input is unlike the training images (True)."""
         verdict = None if rule is None or self.field is None else rule.judge(self.field)
         unsure = verdict is not None and verdict.unsure
         digits = self.classes == [str(digit) for digit in range(10)]
@@ -260,6 +260,7 @@ class DrawPane(QWidget):
         self.unsure_note.setToolTip(
             f"The model reads something, but {verdict.why()}." if unsure else ""
         )
+        return unsure
 
     def strokes(self) -> list[dict]:
         """The drawing's strokes as the handwriting set keeps them: to a hundredth of a canvas
@@ -291,7 +292,7 @@ class DrawPane(QWidget):
         """What `model` reads in the prepared input, with an evidence overlay (or None), and
         whether to trust it when there is a `rule` for the model (unsure.py)."""
         self.preview.set_evidence(evidence)
-        self.show_trust(rule)
+        unsure = self.show_trust(rule)
         probabilities = None
         if self.current_input is not None and model is not None:
             with np.errstate(over="ignore", invalid="ignore"):
@@ -305,5 +306,8 @@ class DrawPane(QWidget):
         best = int(probabilities.argmax())
         self.chart.set_probabilities(probabilities)
         self.prediction.setText(self.chart.classes[best])
-        sure = f"{probabilities[best]:.1%} sure"
+        # "sure" only of an input like the training images: of a smiley, the model's number
+        sure = (
+            f"the model: {probabilities[best]:.1%}" if unsure else f"{probabilities[best]:.1%} sure"
+        )
         self.confidence.setText(f"{self.inspecting}\n{sure}" if self.inspecting else sure)
