@@ -82,10 +82,9 @@ class CompareView(QWidget):
         self.probabilities: list[np.ndarray | None] = []  # as shown, per reader
         self.classes: list[str] = []  # the names under the bars
         self.numbered = False  # whether the bars and the readings name the classes by number
-        self.plot = pg.PlotWidget()
+        self.plot = pg.PlotWidget(enableMenu=False)  # no menu: none built
         self.plot.setMinimumSize(170, 120)
         self.plot.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         item = self.plot.getPlotItem()

@@ -27,8 +27,7 @@ class MapPlot(pg.PlotWidget):
     clicked = Signal(int)  # the index of a dot clicked
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setMenuEnabled(False)
+        super().__init__(parent, enableMenu=False)  # no menu: none built
         self.hideButtons()
         item = self.getPlotItem()
         item.hideAxis("left")
