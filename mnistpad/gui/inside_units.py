@@ -158,7 +158,7 @@ class UnitGrid(QWidget):
                 self.grid.addWidget(picture, rows * row + 1, column)
                 self.map_tiles.append(picture)
             caption = kept_in_place(plain(QLabel()))
-            caption.installEventFilter(self)  # its width fits its font: see fit_captions
+            caption.installEventFilter(self)  # its font fits its width: see fit_captions
             caption.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
             caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             # room for a unit's number and its part in a logit: the grid keeps its height
