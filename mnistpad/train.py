@@ -426,19 +426,29 @@ def training_selection(dataset: Dataset, config: TrainConfig) -> Dataset:
     the same noisy labels. The dev and test sets stay as they are."""
     if not config.train_size and not config.label_noise:
         return dataset
-    images, labels = dataset.train_images, dataset.train_labels
+    rows, labels = training_choice(dataset.train_labels, len(dataset.classes), config)
+    images = dataset.train_images
+    if len(rows) < len(images):
+        images = images[rows]
+    return replace(dataset, train_images=images, train_labels=labels)
+
+
+def training_choice(
+    labels: np.ndarray, classes: int, config: TrainConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of the training set (`labels`, of `classes` classes) a run of `config` learns
+    from, in file order, and their labels as it learns them (see training_selection)."""
+    rows = np.arange(len(labels))
     if config.train_size and config.train_size < len(labels):
         rng = np.random.default_rng((config.seed, 1))
         rows = np.sort(rng.choice(len(labels), size=config.train_size, replace=False))
-        images, labels = images[rows], labels[rows]
+    labels = labels[rows]  # a copy
     if config.label_noise:
         rng = np.random.default_rng((config.seed, 2))
         noisy = rng.choice(len(labels), size=round(config.label_noise * len(labels)), replace=False)
-        labels = labels.copy()
-        classes = len(dataset.classes)
         # a shift of 1 to classes - 1 gives every other class with the same chance
         labels[noisy] = (labels[noisy] + rng.integers(1, classes, size=len(noisy))) % classes
-    return replace(dataset, train_images=images, train_labels=labels)
+    return rows, labels
 
 
 class Pause:

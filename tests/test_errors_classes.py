@@ -9,8 +9,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from mnistpad.gui.canvas import send_stroke
-from mnistpad.gui.errors_classes import PAGE, per_class, share
-from mnistpad.weights import input_deskew
+from mnistpad.gui.errors_classes import ICON, PAGE, RELABELLED, per_class, share
+from mnistpad.train import TrainConfig, training_choice, training_selection
+from mnistpad.weights import input_deskew, load_weights, save_weights
 
 
 def open_errors(window, qtbot):
@@ -78,6 +79,47 @@ def test_the_browser_pages_through_the_training_images_of_the_chosen_class(windo
     index = item.data(256)
     assert np.array_equal(window.draw.field.reshape(-1), mnist.train_images[index])
     assert f"training image #{index}: class 3" in window.canvas.notice
+
+
+def test_weights_of_a_noisy_subset_browse_the_images_and_labels_their_run_learned(
+    window, qtbot, mnist, tmp_path
+):
+    session = window.session
+    meta = dict(session.meta)
+    meta["training"] = {**meta["training"], "train_size": 500, "label_noise": 0.2, "seed": 7}
+    path = save_weights(tmp_path / "noisy.npz", session.model, meta)
+    errors = open_errors(window, qtbot)
+    assert window.files.open_weights(path)
+    qtbot.waitUntil(lambda: not errors.stale, timeout=10_000)
+    browser = errors.browser
+    errors.browse(0)
+    config = TrainConfig.from_dict(load_weights(path).meta["training"])
+    learned = training_selection(mnist, config)  # what the run trained on, as training draws it
+    rows, taught = training_choice(mnist.train_labels, 10, config)
+    assert np.array_equal(taught, learned.train_labels)
+    zeros = rows[taught == 0]
+    shown = browser.shown_indices()
+    assert shown == list(zeros[:PAGE]) and browser.gallery.count() == len(shown)
+    assert np.array_equal(mnist.train_images[shown], learned.train_images[taught == 0][:PAGE])
+    wrong = int((mnist.train_labels[zeros] != 0).sum())
+    assert 0 < wrong < len(zeros)  # 20% noise: some of them are really other digits
+    text = browser.position.text()
+    assert f"{len(zeros)} of the 500 training images this model learned from are labelled 0" in text
+    assert f"; {wrong} of them are really another digit" in text
+    for i, index in enumerate(shown):
+        item = browser.gallery.item(i)
+        truth = int(mnist.train_labels[index])
+        edge = item.icon().pixmap(ICON, ICON).toImage().pixelColor(1, ICON // 2)
+        tooltip = item.toolTip().replace("\xa0", " ")
+        assert (edge == RELABELLED) == (truth != 0)
+        assert (f"labelled 0 in training, really a {truth}" in tooltip) == (truth != 0)
+
+    window.files.use_default_weights()  # all 50,000 images with their own labels again
+    qtbot.waitUntil(lambda: not errors.stale, timeout=10_000)
+    browser.show_class(0)
+    count = int((mnist.train_labels == 0).sum())
+    assert browser.position.text().startswith(f"{count:,} training images of 0")
+    assert all(mnist.train_labels[i] == 0 for i in browser.shown_indices())
 
 
 def test_a_matrix_cell_goes_back_to_the_test_images(window, qtbot):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from gui_support import circle, start, wait_until_done
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontMetrics
 
 from mnistpad import networks
 from mnistpad.data import DIGITS
@@ -17,8 +18,12 @@ from mnistpad.gui.errors import ErrorsPanel
 from mnistpad.gui.inside import InsidePanel, diverging
 from mnistpad.gui.inside_pictures import Heatmap, sequential
 from mnistpad.gui.inside_units import PAGE
+from mnistpad.weights import assets_dir
 
 KINDS = ("linear", "mlp", "cnn")
+
+
+MLP_FILE = assets_dir() / "weights" / "mlp.npz"
 
 
 def tile_colour(tile, row: int, column: int) -> tuple[int, int, int]:
@@ -181,7 +186,7 @@ def test_an_mlp_shows_the_hidden_units_that_matter_most_for_the_drawing(panel, d
     part = activation * p["dense2.W"][cls]
     page = units.shown_units()
     assert list(np.abs(part[page])) == sorted(np.abs(part), reverse=True)[:PAGE]
-    assert units.captions[0].text() == f"#{page[0]}\n{part[page[0]]:+.2f}"
+    assert units.captions[0].text() == f"#{page[0]}\n{part[page[0]]:.2f}"
     W1 = p["dense1.W"]
     limit = float(np.abs(W1).max())
     assert units.weights_bar.limit == limit
@@ -320,3 +325,24 @@ def test_the_errors_tab_classifies_with_a_cnn_in_a_thread_and_shows_only_the_new
             thread.join(30)
     qtbot.wait(50)  # the CNN's results arrive, and are not shown
     assert np.allclose(panel.probabilities, linear.probabilities(inputs))
+
+
+def test_at_1024x768_the_bundled_mlps_unit_captions_are_whole_in_one_font(window, qtbot):
+    window.resize(1024, 768)
+    qtbot.waitUntil(lambda: window.width() == 1024 and window.height() == 768)
+    assert window.files.open_weights(MLP_FILE)
+    inside = open_inside(window)
+    send_stroke(window.canvas, circle())
+    units = inside.units
+    for zoom in (1.0, 1.5):  # 100%, and zoomed in: the tab gets no wider than the window
+        window.present.set_zoom(zoom)
+        qtbot.wait(10)  # the captions laid out, and fitted once they are
+        captions = [caption for caption in units.captions if caption.isVisible()]
+        assert len(captions) == PAGE and captions[0].text().count("\n") == 1
+        assert len({caption.font().toString() for caption in captions}) == 1
+        for caption in captions:
+            room = caption.contentsRect().width()
+            metrics = QFontMetrics(caption.font())
+            for line in caption.text().split("\n"):
+                assert metrics.horizontalAdvance(line) <= room, (zoom, line, room)
+    window.present.reset_zoom()

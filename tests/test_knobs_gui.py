@@ -7,6 +7,7 @@ from conftest import synthetic_dataset
 from gui_support import start, wait_until_done
 from PySide6.QtCore import Qt
 
+from mnistpad.gui.runs import knob_words
 from mnistpad.train import MAX_TRAIN_SIZE, PRESETS, Progress
 
 CLICK = Qt.MouseButton.LeftButton
@@ -30,8 +31,16 @@ def test_the_knobs_set_the_runs_config_and_the_weights_box_says_them(window, qtb
     assert window.session.meta["training"]["train_size"] == 500
     text = window.info.text.text()
     assert "500 training images" in text and "20% label noise" in text
+    # the run's name sets it apart from the same preset on all the images, clean
+    assert window.runs.in_use_run().title == "1: Linear · fast · 2 epochs · 500 images · 20% noise"
     panel.set_config(PRESETS["naive"])
     assert panel.train_size.value() == MAX_TRAIN_SIZE and panel.label_noise.value() == 0
+
+
+def test_a_runs_name_says_only_the_knobs_that_differ_from_all_the_images_clean():
+    assert knob_words(PRESETS["fast"].as_dict()) == ""
+    assert knob_words({"train_size": 12_000, "label_noise": 0.0}) == " · 12,000 images"
+    assert knob_words({"train_size": 0, "label_noise": 0.05}) == " · 5% noise"
 
 
 def test_the_estimate_of_a_run_on_fewer_images_is_its_own(window, qtbot):

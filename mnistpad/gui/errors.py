@@ -36,7 +36,7 @@ from ..model import OutputOverflow, confusion_matrix, softmax
 from ..networks import Model, describe
 from ..train_process import NICENESS
 from .dialogs import plain, tip
-from .errors_classes import PER_CLASS_TIP, TrainingBrowser, show_per_class
+from .errors_classes import PER_CLASS_TIP, TrainingBrowser, learned_from, show_per_class
 from .session import Session
 
 MAX_SHOWN = 300  # images listed for one cell; the count says how many there are
@@ -248,8 +248,13 @@ class ErrorsPanel(FollowsWhenShown, QWidget):
             self.show_problem(test)
             return
         dataset, inputs = test
-        # the data's own training images, whatever the weights in use were made for
-        self.browser.set_data(dataset.train_images, dataset.train_labels, list(dataset.classes))
+        # the data's own training images, or those (and the labels) the run in use learned from
+        self.browser.set_data(
+            dataset.train_images,
+            dataset.train_labels,
+            list(dataset.classes),
+            learned_from(dataset, session.meta.get("training", {})),
+        )
         if problem := other_classes(dataset, session.classes):
             self.show_problem(problem)
             return

@@ -1,6 +1,7 @@
 """The Errors tab's figures per class: how often each class is read right (recall: of its test
 images; precision: of the images read as it), under the confusion matrix, and a browser of the
-training images of one class, what the model learned that class from, a page at a time."""
+training images of one class, what the model learned that class from (the subset and the labels
+its run trained on, if it recorded any), a page at a time."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QColor, QIcon, QPainter, QPen
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -22,10 +23,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..data import Dataset
+from ..train import ConfigError, TrainConfig, training_choice
 from .dialogs import plain, tip
 
 PAGE = 60  # training images drawn at once
 ICON = 40  # their size on screen
+RELABELLED = QColor(225, 87, 89)  # the frame of an image learned under another class's label
 
 
 def per_class(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -77,6 +81,29 @@ def show_per_class(table: QTableWidget, counts: np.ndarray, classes: list[str]) 
             table.setItem(row, column, item)
 
 
+def learned_from(dataset: Dataset, training: dict) -> tuple[np.ndarray, np.ndarray] | None:
+    """The rows of `dataset`'s training set a run with the `training` settings (of its weight
+    file) learned from and their labels as it learned them (drawn from its seed as it drew them),
+    or None if it learned from all of them with their own labels or its settings do not fit."""
+    try:
+        config = TrainConfig.from_dict(training).validate(len(dataset.train_labels))
+    except (ConfigError, TypeError):
+        return None
+    if not config.train_size and not config.label_noise:
+        return None
+    return training_choice(dataset.train_labels, len(dataset.classes), config)
+
+
+def framed(icon: QIcon, size: int) -> QIcon:
+    """`icon` with a frame in the colour of a relabelled image."""
+    pixmap = icon.pixmap(size, size)
+    painter = QPainter(pixmap)
+    painter.setPen(QPen(RELABELLED, 4))
+    painter.drawRect(pixmap.rect().adjusted(2, 2, -2, -2))
+    painter.end()
+    return QIcon(pixmap)
+
+
 class TrainingBrowser(QWidget):
     """The training images of one class, a page at a time, each drawn when its page is shown
     into `gallery` by `icon(image, size)`. Activating one emits `inspect_requested` (the image, a
@@ -93,9 +120,12 @@ class TrainingBrowser(QWidget):
         super().__init__(parent)
         self.icon = icon
         self.images: np.ndarray | None = None  # (N, 784) the training images
-        self.labels: np.ndarray | None = None
+        self.labels: np.ndarray | None = None  # their true labels
         self.classes: list[str] = []
-        self.indices = np.arange(0)  # the chosen class's images
+        self.learned: tuple[np.ndarray, np.ndarray] | None = None  # see learned_from
+        self.rows = np.arange(0)  # the images learned from, by index in `images`
+        self.taught = np.arange(0)  # their labels as learned
+        self.indices = np.arange(0)  # the chosen class's images, by position in `rows`
         self.first = 0  # position in `indices` of the page's first image
         self.choice = QComboBox()
         self.choice.setToolTip("The class whose training images are shown")
@@ -120,10 +150,24 @@ class TrainingBrowser(QWidget):
         layout.addWidget(self.position)
         layout.addWidget(self.gallery, 1)
 
-    def set_data(self, images: np.ndarray, labels: np.ndarray, classes: list[str]) -> None:
-        """The training set to browse; the class chosen stays if there still is one."""
-        same = images is self.images and list(classes) == self.classes
+    def set_data(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        classes: list[str],
+        learned: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
+        """The training set to browse, or the part of it and the labels a run `learned` from
+        (see learned_from); the class chosen stays if there still is one."""
+        same = (
+            images is self.images
+            and list(classes) == self.classes
+            and (learned is None) == (self.learned is None)
+            and (learned is None or all(map(np.array_equal, learned, self.learned)))
+        )
         self.images, self.labels, self.classes = images, labels, list(classes)
+        self.learned = learned
+        self.rows, self.taught = learned or (np.arange(len(labels)), labels)
         if same:
             return
         chosen = max(self.choice.currentIndex(), 0)
@@ -140,7 +184,7 @@ class TrainingBrowser(QWidget):
         if self.choice.currentIndex() != index:
             self.choice.setCurrentIndex(index)  # shows it, through currentIndexChanged
             return
-        self.indices = np.flatnonzero(self.labels == index)
+        self.indices = np.flatnonzero(self.taught == index)
         self.first = 0
         self._render()
 
@@ -151,21 +195,39 @@ class TrainingBrowser(QWidget):
 
     def shown_indices(self) -> list[int]:
         """The training images on the page, by their index in the training set."""
-        return [int(index) for index in self.indices[self.first : self.first + PAGE]]
+        return [int(index) for index in self.rows[self.indices[self.first : self.first + PAGE]]]
+
+    def relabelled(self, index: int) -> bool:
+        """Whether training image `index` (of the chosen class) was learned under a wrong label."""
+        return int(self.labels[index]) != self.choice.currentIndex()
 
     def _render(self) -> None:
         shown = self.shown_indices()
         name = self.classes[self.choice.currentIndex()]
         self.gallery.clear()
         for index in shown:
-            item = QListWidgetItem(self.icon(self.images[index], ICON), f"#{index}")
+            icon = self.icon(self.images[index], ICON)
+            why = f"Training image #{index}, labelled {name}"
+            if self.relabelled(index):
+                icon = framed(icon, ICON)
+                why += f" in training, really a {self.classes[int(self.labels[index])]}"
+            item = QListWidgetItem(icon, f"#{index}")
             item.setData(Qt.ItemDataRole.UserRole, index)
-            item.setToolTip(tip(f"Training image #{index}, labelled {name}"))
+            item.setToolTip(tip(why))
             self.gallery.addItem(item)
         count = len(self.indices)
+        text = f"{count:,} training images of {name}"
+        if self.learned is not None:
+            truth = self.labels[self.rows[self.indices]]
+            wrong = int(np.count_nonzero(truth != self.choice.currentIndex()))
+            text = (
+                f"{count:,} of the {len(self.rows):,} training images this model learned from"
+                f" are labelled {name}"
+            )
+            if wrong:
+                text += f"; {wrong:,} of them are really another {self.kind()}"
         self.position.setText(
-            f"{count:,} training images of {name}"
-            + (f"; {self.first + 1}-{self.first + len(shown)} shown" if count else "")
+            text + (f"; {self.first + 1}-{self.first + len(shown)} shown" if count else "")
         )
         self.previous.setEnabled(self.first > 0)
         self.next.setEnabled(self.first + PAGE < count)
@@ -173,4 +235,10 @@ class TrainingBrowser(QWidget):
     def _inspect(self, item: QListWidgetItem) -> None:
         index = item.data(Qt.ItemDataRole.UserRole)
         name = self.classes[int(self.labels[index])]
+        if self.relabelled(index):
+            name += f" (labelled {self.choice.currentText()} in training)"
         self.inspect_requested.emit(self.images[index], f"training image #{index}: class {name}")
+
+    def kind(self) -> str:
+        """What a class is called: a digit if every class is one."""
+        return "digit" if all(name.isdigit() for name in self.classes) else "class"

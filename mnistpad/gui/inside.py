@@ -304,7 +304,8 @@ class InsidePanel(QWidget):
                 f" output weight for {name}, {output[unit]:+.2f}, adds {part[unit]:+.2f} to the"
                 f" logit of {name}."
             )
-            return f"#{unit}\n{part[unit]:+.2f}", tip(text)  # two lines fit a narrow tab
+            # two lines, no "+" and a font fitted to the tile: whole in a narrow tab
+            return f"#{unit}\n{part[unit]:.2f}", tip(text)
 
         self.units.set_view(order, unit_label)
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QFont, QFontMetricsF, QImage
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -24,6 +24,7 @@ from .inside_pictures import ColourBar, Heatmap, diverging, rgb_image, sequentia
 
 PAGE = 32  # units shown at once; Previous and Next show the others
 COLUMNS = 8
+SMALLEST_POINTS = 5.0  # a caption's font is made smaller than the window's down to this
 
 
 def kept_in_place(widget: QWidget) -> QWidget:
@@ -32,6 +33,17 @@ def kept_in_place(widget: QWidget) -> QWidget:
     policy.setRetainSizeWhenHidden(True)
     widget.setSizePolicy(policy)
     return widget
+
+
+def fitted_font(font: QFont, lines: list[str], room: int) -> QFont:
+    """`font`, or a smaller one (down to SMALLEST_POINTS) in which each of `lines` fits `room`
+    pixels."""
+    font = QFont(font)
+    while font.pointSizeF() > SMALLEST_POINTS and room > 0:
+        if max(map(QFontMetricsF(font).horizontalAdvance, lines), default=0) <= room:
+            break
+        font.setPointSizeF(max(font.pointSizeF() - 0.5, SMALLEST_POINTS))
+    return font
 
 
 class UnitGrid(QWidget):
@@ -51,6 +63,8 @@ class UnitGrid(QWidget):
         self.tiles: list[Heatmap] = []
         self.map_tiles: list[Heatmap] = []
         self.captions: list[QLabel] = []
+        self.fitting = QTimer(self, singleShot=True, interval=0)
+        self.fitting.timeout.connect(self.fit_captions)
         self.grid = QGridLayout()
         self.grid.setSpacing(4)
         self.weights_bar = ColourBar()
@@ -144,6 +158,7 @@ class UnitGrid(QWidget):
                 self.grid.addWidget(picture, rows * row + 1, column)
                 self.map_tiles.append(picture)
             caption = kept_in_place(plain(QLabel()))
+            caption.installEventFilter(self)  # its font fits its width: see fit_captions
             caption.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
             caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             # room for a unit's number and its part in a logit: the grid keeps its height
@@ -181,6 +196,28 @@ class UnitGrid(QWidget):
             self.position.setText(f"{self.first + 1}-{last} of {len(self.order)}")
         self.previous.setEnabled(self.first > 0)
         self.next.setEnabled(self.first + len(self.tiles) < len(self.order))
+        self.fit_captions()
+
+    def fit_captions(self) -> None:
+        """One font for the page's captions, the grid's or one small enough that each line of
+        them fits the narrowest caption: whole, not clipped, in a narrow tab."""
+        shown = [caption for caption in self.captions if not caption.isHidden()]
+        lines = [line for caption in shown for line in caption.text().split("\n")]
+        room = min((caption.contentsRect().width() for caption in shown), default=0)
+        font = fitted_font(self.font(), lines, room)
+        for caption in self.captions:
+            if caption.font() != font:
+                caption.setFont(font)
+
+    def eventFilter(self, watched, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:  # the others too: fit them all once laid out
+            self.fitting.start()
+        return False
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:  # a zoom, once it has set every font
+            self.fitting.start()
 
 
 class ClassButtons(QWidget):

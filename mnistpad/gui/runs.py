@@ -47,6 +47,13 @@ def run_name(kind: str, preset: str, epochs: int, planned: int) -> str:
     return f"{KIND_NAMES[kind]} · {preset} · {done} epoch{'' if planned == 1 else 's'}"
 
 
+def knob_words(training: dict) -> str:
+    """The playground's knobs of a run's settings that set it apart from a run on all the
+    training images with their own labels, for its name: " · 500 images · 20% noise", or ""."""
+    size, noise = training.get("train_size", 0), training.get("label_noise", 0)
+    return (f" · {size:,} images" if size else "") + (f" · {100 * noise:g}% noise" if noise else "")
+
+
 def megabytes(nbytes: int) -> str:
     return f"{nbytes / 1e6:.1f} MB" if nbytes >= 100_000 else f"{nbytes / 1e3:.0f} kB"
 
@@ -129,8 +136,11 @@ class RunsPanel(QWidget):
 
     def keep(self, model: Model, meta: dict, name: str, origin: str = "") -> StoredRun:
         """Add an entry for `model` and write it to the store. If it cannot be written it is
-        listed all the same (for this session only) and `message` says why."""
-        if origin:
+        listed all the same (for this session only) and `message` says why. A run trained here
+        (no `origin`) gets its knobs added to its `name` (see knob_words)."""
+        if not origin:
+            name += knob_words(meta.get("training", {}))
+        else:
             digest = weights_digest(model)
             for run in self.runs:
                 if run.digest == digest:  # the same file opened again: one entry
