@@ -112,7 +112,7 @@ def test_weights_of_a_noisy_subset_browse_the_images_and_labels_their_run_learne
         edge = item.icon().pixmap(ICON, ICON).toImage().pixelColor(1, ICON // 2)
         tooltip = item.toolTip().replace("\xa0", " ")
         assert (edge == RELABELLED) == (truth != 0)
-        assert (f"labelled 0 in training, really a {truth}" in tooltip) == (truth != 0)
+        assert (f"labelled 0 in training; its true class: {truth}" in tooltip) == (truth != 0)
 
     window.files.use_default_weights()  # all 50,000 images with their own labels again
     qtbot.waitUntil(lambda: not errors.stale, timeout=10_000)

@@ -210,7 +210,7 @@ class TrainingBrowser(QWidget):
             why = f"Training image #{index}, labelled {name}"
             if self.relabelled(index):
                 icon = framed(icon, ICON)
-                why += f" in training, really a {self.classes[int(self.labels[index])]}"
+                why += f" in training; its true class: {self.classes[int(self.labels[index])]}"
             item = QListWidgetItem(icon, f"#{index}")
             item.setData(Qt.ItemDataRole.UserRole, index)
             item.setToolTip(tip(why))
