@@ -200,8 +200,10 @@ def test_the_map_follows_the_live_model_at_epoch_ends_without_flipping(window, q
     panel = open_map(window, qtbot)
     maps = [(window.session.model, panel.map.points)]  # the model each map shows, its points
     panel.placed.connect(lambda done: maps.append((done[0][0], done[1].points)))
-    ends = []
+    ends, notes = [], []
     window.run.epoch_end.connect(lambda event: ends.append(event.model))
+    window.run.epoch_end.connect(lambda _: notes.append(window.tab_note.text()))
+    window.resize(1024, 768)
     start(window, qtbot, "fast", epochs=3)
     wait_until_done(window, qtbot)
     qtbot.waitUntil(lambda: not panel.busy(), timeout=20_000)
@@ -209,6 +211,11 @@ def test_the_map_follows_the_live_model_at_epoch_ends_without_flipping(window, q
     assert any(model is end for model, _ in maps for end in ends)  # an epoch's model
     assert maps[-1][0] is window.session.model is panel.model  # and with the kept one at the end
     assert "live" not in window.tab_note.text()
+    note = window.tab_note  # one line all along: the tab under it does not jump
+    assert len(notes) == 3 and all(t.startswith("Map of: live linear model, epoch") for t in notes)
+    # with room to spare: Xvfb's default font is wider than the tests' (the old wording took
+    # 97% of the width here, and wrapped to two lines on a 1024x768 screen)
+    assert all(note.fontMetrics().horizontalAdvance(t) < 0.8 * note.width() for t in notes)
     for (_, before), (_, after) in itertools.pairwise(maps):
         # each map is turned to match the one before: turning it further would not bring it
         # closer, and mirroring either axis would take it further away
