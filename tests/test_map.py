@@ -6,14 +6,17 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from gui_support import circle, line, start, wait_until_done
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtTest import QTest
 
 from mnistpad.gui.canvas import send_stroke
+from mnistpad.gui.map_plot import MapPlot
 from mnistpad.gui.map_view import CLASS_COLOURS
+from mnistpad.gui.present import theme_palette
 from mnistpad.model import softmax
 from mnistpad.networks import new_model
 from mnistpad.projection import aligned, lda, map_of, pca, procrustes
@@ -197,8 +200,10 @@ def test_the_map_follows_the_live_model_at_epoch_ends_without_flipping(window, q
     panel = open_map(window, qtbot)
     maps = [(window.session.model, panel.map.points)]  # the model each map shows, its points
     panel.placed.connect(lambda done: maps.append((done[0][0], done[1].points)))
-    ends = []
+    ends, notes = [], []
     window.run.epoch_end.connect(lambda event: ends.append(event.model))
+    window.run.epoch_end.connect(lambda _: notes.append(window.tab_note.text()))
+    window.resize(1024, 768)
     start(window, qtbot, "fast", epochs=3)
     wait_until_done(window, qtbot)
     qtbot.waitUntil(lambda: not panel.busy(), timeout=20_000)
@@ -206,6 +211,11 @@ def test_the_map_follows_the_live_model_at_epoch_ends_without_flipping(window, q
     assert any(model is end for model, _ in maps for end in ends)  # an epoch's model
     assert maps[-1][0] is window.session.model is panel.model  # and with the kept one at the end
     assert "live" not in window.tab_note.text()
+    note = window.tab_note  # one line all along: the tab under it does not jump
+    assert len(notes) == 3 and all(t.startswith("Map of: live linear model, epoch") for t in notes)
+    # with room to spare: Xvfb's default font is wider than the tests' (the old wording took
+    # 97% of the width here, and wrapped to two lines on a 1024x768 screen)
+    assert all(note.fontMetrics().horizontalAdvance(t) < 0.8 * note.width() for t in notes)
     for (_, before), (_, after) in itertools.pairwise(maps):
         # each map is turned to match the one before: turning it further would not bring it
         # closer, and mirroring either axis would take it further away
@@ -232,3 +242,41 @@ def test_choosing_fisher_lda_places_the_classes_apart_turned_like_the_pca_map(wi
         return means.var(axis=0).sum() / within
 
     assert separation(panel.map.points) > separation(before)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_a_weak_models_many_rings_leave_the_dots_and_the_star_in_sight(qtbot, theme):
+    """A linear model early in training misreads ~1,000 images: their rings must not merge into
+    a blob of the text's colour hiding the dots and the star."""
+    plot = MapPlot()
+    qtbot.addWidget(plot)
+    palette = theme_palette(theme)
+    plot.setPalette(palette)
+    plot.setBackground(palette.color(QPalette.ColorRole.Base))  # as the theme paints it
+    plot.resize(320, 320)
+    points = np.random.default_rng(0).normal(0, 1, (10_000, 2))
+    dot = QColor(CLASS_COLOURS[0])
+    plot.show_points(points, [pg.mkBrush(dot)] * len(points))
+    plot.show_rings(points[:1000])
+    plot.show_star(np.zeros(2))
+    plot.show()
+    qtbot.waitExposed(plot)
+    image = plot.grab().toImage()
+    view = plot.getPlotItem().getViewBox()
+    centre = plot.mapFromScene(view.mapViewToScene(QPointF(0, 0)))
+    text = palette.color(QPalette.ColorRole.Text)
+
+    def near(colour: QColor, other: QColor) -> bool:
+        rgb, other_rgb = colour.getRgb()[:3], other.getRgb()[:3]
+        return sum(abs(a - b) for a, b in zip(rgb, other_rgb, strict=True)) < 90
+
+    around = [  # the densest part of the map, beside the star
+        image.pixelColor(centre.x() + dx, centre.y() + dy)
+        for dx in range(-40, 41)
+        for dy in range(-40, 41)
+        if abs(dx) > 15 or abs(dy) > 15
+    ]
+    # opaque, the rings covered 91% of it: a blob of the text's colour
+    assert sum(near(c, text) for c in around) < 0.25 * len(around)
+    assert sum(near(c, dot) for c in around) > 0.15 * len(around)  # the dots' colour shows
+    assert near(image.pixelColor(centre), palette.color(QPalette.ColorRole.Base))  # the star

@@ -287,3 +287,50 @@ def test_zooming_in_and_back_gives_every_text_its_size_again(window, qtbot):
         QApplication.processEvents()
     assert window.splitter.sizes() == widths  # the panes as wide as before, too
     assert [widget.font().pointSizeF() for widget in widgets] == pytest.approx(before)
+
+
+def legend_layout(legend) -> list[float]:
+    """The legend's size and each line sample's and text's place and size in it (x, y, width,
+    height each)."""
+    QApplication.processEvents()
+    rects = [legend.boundingRect()]
+    for sample, label in legend.items:
+        rects += [sample.geometry(), label.geometry()]
+    return [number for r in rects for number in (r.x(), r.y(), r.width(), r.height())]
+
+
+def legend_corner(legend) -> tuple[float, float]:
+    """The legend's distances from its plot's right and top edges."""
+    right = legend.parentItem().width() - legend.pos().x() - legend.width()
+    return right, legend.pos().y()
+
+
+def test_the_loss_legend_keeps_its_corner_and_comes_back_as_it_was_after_a_zoom(window, qtbot):
+    window.tabs.setCurrentWidget(window.plots.parentWidget())  # the Curves tab
+    legend = window.plots.loss_plot.getPlotItem().legend
+    before, corner = legend_layout(legend), legend_corner(legend)
+    qtbot.keyClick(window, Qt.Key.Key_Plus, CTRL)
+    qtbot.keyClick(window, Qt.Key.Key_Plus, CTRL)
+    zoomed = legend_layout(legend)
+    assert zoomed[11] > before[11]  # its first text taller
+    for row in range(len(legend.items)):  # each text beside its line's sample
+        _, y, _, height, _, text_y, _, text_height = zoomed[4 + 8 * row : 12 + 8 * row]
+        assert abs((y + height / 2) - (text_y + text_height / 2)) <= 2
+    assert legend_corner(legend) == pytest.approx(corner, abs=1)
+    qtbot.keyClick(window, Qt.Key.Key_0, CTRL)
+    assert legend_layout(legend) == pytest.approx(before)
+    assert legend_corner(legend) == pytest.approx(corner, abs=1)
+
+
+def test_the_loss_legend_shrinks_when_the_running_curve_leaves_it(window):
+    plots = window.plots
+    legend = plots.loss_plot.getPlotItem().legend
+    plots.running = [(0.1, 2.0, 0.5, 1.0)]  # a run's first steps: "training (running)" named
+    plots.redraw()
+    width = legend.boundingRect().width()
+    plots.running = []
+    plots.redraw()
+    assert len(legend.items) == 2 and legend.boundingRect().width() < width
+    labels = [label for _sample, label in legend.items]  # as wide as theirs, not the one gone
+    widest = max(label.preferredSize().width() for label in labels)
+    assert max(label.geometry().width() for label in labels) == pytest.approx(widest)

@@ -52,6 +52,22 @@ def test_subtracting_the_largest_logit_keeps_huge_logits_finite():
 # -- what the window shows -----------------------------------------------------------------------
 
 
+def last_digit(text: str) -> float:
+    """The value of one in the last digit shown ("0.1234": 0.0001, "1.500000": 0.000001)."""
+    mantissa, _, exponent = text.partition("e")
+    decimals = len(mantissa.partition(".")[2])
+    return 10.0 ** (int(exponent or 0) - decimals)
+
+
+def significant(text: str) -> int:
+    return len(text.partition("e")[0].lstrip("+-").replace(".", "").lstrip("0"))
+
+
+def table_texts(inside, column: int) -> list[str]:
+    t = inside.steps.table
+    return [t.item(row, column).text() for row in range(t.rowCount() - 2)]
+
+
 def table(inside) -> dict[str, np.ndarray]:
     """The numbers of the steps table as shown, by column, and the max and sum rows."""
     t = inside.steps.table
@@ -92,7 +108,8 @@ def check_by_hand(window) -> None:
     assert np.allclose(shown["products"] + shown["bias"], shown["logits"], atol=1.5e-3)
     assert shown["largest"] == shown["logits"].max()
     exps = np.exp(shown["logits"] - shown["largest"])
-    assert np.allclose(exps, shown["exponentials"], rtol=3e-3)
+    for exp, text in zip(exps, table_texts(inside, 3), strict=True):  # from the z shown: the
+        assert abs(exp - float(text)) <= 1.01 * last_digit(text), text  # exp shown, or one off
     assert np.isclose(shown["exponentials"].sum(), shown["total"], rtol=1e-3)
     assert np.allclose(exps / exps.sum(), probabilities, atol=2e-3)
     assert np.allclose(shown["probabilities"], probabilities, rtol=1e-3, atol=1e-9)
@@ -105,7 +122,13 @@ def check_by_hand(window) -> None:
     assert np.exp(one["shifted"]) == pytest.approx(one["exponential"], rel=1e-5)
     assert one["exponential"] / one["total"] == pytest.approx(one["probability"], rel=1e-5)
     assert one["probability"] == pytest.approx(probabilities[cls], rel=1e-5, abs=1e-9)
-    assert one["total"] == pytest.approx(shown["total"], rel=1e-3)
+    assert one["total"] == shown["total"]
+    # the sum to 7 significant digits, as one works it out from the logits
+    steps = prediction_steps(window.session.model, window.draw.current_input)
+    redone = np.exp(steps.logits - steps.logits.max()).sum()
+    text = inside.steps.table.item(len(probabilities) + 1, 3).text()  # the sum row
+    assert significant(text) == 7 and f"exponentials, {text}:" in inside.steps.lines[4].text()
+    assert abs(float(text) - redone) <= 0.5 * last_digit(text) * (1 + 1e-9)
 
 
 def open_inside(window):
@@ -220,3 +243,26 @@ def test_closed_the_steps_are_not_worked_out_and_frame_nothing(window, qtbot):
     qtbot.mouseClick(steps.opener, Qt.MouseButton.LeftButton)  # closed again: no frames
     assert not steps.body.isVisibleTo(inside) and not inside.evidence.selected
     assert inside.shown_class() == 2  # the class chosen stays
+
+
+def test_a_zero_bias_is_plus_zero_and_tiny_exponentials_show_their_decimals(qtbot):
+    panel = InsidePanel()
+    qtbot.addWidget(panel)
+    panel.set_classes([str(index) for index in range(10)])
+    model = networks.new_model("linear", np.random.default_rng(0), 10)
+    model.b[:] = -0.0
+    model.b[3] = 40.0  # every other class's exponential tiny: e-notation
+    panel.steps.opener.setChecked(True)
+    panel.show(model, np.zeros((28, 28), dtype=np.float32))
+    bias = table_texts(panel, 1)
+    assert bias.count("+0.00000") == 9 and "-0.00000" not in bias
+    panel.choose(0)
+    assert "plus the bias of 0, +0.000000:" in panel.steps.lines[1].text()
+    table = panel.steps.table
+    for row in (0, 1, 2, 4, 5, 6, 7, 8, 9):  # the exponentials and the probabilities
+        for item in (table.item(row, 3), table.item(row, 4)):
+            tip = item.toolTip()  # the plain decimal
+            assert "e-" in item.text() and "e" not in tip and float(tip) == float(item.text())
+    assert table.item(3, 3).text() == "1" and not table.item(3, 3).toolTip()
+    exp_line = panel.steps.lines[3]
+    assert "e-" in exp_line.text() and "e-" not in exp_line.toolTip()

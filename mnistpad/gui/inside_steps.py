@@ -4,8 +4,10 @@ for every class; and the chosen class's steps written out, to check with a calcu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
+import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -32,13 +34,40 @@ COLUMN_STEPS = ((0,), (1,), (1,), (2, 3), (4,))  # the written-out steps each co
 HIGHLIGHT = "background: palette(highlight); color: palette(highlighted-text);"
 
 
+TABLE_DECIMALS = 5  # the table's sums: exp of z - max from them is off by 1e-5 at most (relative),
+TABLE_DIGITS = 4  # a tenth of the exponentials' last digit or less
+SUM_DIGITS = 7
+E_NUMBER = re.compile(r"[+-]?\d+(?:\.\d*)?e[+-]\d+")  # "1.234e-05"
+
+
 def signed(value: float, decimals: int = 6) -> str:
-    """Six decimals by default: a float32 model's logits carry about seven significant digits."""
-    return f"{value:+.{decimals}f}"
+    """Six decimals by default: a float32 model's logits carry about seven significant digits.
+    A zero is "+0.000", never "-0.000" (a zero bias, a tiny negative one)."""
+    text = f"{value:+.{decimals}f}"
+    return text.replace("-", "+") if float(text) == 0 else text
 
 
 def number(value: float, digits: int = 6) -> str:
     return f"{value:.{digits}g}"
+
+
+def decimals_tip(text: str) -> str:
+    """The text with its numbers in e-notation written out ("1.234e-05": "0.00001234"), or ""
+    without any."""
+
+    def written_out(match: re.Match) -> str:
+        mantissa = match.group().split("e")[0].lstrip("+-")
+        digits = len(mantissa.replace(".", "").lstrip("0")) or 1
+        value = float(match.group())
+        return np.format_float_positional(value, precision=digits, fractional=False, trim="-")
+
+    tip = E_NUMBER.sub(written_out, text)
+    return tip if tip != text else ""
+
+
+def sum_text(total: float) -> str:
+    """The sum of the exponentials to 7 significant digits, trailing zeros kept ("1.500000")."""
+    return f"{total:#.{SUM_DIGITS}g}"
 
 
 def percent(probability: float) -> str:
@@ -81,6 +110,7 @@ class StepsView(QWidget):
         self.title = QLabel(
             "The last layer weighs what it receives and adds its bias (the logit z); softmax"
             " subtracts the largest logit, takes exp, and divides by the sum of the exponentials."
+            " The table rounds (a sum to 7 digits); the steps under it carry more digits."
             " Click a cell to follow its class and step."
         )
         self.title.setWordWrap(True)
@@ -131,10 +161,12 @@ class StepsView(QWidget):
         columns = (steps.products, steps.bias, steps.logits, steps.exponentials)
         rows = zip(*columns, steps.probabilities, strict=True)
         for row, numbers in enumerate(rows):  # short here (a narrow pane), in full in the lines
-            texts = [signed(v, 3) for v in numbers[:3]] + [number(v, 4) for v in numbers[3:]]
+            texts = [signed(v, TABLE_DECIMALS) for v in numbers[:3]]
+            texts += [number(v, TABLE_DIGITS) for v in numbers[3:]]
             for column, text in enumerate(texts):
                 self._set(row, column, text, bold=row == largest and column == 2)
-        last = ("", "", signed(steps.largest, 3), "", ""), ("", "", "", number(steps.total), "1")
+        total = sum_text(steps.total)
+        last = ("", "", signed(steps.largest, TABLE_DECIMALS), "", ""), ("", "", "", total, "1")
         for row, texts in enumerate(last, start=len(classes)):
             for column, text in enumerate(texts):
                 self._set(row, column, text)
@@ -179,6 +211,7 @@ class StepsView(QWidget):
             item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.table.setItem(row, column, item)
         item.setText(text)
+        item.setToolTip(decimals_tip(text))
         font = item.font()
         if font.bold() != bold:
             font.setBold(bold)
@@ -221,10 +254,11 @@ class StepsView(QWidget):
             f" z - max = {signed(shifted)}",
             f"4. exp({signed(shifted)}) = {number(steps.exponentials[shown])}",
             f"5. divided by the sum of the {len(self.classes)} exponentials,"
-            f" {number(steps.total)}: the probability of {name} is {number(probability)}"
+            f" {sum_text(steps.total)}: the probability of {name} is {number(probability)}"
             f" ({percent(probability)})",
         )
         highlighted = self.highlighted_steps()
         for index, (line, text) in enumerate(zip(self.lines, texts, strict=True)):
             line.setText(text)
+            line.setToolTip(decimals_tip(text))
             line.setStyleSheet(HIGHLIGHT if index in highlighted else "")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QSize, Qt, Signal, Slot
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QFrame, QGraphicsItem, QHBoxLayout, QLabel, QWidget
 
 from .dialogs import plain
@@ -15,6 +15,7 @@ from .errors import digit_icon
 
 DOT_SIZE = 4  # pixels
 RING_SIZE = 10
+RING_ALPHA = 0.3  # a weak model's ~1,000 rings, opaque, made a blob hiding the dots and the star
 NEAR = 8  # pixels from a dot within which the mouse is over it
 NONE = np.zeros((0, 2))
 
@@ -58,9 +59,12 @@ class MapPlot(pg.PlotWidget):
 
     def _colour_marks(self) -> None:
         """The rings and the star in the text's colour, on the plot's: dark on light, or light
-        on dark (the theme can change while the window is open)."""
+        on dark (the theme can change while the window is open); the rings thin and half
+        transparent, over the dots."""
         text = self.palette().color(QPalette.ColorRole.Text)
-        self.ring_dots.setPen(pg.mkPen(text, width=1.2))
+        ring = QColor(text)
+        ring.setAlphaF(RING_ALPHA)
+        self.ring_dots.setPen(pg.mkPen(ring, width=1))
         self.pointed.setPen(pg.mkPen(text, width=2))
         self.star.setPen(pg.mkPen(text, width=2))
         self.star.setBrush(pg.mkBrush(self.palette().color(QPalette.ColorRole.Base)))

@@ -107,6 +107,7 @@ class MapPanel(FollowsWhenShown, QWidget):
         self.summary.setToolTip(  # not the plot's: it would cover the image pointed at
             "Each dot is a test image, coloured by its true class, placed by what the model\n"
             "computes from it: images it finds alike lie close. The star is your drawing.\n"
+            "While a run trains, the map shows its model, placed again at each epoch's end.\n"
             "Point at a dot to see the image; click it to inspect it in the preview.\n"
             "The mouse wheel zooms, dragging moves, a double-click shows everything."
         )

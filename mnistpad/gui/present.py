@@ -17,7 +17,7 @@ from PySide6.QtGui import QColor, QFont, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication, QMainWindow, QScrollArea, QStyleFactory, QWidget
 
 from ..files import write_atomically
-from .views import configure_pyqtgraph
+from .views import configure_pyqtgraph, fit_legend
 
 ZOOMS = (0.8, 0.9, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5)  # Ctrl+= and Ctrl+- step through these
 THEMES = {"system": "&System", "light": "&Light", "dark": "&Dark"}
@@ -134,6 +134,9 @@ def style_plots(root: QWidget, zoom: float, palette: QPalette) -> None:
             if isinstance(item, STYLED) and getattr(item, "styled", None) != look:
                 _style_item(item, zoom, points, text)
                 item.styled = look
+        for legend in view.scene().items():
+            if type(legend) is pg.LegendItem:  # (a Key is laid out by its plot)
+                fit_legend(legend)
         for plots in _training_plots(view):
             if plots.key_points != points:
                 plots.key_points = points

@@ -230,6 +230,15 @@ class Key(pg.LegendItem):
         self.updateGeometry()  # the plot's layout places it and gives it its size
 
 
+def fit_legend(legend: pg.LegendItem) -> None:
+    """The legend as large as its texts: pyqtgraph sizes it from its rows' present sizes, so a row
+    grown by a zoom, or widened by an entry since removed, stayed so (its text adrift from its
+    line's sample), and the legend kept to its corner only as it grew."""
+    for _sample, label in legend.items:
+        label.resize(label.preferredSize())
+    legend.updateSize()
+
+
 class KeySample(pg.ItemSample):
     """A curve's sample in a key: a picture only (pyqtgraph's hides the curve when clicked)."""
 
@@ -565,6 +574,7 @@ class TrainingPlots(QWidget):
                 legend.addItem(self.curves["running_loss"], RUNNING)
             else:
                 legend.removeItem(self.curves["running_loss"])
+                fit_legend(legend)
         self.curves["running_loss"].setData(running[:, 0], running[:, 1])
         self.curves["running_accuracy"].setData(running[:, 0], 100 * running[:, 2])
         keys = ("epoch", "train_loss", "dev_loss", "train_accuracy", "dev_accuracy")

@@ -312,7 +312,7 @@ class MainWindow(QMainWindow):
         elif page is self.inside_page:
             text = f"Inside: {live or in_use}"
         elif page is self.map_page:
-            text = f"Map of: {live + ', placed at each epoch end' if live else in_use}"
+            text = f"Map of: {live or in_use}"
         else:
             text = f"Curves of: {'the run in progress, ' + live if live else in_use}"
         self.tab_note.setText(text)
