@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -42,6 +43,7 @@ from .session import Session
 MAX_SHOWN = 300  # images listed for one cell; the count says how many there are
 SLOW_KINDS = {"cnn"}  # models classified off the GUI thread (the others take well under a second)
 SLOW_IMAGES = 20_000  # and test sets as large as this, whatever the model (up to 290,000 images)
+COLLECT_MS = 15  # how often the window looks for the result of work done in a thread
 
 
 def icon_gallery(icon: int, tip: str) -> QListWidget:
@@ -85,10 +87,16 @@ def other_classes(dataset: Dataset, classes: list[str]) -> str:
     )
 
 
-def in_thread(name: str, work: Callable[[], object], deliver: Callable[[object], None]) -> None:
+def in_thread(
+    owner: QObject, name: str, work: Callable[[], object], deliver: Callable[[object], None]
+) -> None:
     """Run work() in a thread of its own, then deliver(its result), or the exception it raised
-    (overflow, no memory, or a bug: a panel must not say "Classifying..." forever); deliver is a
-    signal's emit, which fails once the panel is closed."""
+    (overflow, no memory, or a bug: a panel must not say "Classifying..." forever), in the
+    window's thread. The thread touches no Qt object: a timer of `owner` collects the result
+    (a thread that emitted the panel's signal held the panel, and a window closed meanwhile was
+    then freed, or emitted into, from that thread: a crash). Gone with `owner`, it delivers
+    nothing."""
+    done: Future = Future()
 
     def run() -> None:
         try:  # background work, as the training child is: the window comes first (Linux)
@@ -96,14 +104,21 @@ def in_thread(name: str, work: Callable[[], object], deliver: Callable[[object],
         except (AttributeError, OSError):
             pass
         try:
-            result = work()
+            done.set_result(work())
         except Exception as error:
-            result = error
-        try:
-            deliver(result)
-        except RuntimeError:  # the panel was closed meanwhile
-            pass
+            done.set_result(error)
 
+    collector = QTimer(owner)
+    collector.setInterval(COLLECT_MS)
+
+    def collect() -> None:
+        if done.done():
+            collector.stop()
+            collector.deleteLater()
+            deliver(done.result())
+
+    collector.timeout.connect(collect)
+    collector.start()
     threading.Thread(target=run, name=name, daemon=True).start()
 
 
@@ -301,6 +316,7 @@ class ErrorsPanel(FollowsWhenShown, QWidget):
         number = self.classifications
 
         in_thread(
+            self,
             "mnistpad-errors",
             lambda: (softmax(model.checked_logits(inputs)), *data),
             lambda result: self.classified.emit(number, result),

@@ -176,6 +176,7 @@ class MapPanel(FollowsWhenShown, QWidget):
         reference = self.map.points if same_images else None
         self.working = True
         in_thread(
+            self,
             "mnistpad-map",
             lambda: map_of(model, inputs, labels, method, reference),
             lambda result: self.placed.emit((request, result)),
