@@ -359,8 +359,7 @@ def _predict(args: argparse.Namespace) -> int:
     if not images:
         raise UsageError(f"{first}: a weight file, but no image to classify")
     weight_file = load_weights(weights)
-    rule, no_rule = _unsure_rule(weight_file)
-    failures = 0
+    failures, unsure = 0, None  # the rule is fitted once a picture is read: a bad one fails fast
     for path in images:
         try:
             field, digits = digit_picture(path)
@@ -368,6 +367,7 @@ def _predict(args: argparse.Namespace) -> int:
             print(f"mnistpad predict: error: {printable(str(error))}", file=sys.stderr)
             failures += 1
             continue
+        rule, no_rule = unsure = unsure or _unsure_rule(weight_file)
         warning = None
         if digits > 1:
             warning = f"{digits} digits side by side: the answer reads them as one digit"

@@ -9,7 +9,14 @@ import zlib
 
 import numpy as np
 import pytest
-from test_cli import DEFAULT_WEIGHTS, assert_one_line_error, mnistpad, rgba, save_picture
+from test_cli import (  # noqa: F401  (the commands read MNIST through the session's cache)
+    DEFAULT_WEIGHTS,
+    assert_one_line_error,
+    mnistpad,
+    rgba,
+    save_picture,
+    through_the_data_cache,
+)
 
 from mnistpad.pictures import (
     MAX_JPEG_SEGMENTS,
