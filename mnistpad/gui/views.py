@@ -257,6 +257,9 @@ def fitted_range(values: list[np.ndarray]) -> tuple[float, float] | None:
     return low - margin, high + margin
 
 
+STEP_PLOT_HEIGHTS = (64, 120)  # the step size's plot under the curves: least and most height
+
+
 class TrainingPlots(QWidget):
     """Loss and accuracy against epochs: running training values within each epoch, and a point per
     epoch for the epoch's training examples and for the dev set at its end; other runs' curves
@@ -282,10 +285,9 @@ class TrainingPlots(QWidget):
         # The step size, under them, shown when it moves (a schedule, or halving on a plateau)
         self.step_plot = pg.PlotWidget(enableMenu=False)
         step = self.step_plot.getPlotItem()
-        step.setLabel("left", "step size")
-        step.setLabel("bottom", "epoch")
+        step.setLabel("left", "step")  # short: the plot is low (its tooltip says more)
         step.setXLink(loss)
-        self.step_plot.setFixedHeight(120)  # a glance at its shape: the curves keep the room
+        self.step_plot.setFixedHeight(STEP_PLOT_HEIGHTS[1])  # resizeEvent fits it to the room
         self.step_plot.hide()
         self.step_plot.setToolTip(
             "The step size (learning rate) through the run: a one-cycle or cosine schedule moves\n"
@@ -525,6 +527,10 @@ class TrainingPlots(QWidget):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
+        # A glance at the step size's shape: at most a sixth of the height, the curves keep the
+        # rest (at 1024x768 a fixed 120 px squeezed the accuracy plot to 70 px)
+        low, high = STEP_PLOT_HEIGHTS
+        self.step_plot.setFixedHeight(max(low, min(high, self.height() // 6)))
         hint = self.reset_button.sizeHint()
         self.reset_button.setGeometry(4, 4, hint.width(), hint.height())
         self._update_key()
