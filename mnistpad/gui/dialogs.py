@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths, Qt
 from PySide6.QtGui import Qt as QtText
-from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox, QWidget
+from PySide6.QtWidgets import QComboBox, QFileDialog, QLabel, QMessageBox, QWidget
 
 Button = QMessageBox.StandardButton
 ICONS = {
@@ -48,6 +48,14 @@ def plain(label: QLabel) -> QLabel:
     """`label`, set to show its text as plain text whatever it contains."""
     label.setTextFormat(Qt.TextFormat.PlainText)
     return label
+
+
+def choices(items: dict[str, str]) -> QComboBox:
+    """A combo box showing the values of `items`, each with its key as its data."""
+    box = QComboBox()
+    for key, text in items.items():
+        box.addItem(text, key)
+    return box
 
 
 def tip(text: str) -> str:

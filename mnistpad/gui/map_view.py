@@ -21,7 +21,6 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -31,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from ..networks import Model, describe
 from ..projection import METHODS, SetMap, map_of
-from .dialogs import plain
+from .dialogs import choices, plain
 from .errors import (
     SLOW_KINDS,
     FollowsWhenShown,
@@ -83,9 +82,7 @@ class MapPanel(FollowsWhenShown, QWidget):
 
         self.summary = plain(QLabel("The map appears here once the test set is placed."))
         self.summary.setWordWrap(True)
-        self.method = QComboBox()
-        for key, name in METHODS.items():
-            self.method.addItem(name, key)
+        self.method = choices(METHODS)
         self.method.setToolTip(
             "How the model's features are laid flat:\n"
             "PCA: the two directions in which the images differ most (classes unknown);\n"

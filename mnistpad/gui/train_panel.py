@@ -37,7 +37,7 @@ from ..train import (
     EpochEnd,
     TrainConfig,
 )
-from .dialogs import ICONS
+from .dialogs import ICONS, choices
 from .epoch_times import EpochTimes, rough_duration
 
 DEFAULT_PRESET = "deskew"  # the one the bundled default weights were trained with
@@ -107,9 +107,7 @@ class TrainPanel(QGroupBox):
             self.preset.setItemData(self.preset.count() - 1, PRESET_HELP[name], 3)  # ToolTipRole
         help_text = "\n\n".join(f"{name}: {text}" for name, text in PRESET_HELP.items())
         self.preset.setToolTip(f"Start from one of these protocols:\n\n{help_text}")
-        self.model = QComboBox()
-        for kind, name in KIND_NAMES.items():
-            self.model.addItem(name, kind)
+        self.model = choices(KIND_NAMES)
         self.model.setToolTip(MODEL_HELP)
         self.model.setAccessibleName("Model")
         self.hidden = QSpinBox()
@@ -137,9 +135,7 @@ class TrainPanel(QGroupBox):
             "Step size (learning rate). With mini-batches it scales the batch's mean gradient;\n"
             "adam wants it about a thousand times smaller than sgd."
         )
-        self.schedule = QComboBox()
-        for name, text in SCHEDULE_NAMES.items():
-            self.schedule.addItem(text, name)
+        self.schedule = choices(SCHEDULE_NAMES)
         self.schedule.setToolTip(
             "How the step size moves during the run (plotted under the curves):\n"
             "held: the same all along (halved on a plateau if the policy says so);\n"
