@@ -54,7 +54,7 @@ SHRINK = 0.05  # share of each class covariance replaced by a sphere of the same
 FEATURE_REFERENCE = 10_000  # training images whose features the feature distance is measured to
 NEIGHBOURS = 10  # ...to the 10th nearest of them
 DEV_QUANTILE = 0.985  # of the dev set's combined scores: the threshold (1.5% of digits flagged)
-CHUNK = 1_000  # queries per distance product (1,000 x 10,000 distances: 80 MB)
+CHUNK = 250  # queries per distance product (250 x 10,000 distances: 10 MB)
 DIGIT_NETWORK = "cnn.npz"  # in assets/weights: the network whose features say what a digit is
 TESTS = {  # what each test is called where a person reads why
     "pixels": "its pixels",
@@ -129,15 +129,21 @@ def unit_features(model: Model, images: np.ndarray) -> np.ndarray:
 
 
 def nearest_distances(reference: np.ndarray, queries: np.ndarray, k: int = 1) -> np.ndarray:
-    """(N,) Euclidean distance from each query (N, D) to its k-th nearest row of reference."""
-    reference = np.asarray(reference, dtype=np.float64)
+    """(N,) Euclidean distance from each query (N, D) to its k-th nearest row of reference.
+
+    The products are float32, in place, CHUNK queries at a time (what the rule keeps is float32
+    anyway): four times faster than float64 with fresh arrays for each step, the distances within
+    3e-7 of theirs for unit features."""
+    reference = np.asarray(reference, dtype=np.float32)
     squared = np.einsum("ij,ij->i", reference, reference)
     out = np.empty(len(queries))
     for start in range(0, len(queries), CHUNK):
-        block = np.asarray(queries[start : start + CHUNK], dtype=np.float64)
-        partial = squared[None] - 2 * block @ reference.T  # |r|^2 - 2 q.r: |q|^2 comes after
-        kth = np.partition(partial, k - 1, axis=1)[:, k - 1]
-        out[start : start + len(block)] = kth + np.einsum("ij,ij->i", block, block)
+        block = np.asarray(queries[start : start + CHUNK], dtype=np.float32)
+        partial = block @ reference.T
+        partial *= -2
+        partial += squared  # |r|^2 - 2 q.r: |q|^2 comes after, the same for every r
+        partial.partition(k - 1, axis=1)
+        out[start : start + len(block)] = partial[:, k - 1] + np.einsum("ij,ij->i", block, block)
     return np.sqrt(np.maximum(out, 0))
 
 
@@ -237,7 +243,7 @@ def feature_test(name: str, model: Model, data: Dataset, deskews: bool) -> Featu
 
 
 CLOUD_ARRAYS = ("mean", "basis", "centres", "precisions", "log_dets")
-CACHE_FORMAT = "mnistpad unsure 1"  # the first line of every key: a new layout, new entries
+CACHE_FORMAT = "mnistpad unsure 2"  # the first line of every key: new layout or sums, new entries
 KEPT_ENTRIES = 12  # the pixel clouds, and the features of the last few models used
 MAX_KEPT_BYTES = 64 << 20  # one test's arrays: 41 MB for 10,000 features of a 1,024-unit layer
 
