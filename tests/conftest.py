@@ -82,6 +82,15 @@ def synthetic_dataset(n_train: int = 600, seed: int = 0, dtype=np.float32) -> Da
 
 
 @pytest.fixture
+def through_the_data_cache(data_cache, monkeypatch) -> None:
+    """Commands read MNIST as a person's do, through a data cache: the session's, where the first
+    decode (and deskew, and the unsure rule's parts) is kept for the next command, not made again
+    by each (test_cli.py, and every test that runs a command in its own process or calls its
+    main)."""
+    monkeypatch.setenv(CACHE_ENV, str(data_cache))
+
+
+@pytest.fixture
 def tiny() -> Dataset:
     return synthetic_dataset()
 

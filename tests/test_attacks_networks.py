@@ -23,6 +23,7 @@ from mnistpad.handwriting import HandwritingError, PersonalSet
 from mnistpad.networks import parameter_shapes
 from mnistpad.weights import MAX_PARAMETERS, WeightFileError, build_meta, load_weights, save_weights
 
+pytestmark = pytest.mark.usefixtures("through_the_data_cache")  # `main` reads MNIST
 MLP = {"hidden": 3}
 CNN = {"filters": [2, 3], "kernel": 5, "hidden": 4}
 

@@ -11,17 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnistpad.cache import CACHE_ENV
 from mnistpad.data import assets_dir
 
 DEFAULT_WEIGHTS = assets_dir() / "weights" / "default.npz"
 
 
-@pytest.fixture(autouse=True)
-def through_the_data_cache(data_cache, monkeypatch):
-    """The commands read MNIST as a person's do, through a data cache: the session's, where the
-    first decode (and deskew) is kept for the next command, not made again by each."""
-    monkeypatch.setenv(CACHE_ENV, str(data_cache))
+pytestmark = pytest.mark.usefixtures("through_the_data_cache")
 
 
 def mnistpad(*args, check_status: int | None = 0) -> subprocess.CompletedProcess:

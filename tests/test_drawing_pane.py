@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from gui_support import circle, line, shown_probabilities
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QPalette
@@ -18,6 +19,7 @@ from mnistpad.gui.session import DEFAULT_WEIGHTS
 from mnistpad.model import LinearModel
 from mnistpad.preprocess import deskew
 
+pytestmark = pytest.mark.usefixtures("through_the_data_cache")  # `main` reads MNIST
 CTRL = Qt.KeyboardModifier.ControlModifier
 CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
 

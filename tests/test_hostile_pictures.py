@@ -9,14 +9,7 @@ import zlib
 
 import numpy as np
 import pytest
-from test_cli import (  # noqa: F401  (the commands read MNIST through the session's cache)
-    DEFAULT_WEIGHTS,
-    assert_one_line_error,
-    mnistpad,
-    rgba,
-    save_picture,
-    through_the_data_cache,
-)
+from test_cli import DEFAULT_WEIGHTS, assert_one_line_error, mnistpad, rgba, save_picture
 
 from mnistpad.pictures import (
     MAX_JPEG_SEGMENTS,
@@ -27,6 +20,8 @@ from mnistpad.pictures import (
     png_pixels_only,
     read_picture,
 )
+
+pytestmark = pytest.mark.usefixtures("through_the_data_cache")  # commands read MNIST
 
 
 def digit(mnist, scale: int = 6) -> np.ndarray:

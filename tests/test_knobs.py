@@ -11,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from conftest import synthetic_dataset
-from test_cli import assert_one_line_error, mnistpad, through_the_data_cache  # noqa: F401
+from test_cli import assert_one_line_error, mnistpad
 
 from mnistpad.train import (
     PRESETS,
@@ -29,6 +29,8 @@ from mnistpad.train import (
 )
 from mnistpad.train_process import TrainingProcess
 from mnistpad.weights import load_weights
+
+pytestmark = pytest.mark.usefixtures("through_the_data_cache")  # commands read MNIST
 
 
 def test_a_training_subset_is_drawn_by_the_seed_and_dev_and_test_stay_whole(tiny):
