@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -55,6 +56,7 @@ FEATURE_REFERENCE = 10_000  # training images whose features the feature distanc
 NEIGHBOURS = 10  # ...to the 10th nearest of them
 DEV_QUANTILE = 0.985  # of the dev set's combined scores: the threshold (1.5% of digits flagged)
 CHUNK = 250  # queries per distance product (250 x 10,000 distances: 10 MB)
+FEATURE_CHUNK = 2_000  # images per features pass while fitting, between looks at `stop`
 DIGIT_NETWORK = "cnn.npz"  # in assets/weights: the network whose features say what a digit is
 TESTS = {  # what each test is called where a person reads why
     "pixels": "its pixels",
@@ -119,17 +121,36 @@ def _projected(images: np.ndarray, mean: np.ndarray, basis: np.ndarray) -> np.nd
     return ((images - mean.astype(np.float32)) @ basis.astype(np.float32)).astype(np.float64)
 
 
-def unit_features(model: Model, images: np.ndarray) -> np.ndarray:
+class Cancelled(Exception):
+    """A fit given up because its `stop` said so (other weights came, the window closed)."""
+
+
+def _go_on(stop: Callable[[], bool] | None) -> None:
+    if stop is not None and stop():
+        raise Cancelled("the unsure rule was no longer wanted")
+
+
+def unit_features(
+    model: Model, images: np.ndarray, stop: Callable[[], bool] | None = None
+) -> np.ndarray:
     """The model's features (the layer before its output, `model.features`) of images (N, 784),
-    scaled to length 1, float64 (NaN where the model overflows)."""
+    scaled to length 1, float64 (NaN where the model overflows); Cancelled if stop() says so
+    between chunks."""
     images = np.asarray(images, dtype=np.float32).reshape(-1, N_PIXELS)
+    parts = []
     with np.errstate(over="ignore", invalid="ignore"):
-        rows = model.features(images).astype(np.float64)
+        for start in range(0, max(len(images), 1), FEATURE_CHUNK):
+            _go_on(stop)
+            parts.append(model.features(images[start : start + FEATURE_CHUNK]))
+        rows = np.concatenate(parts).astype(np.float64)
         return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
 
 
-def nearest_distances(reference: np.ndarray, queries: np.ndarray, k: int = 1) -> np.ndarray:
-    """(N,) Euclidean distance from each query (N, D) to its k-th nearest row of reference.
+def nearest_distances(
+    reference: np.ndarray, queries: np.ndarray, k: int = 1, stop: Callable[[], bool] | None = None
+) -> np.ndarray:
+    """(N,) Euclidean distance from each query (N, D) to its k-th nearest row of reference
+    (Cancelled if stop() says so between chunks).
 
     The products are float32, in place, CHUNK queries at a time (what the rule keeps is float32
     anyway): four times faster than float64 with fresh arrays for each step, the distances within
@@ -138,6 +159,7 @@ def nearest_distances(reference: np.ndarray, queries: np.ndarray, k: int = 1) ->
     squared = np.einsum("ij,ij->i", reference, reference)
     out = np.empty(len(queries))
     for start in range(0, len(queries), CHUNK):
+        _go_on(stop)
         block = np.asarray(queries[start : start + CHUNK], dtype=np.float32)
         partial = block @ reference.T
         partial *= -2
@@ -191,10 +213,13 @@ class FeatureTest:
         return np.sort(self.dev_distances)
 
 
-def cloud_test(name: str, data: Dataset, deskews: bool) -> CloudTest:
+def cloud_test(
+    name: str, data: Dataset, deskews: bool, stop: Callable[[], bool] | None = None
+) -> CloudTest:
     """The clouds of all of `data`'s training images (deskewed already if `deskews`)."""
 
     def make() -> dict[str, np.ndarray]:
+        _go_on(stop)
         clouds = ClassClouds.fit(data.train_images, data.train_labels)
         arrays = {field: getattr(clouds, field) for field in CLOUD_ARRAYS}
         arrays["precisions"] = arrays["precisions"].reshape(len(clouds.centres), -1)
@@ -217,17 +242,21 @@ def cloud_test(name: str, data: Dataset, deskews: bool) -> CloudTest:
     return CloudTest(name, clouds, deskews, arrays["dev"])
 
 
-def feature_test(name: str, model: Model, data: Dataset, deskews: bool) -> FeatureTest:
+def feature_test(
+    name: str, model: Model, data: Dataset, deskews: bool, stop: Callable[[], bool] | None = None
+) -> FeatureTest:
     """`model`'s features of the first FEATURE_REFERENCE training images of `data` (deskewed
-    already if `deskews`), and of its dev images. ValueError if they overflow or are too few."""
+    already if `deskews`), and of its dev images. ValueError if they overflow or are too few;
+    Cancelled when stop() says so."""
 
     def make() -> dict[str, np.ndarray]:
-        reference = unit_features(model, data.train_images[:FEATURE_REFERENCE])
+        reference = unit_features(model, data.train_images[:FEATURE_REFERENCE], stop)
         if not np.isfinite(reference).all():
             raise ValueError("the model's features overflow on the training images")
         if len(reference) < NEIGHBOURS:
             raise ValueError("too few training images to fit the unsure rule")
-        dev = nearest_distances(reference, unit_features(model, data.dev_images), NEIGHBOURS)
+        dev = unit_features(model, data.dev_images, stop)
+        dev = nearest_distances(reference, dev, NEIGHBOURS, stop)
         return {"reference": reference, "dev": dev}
 
     digest = hashlib.sha256(model.kind.encode())
@@ -326,20 +355,25 @@ def _combined(shares: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def fit(
-    model: Model, dataset: Dataset, deskews: bool, digit_test: FeatureTest | None = None
+    model: Model,
+    dataset: Dataset,
+    deskews: bool,
+    digit_test: FeatureTest | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> UnsureRule:
     """The rule for `model`, which reads `dataset`'s images (deskewed if `deskews`), with the
     digit network's test (`digit_test`, see `digit_network`) if there is one for this data.
     ValueError when the data cannot give the tests (too few images of a class, features that
-    overflow)."""
-    tests = [cloud_test("pixels", dataset, False)]
+    overflow); Cancelled as soon as stop() says the rule is no longer wanted (seconds of a CNN's
+    features not spent for nothing, nor waited for by a program quitting)."""
+    tests = [cloud_test("pixels", dataset, False, stop)]
     seen = deskewed(dataset) if deskews else dataset  # as the model sees them
     if deskews:
-        tests.append(cloud_test("as seen", seen, True))
+        tests.append(cloud_test("as seen", seen, True, stop))
     if digit_test is not None and not deskews and same_model(digit_test.model, model):
         tests.append(replace(digit_test, name="features"))  # the bundled CNN itself
     else:
-        tests.append(feature_test("features", model, seen, deskews))
+        tests.append(feature_test("features", model, seen, deskews, stop))
         if digit_test is not None:
             tests.append(digit_test)
     dev = {test.name: share_as_far(test.sorted_dev, test.dev_distances) for test in tests}
@@ -368,7 +402,7 @@ def digit_network(dataset: Dataset) -> Model | None:
     return weight_file.model if not weight_file.deskew else None
 
 
-def digit_test(dataset: Dataset) -> FeatureTest | None:
+def digit_test(dataset: Dataset, stop: Callable[[], bool] | None = None) -> FeatureTest | None:
     """The digit network's test for `dataset`, or None (see digit_network). The last one made
     is kept for images of the same content (SHA-256, 40 ms): each `mnistpad predict` in one
     process, and each window, would otherwise spend seconds on the same features."""
@@ -384,7 +418,7 @@ def digit_test(dataset: Dataset) -> FeatureTest | None:
     with _LAST_DIGIT_TEST_LOCK:
         if _LAST_DIGIT_TEST and _LAST_DIGIT_TEST[0] == key:
             return _LAST_DIGIT_TEST[1]
-    test = feature_test("digit network", network, dataset, False)
+    test = feature_test("digit network", network, dataset, False, stop)
     with _LAST_DIGIT_TEST_LOCK:
         _LAST_DIGIT_TEST[:] = [key, test]
     return test

@@ -12,13 +12,13 @@ from conftest import synthetic_dataset
 from gui_support import line
 from PySide6.QtGui import QImage
 
-from mnistpad.cache import CACHE_ENV
 from mnistpad.cli import main
 from mnistpad.data import DIGITS, Dataset
 from mnistpad.gui.canvas import send_stroke
 from mnistpad.model import LinearModel
 from mnistpad.unsure import (
     DEV_QUANTILE,
+    Cancelled,
     ClassClouds,
     digit_test,
     fit,
@@ -101,6 +101,31 @@ def test_weights_whose_features_overflow_get_no_rule():
         fit(model, data, deskews=False)
 
 
+def test_a_fit_no_longer_wanted_gives_up_between_chunks_and_keeps_nothing(tmp_path, cache):
+    from gui_support import named_idx_folder
+
+    from mnistpad.data import load_dataset
+
+    data = load_dataset(named_idx_folder(tmp_path / "fruit", n_train=10_300, n_test=50))
+    model = LinearModel.glorot(np.random.default_rng(0))
+    # 300 training images, 10,000 held out: the first look comes before the clouds, the next
+    # before each 2,000 images' features, then before each 250 images' distances
+    for asked_at in (1, 4, 20):
+        looks = []
+
+        def stop(looks=looks, asked_at=asked_at) -> bool:
+            looks.append(1)
+            return len(looks) >= asked_at
+
+        with pytest.raises(Cancelled):
+            fit(model, data, deskews=False, stop=stop)
+        assert len(looks) == asked_at  # given up at the first look that said so
+    # the clouds, made whole before the features were given up; no entry of features
+    assert len(list((cache / "unsure").glob("*.json"))) == 1
+    wanted = fit(model, data, deskews=False, stop=lambda: False)
+    assert wanted.threshold == fit(model, data, deskews=False).threshold
+
+
 # --- on the bundled MNIST -------------------------------------------------------------------------
 
 
@@ -146,6 +171,21 @@ def test_the_window_says_a_dot_and_a_dash_are_not_sure_digits_and_an_mnist_digit
     assert window.draw.confidence.text().endswith("% sure")
 
 
+def test_a_window_closed_while_its_rule_waits_to_be_fitted_leaves_nothing_to_fit(window):
+    import threading
+
+    from mnistpad.gui.unsure_rules import FITTER
+
+    busy = threading.Event()
+    FITTER.submit(busy.wait, 60)  # the fitting thread at work on something else meanwhile
+    send_stroke(window.canvas, line((0.45, 0.2), (0.4, 0.8)))  # a reading asks for the rule
+    _, future = window.unsure.under_way
+    window.close()
+    busy.set()
+    assert future.result(timeout=60)[1:] == (None, None)  # given up, no data read, no rule
+    assert window.unsure.rule is None and window.unsure.under_way is None
+
+
 def test_with_the_bundled_cnn_in_use_a_line_across_is_not_sure(window, qtbot):
     path = next(p for p in bundled_models() if p.name == "cnn.npz")
     window.files.open_weights(path)
@@ -166,9 +206,8 @@ def picture(path, ink: np.ndarray) -> str:
 
 
 def test_predict_json_carries_the_flag_and_plain_predict_says_it(
-    tmp_path, capsys, mnist, linear_rule, data_cache, monkeypatch
+    tmp_path, capsys, mnist, linear_rule, through_the_data_cache
 ):
-    monkeypatch.setenv(CACHE_ENV, str(data_cache))  # as test_cli.py's commands read MNIST
     hash_sign = np.zeros((100, 100))
     hash_sign[15:85, 30:38] = hash_sign[15:85, 62:70] = 1  # two bars down...
     hash_sign[30:38, 15:85] = hash_sign[62:70, 15:85] = 1  # ...and two across: a #

@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from ..data import load_dataset
 from ..networks import Model
-from ..unsure import UnsureRule, digit_test, fit
+from ..unsure import Cancelled, UnsureRule, digit_test, fit
 from .session import Session
 
 COLLECT_MS = 100  # how often the window's thread looks whether a fit is done
@@ -62,8 +62,11 @@ class UnsureRules(QObject):
         folder, classes, deskews = session.data_folder, session.classes, session.deskews
         number, digits, fits = self.fits[0], self.digits, self.fits
 
+        def stop() -> bool:  # other weights came meanwhile, or the window closed
+            return number != fits[0]
+
         def work() -> tuple:
-            if number != fits[0]:  # other weights came meanwhile
+            if stop():
                 return folder, None, None
             data = dataset
             try:
@@ -71,8 +74,10 @@ class UnsureRules(QObject):
                 if list(data.classes) != classes:
                     raise ValueError("the weights are for other classes than the data in use")
                 if digits[0] is not data:  # the bundled CNN's test: once per dataset
-                    digits[:] = [data, digit_test(data)]
-                result = fit(model, data, deskews, digits[1])
+                    digits[:] = [data, digit_test(data, stop)]
+                result = fit(model, data, deskews, digits[1], stop)
+            except Cancelled:
+                return folder, None, None
             except Exception as error:  # no data, overflow, no memory: no rule, said why
                 result = error
             return folder, data, result
@@ -80,6 +85,13 @@ class UnsureRules(QObject):
         self.under_way = (number, FITTER.submit(work))
         self.collector.start()
         return None
+
+    def discard(self) -> None:
+        """No rule is wanted any more (the window closes): a fit under way gives up at its next
+        chunk of images rather than computing for seconds, or holding up the program's exit."""
+        self.fits[0] += 1
+        self.rule, self.model, self.dataset, self.under_way = None, None, None, None
+        self.collector.stop()
 
     @Slot()
     def _collect(self) -> None:

@@ -597,6 +597,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.handwriting.stop_import()
+        self.unsure.discard()
         self.redraw_timer.stop()
         self._save_settings()
         event.accept()
