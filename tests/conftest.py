@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from mnistpad.blas import one_blas_thread
@@ -38,22 +39,57 @@ def user_data(tmp_path_factory, monkeypatch) -> Path:
     return folder
 
 
+SHARED_CACHE = "data-cache"  # beside the pytest-xdist workers' own temporary folders
+
+
 @pytest.fixture(scope="session")
-def data_cache(tmp_path_factory) -> Iterator[Path]:
+def data_cache(tmp_path_factory, request) -> Iterator[Path]:
     """The session's data cache folder (the `mnist` fixture's; the commands test_cli.py runs read
-    the bundled MNIST through it too, as a person's do through theirs)."""
-    folder = tmp_path_factory.mktemp("data-cache")
+    the bundled MNIST through it too, as a person's do through theirs). The pytest-xdist workers
+    share one, as two windows share a person's: MNIST is decoded and deskewed, and the unsure
+    rule's parts made, once for the run rather than once in each worker."""
+    if not hasattr(request.config, "workerinput"):
+        folder = tmp_path_factory.mktemp(SHARED_CACHE)
+        yield folder
+        shutil.rmtree(folder)  # 440 MB, not to be kept with pytest's last temporary folders
+        return
+    folder = tmp_path_factory.getbasetemp().parent / SHARED_CACHE  # removed by the controller
+    folder.mkdir(exist_ok=True)
     yield folder
-    shutil.rmtree(folder)  # 440 MB, not to be kept with pytest's last temporary folders
+
+
+def pytest_sessionfinish(session) -> None:
+    """The controller of pytest-xdist's workers removes the data cache they shared (their
+    temporary folders are in its own, as pytest-xdist makes them)."""
+    if hasattr(session.config, "workerinput"):
+        return
+    shared = session.config._tmp_path_factory.getbasetemp() / SHARED_CACHE
+    if shared.is_dir():
+        shutil.rmtree(shared)
+    shared.with_suffix(".lock").unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")
 def mnist(data_cache) -> Dataset:
     """The bundled MNIST as the app reads it: through the data cache, memory-mapped, read-only
-    (its deskewed copy, made by the first run that deskews, goes into the same folder)."""
-    with pytest.MonkeyPatch.context() as patch:
+    (its deskewed copy, made by the first run that deskews, goes into the same folder). One
+    worker decodes it while the other waits for its entry (a lock beside the folder)."""
+    with pytest.MonkeyPatch.context() as patch, _first_comes_first(data_cache):
         patch.setenv(CACHE_ENV, str(data_cache))
         return load_dataset()
+
+
+@contextmanager
+def _first_comes_first(folder: Path) -> Iterator[None]:
+    """An exclusive lock on a file beside `folder` (none where fcntl is not there)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(folder.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def synthetic_dataset(n_train: int = 600, seed: int = 0, dtype=np.float32) -> Dataset:
