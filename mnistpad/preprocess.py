@@ -197,18 +197,31 @@ def _smooth_fit(image: np.ndarray) -> np.ndarray:
     """A quadratic surface fitted to the paper by least squares: starting from the pixels near the
     image's median, each round leaves out the pixels more than three robust standard deviations
     off the last fit (the ink), so that the ink never pulls the surface towards itself."""
-    rows, cols = np.indices(image.shape) / max(image.shape)
-    terms = np.stack([np.ones_like(rows), rows, cols, rows**2, rows * cols, cols**2], axis=-1)
-    terms, values = terms.reshape(-1, 6), image.reshape(-1)
-    fit = np.full(values.shape, np.median(values))
+    side = max(image.shape)
+    rows = np.vander(np.arange(image.shape[0]) / side, 5, increasing=True)  # 1, r, ..., r^4
+    cols = np.vander(np.arange(image.shape[1]) / side, 5, increasing=True)
+    fit = np.full(image.shape, np.median(image))
     for _ in range(5):
-        residual = values - fit
+        residual = image - fit
         used = np.abs(residual) <= 3 * 1.4826 * np.median(np.abs(residual)) + 1e-6
-        # The normal equations of six terms in [0, 1] (condition about 1e4): a 6 x 6 solve
-        # instead of an SVD of the whole picture, a quarter of the time, the same fit to 1e-12.
-        chosen = terms[used]
-        fit = terms @ np.linalg.lstsq(chosen.T @ chosen, chosen.T @ values[used], rcond=None)[0]
-    return fit.reshape(image.shape)
+        # The normal equations of the six terms r^a c^b (a + b <= 2, all in [0, 1]: condition
+        # about 1e4) from the sums of r^a c^b over the pixels used, which two small products
+        # give for every a, b <= 4: 2.5x faster than gathering the pixels used, the same fit to
+        # 1e-13.
+        moments = rows.T @ used @ cols
+        sums = rows[:, :3].T @ np.where(used, image, 0) @ cols[:, :3]
+        normal = moments[_PAIRS_A, _PAIRS_B]
+        coefficients = np.linalg.lstsq(normal, sums[_TERM_A, _TERM_B], rcond=None)[0]
+        surface = np.zeros((3, 3))
+        surface[_TERM_A, _TERM_B] = coefficients
+        fit = rows[:, :3] @ surface @ cols[:, :3].T
+    return fit
+
+
+# The six terms of a quadratic surface as powers (a, b) of r^a c^b, and the power of each product
+# of two of them, as indices for the normal equations above.
+_TERM_A, _TERM_B = np.array([0, 1, 0, 2, 1, 0]), np.array([0, 0, 1, 0, 1, 2])
+_PAIRS_A, _PAIRS_B = _TERM_A[:, None] + _TERM_A, _TERM_B[:, None] + _TERM_B
 
 
 def _paper(coarse: np.ndarray, polarity: int) -> np.ndarray:
