@@ -238,7 +238,7 @@ def _paper(coarse: np.ndarray, polarity: int) -> np.ndarray:
     if flat is not None:
         return np.full(coarse.shape, flat)
     side = max(3, max(coarse.shape) // 2)
-    first, then = (np.min, np.max) if polarity > 0 else (np.max, np.min)
+    first, then = (np.minimum, np.maximum) if polarity > 0 else (np.maximum, np.minimum)
     # Beyond the edges the picture is continued with copies of its edge, for the windows to reach
     # there: otherwise a darkened edge (a vignette) would take the brighter paper further in.
     padded = np.pad(coarse, side - 1, mode="edge")
@@ -317,7 +317,7 @@ def _digit_region(
     size = max(bottom[main] - top[main], right[main] - left[main]) + 1
     near = np.hypot(gap_rows, gap_cols) <= SPECK_DISTANCE * size
     keep = (mass > 0) & (near | (mass >= SPECK_MASS * mass[main]))
-    region = _window(np.pad(np.where(inked, keep[labels], False), 1), 3, np.max)
+    region = _window(np.pad(np.where(inked, keep[labels], False), 1), 3, np.maximum)
     height, width = contrast.shape
     return np.repeat(np.repeat(region, step, axis=0), step, axis=1)[:height, :width]
 
@@ -402,11 +402,19 @@ def _upsample(coarse: np.ndarray, shape: tuple[int, int], step: int) -> np.ndarr
     return matrix(shape[0], coarse.shape[0]) @ coarse @ matrix(shape[1], coarse.shape[1]).T
 
 
-def _window(image: np.ndarray, side: int, reduce) -> np.ndarray:
-    """`reduce` (np.max, np.min) over every side x side square within the image: `side` - 1
-    rows and columns fewer."""
+def _window(image: np.ndarray, side: int, pair) -> np.ndarray:
+    """The least or greatest value (`pair`: np.minimum, np.maximum) of every side x side square
+    within the image: `side` - 1 rows and columns fewer. Along each axis by doubling: runs of 2s
+    rows from two runs of s, then two overlapping runs of the largest power of two within `side`
+    cover each window. Exact, and log2(side) steps instead of `side` (3x faster at 64)."""
     for axis in (0, 1):
-        image = reduce(np.lib.stride_tricks.sliding_window_view(image, side, axis), axis=-1)
+        rows = np.moveaxis(image, axis, 0)
+        windows = len(rows) - side + 1
+        runs, span = rows, 1
+        while 2 * span <= side:
+            runs, span = pair(runs[:-span], runs[span:]), 2 * span
+        rest = side - span  # where the second run of each window starts
+        image = np.moveaxis(pair(runs[:windows], runs[rest : rest + windows]), 0, axis)
     return image
 
 

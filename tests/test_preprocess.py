@@ -11,6 +11,7 @@ from mnistpad.preprocess import (
     MAX_STROKE_WIDTH,
     MIN_STROKE_WIDTH,
     _components,
+    _window,
     deskew,
     ink_from_picture,
     mnist_style,
@@ -269,6 +270,15 @@ def test_pictures_of_noise_or_of_one_colour_have_no_ink():
             np.full((1, 1), 0.3),
         ):
             assert ink_from_picture(picture) is None
+
+
+def test_the_least_and_greatest_of_every_square_are_those_of_a_plain_scan():
+    rng = np.random.default_rng(1)
+    for shape, side in (((37, 53), 3), ((40, 40), 40), ((70, 33), 17), ((128, 97), 64), ((9, 9), 8)):
+        image = rng.random(shape)
+        for pair, reduce in ((np.minimum, np.min), (np.maximum, np.max)):
+            every = np.lib.stride_tricks.sliding_window_view(image, (side, side))
+            np.testing.assert_array_equal(_window(image, side, pair), reduce(every, axis=(2, 3)))
 
 
 def test_connected_components_match_a_flood_fill():
