@@ -274,7 +274,8 @@ def test_pictures_of_noise_or_of_one_colour_have_no_ink():
 
 def test_the_least_and_greatest_of_every_square_are_those_of_a_plain_scan():
     rng = np.random.default_rng(1)
-    for shape, side in (((37, 53), 3), ((40, 40), 40), ((70, 33), 17), ((128, 97), 64), ((9, 9), 8)):
+    squares = (((37, 53), 3), ((40, 40), 40), ((70, 33), 17), ((128, 97), 64), ((9, 9), 8))
+    for shape, side in squares:
         image = rng.random(shape)
         for pair, reduce in ((np.minimum, np.min), (np.maximum, np.max)):
             every = np.lib.stride_tricks.sliding_window_view(image, (side, side))
