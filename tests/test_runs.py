@@ -173,6 +173,27 @@ def test_kept_runs_and_opened_files_are_listed_again_after_a_restart(
     again.close()
 
 
+def test_a_window_closed_as_a_run_ends_keeps_the_run_in_use_for_the_next_start(window, qtbot):
+    """A run's end is shown over several turns of the event loop (`run.later`): closing the
+    window before they ran loses nothing."""
+    waiting = []
+
+    def close(_result) -> None:
+        waiting.append(window.run.later.busy)
+        window.close()
+
+    window.run.finished.connect(close)
+    start(window, qtbot, "fast", epochs=1)
+    qtbot.waitUntil(lambda: bool(waiting), timeout=60_000)
+    assert waiting == [True] and not window.isVisible() and not window.run.later.busy
+    title = "1: Linear · fast · 1 epoch"
+    assert window.runs.in_use_run().title == title and window.session.name == title
+    again = MainWindow()
+    qtbot.addWidget(again)
+    assert [run.title for run in again.runs.runs] == [title] and again.session.name == title
+    again.close()
+
+
 def test_a_damaged_kept_run_is_skipped_with_a_message_and_the_others_load(window, qtbot, tmp_path):
     start(window, qtbot, "fast", epochs=1)
     wait_until_done(window, qtbot)
