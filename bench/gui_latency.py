@@ -28,6 +28,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -185,6 +186,8 @@ def run_in_window(window: MainWindow, config, drawing: bool, why: bool = False) 
     watch.done = True
     gaps = np.diff(ticks) * 1000
     at_end = max(bisect.bisect(ticks, finished[0]) - 1, 0)  # the gap holding the finish signal
+    if why:
+        print(f"  the run finished at {finished[0] - began:.2f} s", file=sys.stderr)
     for start, ms, places in watch.stalls:
         print(f"  stall {ms:.0f} ms at {start - began:.2f} s:", file=sys.stderr)
         for place in places[:6]:
@@ -219,6 +222,13 @@ def main() -> int:
         "--map", action="store_true", help="with the Map tab shown (placed at each epoch end)"
     )
     args = parser.parse_args()
+    # The window's runs and settings in folders of the bench's own (the data cache stays shared):
+    # in the person's, each bench run listed one more run, and past 50 the window asked before
+    # removing the oldest, waiting for an answer that never came.
+    folders = tempfile.TemporaryDirectory(prefix="mnistpad-bench-")
+    os.environ.update(
+        XDG_DATA_HOME=f"{folders.name}/data", XDG_CONFIG_HOME=f"{folders.name}/config"
+    )
     report = {"platform": os.environ.get("QT_QPA_PLATFORM") or f"display {os.environ['DISPLAY']}"}
     report["tab"] = "Map" if args.map else "Curves"
     report["startup_seconds"] = startup_seconds()

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from mnistpad.gui import runs as runs_module
 from mnistpad.gui.canvas import send_stroke
+from mnistpad.gui.later import Later
 from mnistpad.gui.window import DEFAULT_WEIGHTS, MainWindow
 from mnistpad.networks import new_model
 
@@ -171,6 +172,17 @@ def test_kept_runs_and_opened_files_are_listed_again_after_a_restart(
     assert again.runs.ticked() == [restored[0]] and len(again.plots.compared) == 3
     assert len(again.plots.epochs) == len(from_file.meta["history"])  # its own curves shown
     again.close()
+
+
+def test_work_for_later_turns_runs_in_order_and_the_rest_at_once_on_finish(qtbot):
+    later, done = Later(), []
+    later.add(lambda: done.append(1), lambda: done.append(2))
+    assert done == [] and later.busy  # nothing in the turn that queued it
+    qtbot.waitUntil(lambda: not later.busy)
+    assert done == [1, 2]
+    later.add(lambda: done.append(3), lambda: done.append(4))
+    later.finish()
+    assert done == [1, 2, 3, 4] and not later.busy
 
 
 def test_a_window_closed_as_a_run_ends_keeps_the_run_in_use_for_the_next_start(window, qtbot):
