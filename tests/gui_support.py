@@ -106,7 +106,8 @@ def start(window, qtbot, preset, **settings):
 
 
 def wait_until_done(window, qtbot, timeout=120_000):
-    qtbot.waitUntil(lambda: not window.run.training, timeout=timeout)
+    """Until the run has ended and the window shows its end (spread over turns, `run.later`)."""
+    qtbot.waitUntil(lambda: not (window.run.training or window.run.later.busy), timeout=timeout)
 
 
 NAMES = ["apple", "banana", "cherry", "damson", "elder", "fig", "grape", "hazel", "iris", "juniper"]

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from mnistpad.gui import runs as runs_module
 from mnistpad.gui.canvas import send_stroke
+from mnistpad.gui.later import Later
 from mnistpad.gui.window import DEFAULT_WEIGHTS, MainWindow
 from mnistpad.networks import new_model
 
@@ -170,6 +171,38 @@ def test_kept_runs_and_opened_files_are_listed_again_after_a_restart(
     assert again.session.model is restored[1].model and again.session.name == restored[1].title
     assert again.runs.ticked() == [restored[0]] and len(again.plots.compared) == 3
     assert len(again.plots.epochs) == len(from_file.meta["history"])  # its own curves shown
+    again.close()
+
+
+def test_work_for_later_turns_runs_in_order_and_the_rest_at_once_on_finish(qtbot):
+    later, done = Later(), []
+    later.add(lambda: done.append(1), lambda: done.append(2))
+    assert done == [] and later.busy  # nothing in the turn that queued it
+    qtbot.waitUntil(lambda: not later.busy)
+    assert done == [1, 2]
+    later.add(lambda: done.append(3), lambda: done.append(4))
+    later.finish()
+    assert done == [1, 2, 3, 4] and not later.busy
+
+
+def test_a_window_closed_as_a_run_ends_keeps_the_run_in_use_for_the_next_start(window, qtbot):
+    """A run's end is shown over several turns of the event loop (`run.later`): closing the
+    window before they ran loses nothing."""
+    waiting = []
+
+    def close(_result) -> None:
+        waiting.append(window.run.later.busy)
+        window.close()
+
+    window.run.finished.connect(close)
+    start(window, qtbot, "fast", epochs=1)
+    qtbot.waitUntil(lambda: bool(waiting), timeout=60_000)
+    assert waiting == [True] and not window.isVisible() and not window.run.later.busy
+    title = "1: Linear · fast · 1 epoch"
+    assert window.runs.in_use_run().title == title and window.session.name == title
+    again = MainWindow()
+    qtbot.addWidget(again)
+    assert [run.title for run in again.runs.runs] == [title] and again.session.name == title
     again.close()
 
 

@@ -3,7 +3,8 @@
 The controller owns the worker (and through it the training child), turns the worker's signals
 into its own for the run in progress only (a stopped run's last queued signals are dropped), and
 puts a finished run's kept weights in use in the session, once `keep` has kept them (the window's
-runs list, which writes them to the person's runs folder).
+runs list, which writes them to the person's runs folder). The views are told in later turns of
+the event loop (`later`), so that the run's end does not hold the window in one long turn.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..data import Dataset
 from ..networks import Model
 from ..train import EpochEnd, Finished, Progress, TrainConfig
 from ..weights import run_meta
+from .later import Later
 from .session import Session
 from .worker import TrainingWorker
 
@@ -32,7 +34,7 @@ class RunController(QObject):
     started = Signal(object)  # the TrainConfig of a run that starts
     progress = Signal(object)  # train.Progress of the run in progress
     epoch_end = Signal(object)  # train.EpochEnd
-    finished = Signal(object)  # train.Finished; its kept weights are in use now
+    finished = Signal(object)  # train.Finished; its kept weights are in use now (views: later)
     failed = Signal(str)  # the run could not start or broke off: a message for the person
     stopping = Signal()  # a stop was asked for
     scoring = Signal()  # no step is left: the kept weights are being scored
@@ -52,6 +54,10 @@ class RunController(QObject):
         self.paused_for = 0.0  # seconds the run was paused before, not counted as its time
         # Keeps a finished run's weights: (model, meta, result) -> (its name, kept on disk).
         self.keep: Callable[[Model, dict, Finished], tuple[str, bool]] | None = None
+        # A run's end settles the state at once and shows it piece by piece, a turn each: the
+        # views' work, queued here by the controller and the window, runs by `shutdown` at the
+        # latest.
+        self.later = Later(self)
 
     @property
     def config(self) -> TrainConfig | None:
@@ -123,6 +129,7 @@ class RunController(QObject):
         `initial`). Ignored while a run is on."""
         if self.training:
             return
+        self.later.finish()  # the previous run's end shown first
         if self.worker is not None:  # the previous run's thread may still be winding down
             self.worker.join()
         self.training = True
@@ -164,7 +171,7 @@ class RunController(QObject):
 
     def shutdown(self) -> None:
         """Stop a run and wait for its thread; its kept weights become the ones in use, or
-        `failed` says why there are none."""
+        `failed` says why there are none; the views are shown its end (`later`) at once."""
         if self.worker is None:
             return
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)  # a CNN scores for seconds
@@ -178,6 +185,7 @@ class RunController(QObject):
             self._end()
             if self.worker.error:
                 self.failed.emit(self.worker.error)
+        self.later.finish()
 
     def _current(self) -> bool:
         """Whether a worker signal being handled belongs to the run in progress."""
@@ -239,5 +247,7 @@ class RunController(QObject):
         name, kept = (
             (TRAINED_HERE, False) if self.keep is None else self.keep(result.model, meta, result)
         )
-        self.session.use_weights(result.model, meta, name, unsaved=not kept)
+        # The run is kept on disk and its weights are in use now; the views follow in later turns
+        self.session.use_weights(result.model, meta, name, unsaved=not kept, tell=False)
+        self.later.add(self.session.weights_changed.emit)
         self.finished.emit(result)

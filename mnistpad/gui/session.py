@@ -61,12 +61,20 @@ class Session(QObject):
     # -- the weights ---------------------------------------------------------------------------
 
     def use_weights(
-        self, model: Model, meta: dict, source: str, unsaved: bool, name: str = ""
+        self,
+        model: Model,
+        meta: dict,
+        source: str,
+        unsaved: bool,
+        name: str = "",
+        tell: bool = True,
     ) -> None:
-        """Put `model` in use; `name` is what the views call it (by default `source`)."""
+        """Put `model` in use; `name` is what the views call it (by default `source`). Without
+        `tell`, the caller emits `weights_changed` when the views are to follow."""
         self.model, self.meta, self.source, self.unsaved = model, meta, source, unsaved
         self.name = name or source
-        self.weights_changed.emit()
+        if tell:
+            self.weights_changed.emit()
 
     def saved_as(self, path: Path) -> None:
         self.source, self.name, self.unsaved = str(path), path.name, False

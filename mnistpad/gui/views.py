@@ -356,6 +356,7 @@ class TrainingPlots(QWidget):
         self.compared: list[tuple] = []  # (plot, curve) of other runs, laid over these
         self.compared_names: list[tuple] = []  # (its dev accuracy curve, name) of each run
         self.compared_epochs = 0  # the most epochs of those runs
+        self.compared_runs: list[tuple] = []  # what set_compared was last given
         self.running_named = True  # the running curve has a legend entry
         self.keyed: tuple | None = None  # the names and columns of the key shown
         self.clear()
@@ -395,7 +396,11 @@ class TrainingPlots(QWidget):
     def set_compared(self, runs: list[tuple[str, RunPen, list[dict]]]) -> None:
         """Lay other runs' per-epoch curves over the plots: (name, colour or (colour, dash) as
         `run_pen_style` gives, history) each; dev accuracy and loss in the run's dash, training
-        accuracy dashed. The key under the plots names them."""
+        accuracy dashed. The key under the plots names them. The same runs again change nothing
+        (the runs list lays them again at each change of its own: a redraw takes 5-10 ms)."""
+        if runs == self.compared_runs:
+            return
+        self.compared_runs = list(runs)
         for plot, item in self.compared:
             plot.removeItem(item)
         self.compared, self.compared_names = [], []

@@ -435,8 +435,7 @@ class MainWindow(QMainWindow):
             f" accuracy {result.test_accuracy:.2%} (held-out images {result.dev_accuracy:.2%})."
         )
         self.say(f"Training {ending.lower()}.")
-        self.dirty = True
-        self._redraw()  # the run's last points, now
+        self.run.later.add(self.plots.redraw)  # the run's last points, after the weights shown
         if result.diverged:
             message(
                 self,
