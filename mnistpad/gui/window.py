@@ -8,6 +8,7 @@ tab is its own widget that follows the session's signals.
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSize, QStandardPaths, Qt, QTimer, Slot
@@ -476,6 +477,10 @@ class MainWindow(QMainWindow):
         if not self.run.training or now - self.plots_drawn >= PLOTS_EVERY_S:
             self.plots.redraw()  # the costliest repaint in the window: at most 4 times a second
             self.plots_drawn = now
+            if self.run.training:  # each plot repainted in a turn of its own
+                for widget in self.plots.widgets[1:]:
+                    widget.setUpdatesEnabled(False)
+                    self.run.later.add(partial(widget.setUpdatesEnabled, True))
         if self.run.training and self.run.last_progress is not None:
             done = self.run.fraction_done()
             elapsed = self.run.elapsed()
