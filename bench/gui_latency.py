@@ -44,7 +44,7 @@ from PySide6.QtCore import QEvent, QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
 from mnistpad.data import load_dataset
-from mnistpad.gui.app import make_application
+from mnistpad.gui.app import make_application, set_aside_what_was_built
 from mnistpad.gui.canvas import mouse_event
 from mnistpad.gui.window import MainWindow
 from mnistpad.train import preset
@@ -238,6 +238,7 @@ def main() -> int:
     window.resize(1280, 800)
     window.show()
     app.processEvents()
+    set_aside_what_was_built()  # as the app does (gui/app.py)
     window.session.dataset = load_dataset()
     if args.map:
         window.tabs.setCurrentWidget(window.map_page)

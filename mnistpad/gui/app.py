@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 import sys
 from pathlib import Path
@@ -28,6 +29,16 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     return app
 
 
+def set_aside_what_was_built() -> None:
+    """Set the objects made so far (the window's: about 74,000) aside from Python's collector of
+    garbage cycles (`gc.freeze`). A full collection went through all of them: 31 ms idle, 50-90
+    ms on two cores shared with a training child, a stall of the window at a moment nobody can
+    foresee; it now goes through what was made since. Garbage among them is never collected: a
+    few MB at most, for a window that lives as long as the program."""
+    gc.collect()
+    gc.freeze()
+
+
 def run_app(weights: Path | None = None, dataset: Dataset | None = None) -> int:
     app = make_application()
     # Ctrl+C in the terminal closes the window as its close button would (saving is offered);
@@ -38,6 +49,7 @@ def run_app(weights: Path | None = None, dataset: Dataset | None = None) -> int:
     window = MainWindow(weights, dataset.folder if dataset else None)
     window.session.dataset = dataset
     window.show()
+    set_aside_what_was_built()
     signal.signal(signal.SIGINT, lambda *_: window.close())
     if asked:
         QTimer.singleShot(0, window.close)
