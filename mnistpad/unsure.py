@@ -201,7 +201,7 @@ class FeatureTest:
     name: str  # a key of TESTS
     model: Model
     deskews: bool  # the model reads deskewed images
-    reference: np.ndarray  # (FEATURE_REFERENCE, D): training images' unit features
+    reference: np.ndarray  # (FEATURE_REFERENCE, D) float32: training images' unit features
     dev_distances: np.ndarray  # (dev images,): the dev set's distances, in its order
 
     def distances(self, fields: np.ndarray) -> np.ndarray:
@@ -268,7 +268,10 @@ def feature_test(
     expected = {"reference": (rows, width), "dev": (len(data.dev_images),)}
     if not _as_expected(arrays, expected):
         arrays = _kept(["features"], None, make)
-    return FeatureTest(name, model, deskews, arrays["reference"], arrays["dev"])
+    # float32, as nearest_distances computes (the values are float32's already, see _kept): not
+    # converted again at every reading
+    reference = arrays["reference"].astype(np.float32)
+    return FeatureTest(name, model, deskews, reference, arrays["dev"])
 
 
 CLOUD_ARRAYS = ("mean", "basis", "centres", "precisions", "log_dets")
